@@ -1,0 +1,1 @@
+"""Camera access: one backend interface (:mod:`burstcap.camera.backend`) and its implementations."""

@@ -1,0 +1,16 @@
+"""isp: a raw image signal processor.
+
+RAW file (anything LibRaw reads) or sRGB file -> scene-linear RGB float32 (H, W, 3).
+
+Conventions used across the project:
+- *Scene-linear RGB*: float32 (H, W, 3), sRGB/Rec.709 primaries, white-balanced, 1.0 = sensor white
+  level at the frame's own exposure (values may exceed 1.0 after exposure scaling).
+- *Mosaic*: float32 (H, W), black-subtracted and divided by (white - black) per CFA channel, so 0 is
+  black and 1 is clipping; negative values are kept (noise work needs them).
+
+``isp`` knows nothing of cameras, networks or the CLI.
+"""
+
+from isp.errors import IspError, RawReadError
+
+__all__ = ["IspError", "RawReadError"]

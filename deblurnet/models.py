@@ -1,0 +1,383 @@
+"""DeblurRNN, DeblurMerger and their discriminator (Zhang, Zhen, Stevenson), as PyTorch modules.
+
+All images are network-domain tensors: (B, 3, H, W) float32, sRGB-encoded, [0, 1] nominal (values
+outside are allowed), the short frame already multiplied by the exposure ratio. Any H x W works: inputs
+are reflect-padded to a multiple of ``2 ** len(widths)`` and the output is cropped back.
+
+Building blocks follow the paper (section III-A): convolution blocks with kernel 5 and stride 2,
+spectral normalisation on every convolution's weight followed by batch normalisation and LeakyReLU (no
+norm on the first block); a decoder of transposed-convolution blocks with skip connections from the
+encoder and dropout; a ConvLSTM between encoder and decoder. Weights are initialised N(0, 0.02).
+
+Decisions taken where the paper is silent (for quality on a small CPU training budget):
+
+* Fig. 2 (channel counts) is not in our text. ``paper`` preset: pix2pix-like widths 64-128-256-512.
+  ``compact`` preset: 16-32-64-64 (about 1.4 M parameters for DeblurRNN), fast on a CPU.
+* Each generator predicts a residual added to its main input (denoising net: short + residual;
+  deblurring net: denoised + residual; DeblurMerger: short + residual), scaled by a learnable gain
+  initialised to 0.1 so training starts near the identity.
+* A final full-resolution skip: the input images are concatenated to the last decoder features before
+  a 3x3 output convolution, because a stride-2-only U-Net loses the finest detail.
+* Linear output (no tanh): the network domain is not clipped to [0, 1] during training.
+* Dropout only on the innermost ``dropout_levels`` decoder blocks (pix2pix uses 0.5 on three); the
+  ``compact`` preset uses p = 0.1 on one block, since a short training run under-fits rather than
+  over-fits.
+* The discriminator returns *logits*; D = sigmoid(logits) is applied inside the loss
+  (``binary_cross_entropy_with_logits``), which is numerically safe and allowed under autocast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from deblurnet.errors import DeblurnetError
+
+State = tuple[Tensor, Tensor]
+"""ConvLSTM state (hidden, cell), each (B, C, H / 2**L, W / 2**L)."""
+
+LEAK = 0.2
+
+
+@dataclasses.dataclass(frozen=True)
+class NetConfig:
+    """Width and shape of one generator family (both nets of DeblurRNN share it).
+
+    widths: channels of the encoder blocks, from full resolution down; len(widths) = number of stride-2
+    levels. lstm_kernel: ConvLSTM kernel size. dropout: probability in the innermost ``dropout_levels``
+    decoder blocks. residual_gain: initial value of the learnable residual gain.
+    """
+
+    widths: tuple[int, ...] = (16, 32, 64, 64)
+    kernel: int = 5
+    lstm_kernel: int = 3
+    dropout: float = 0.1
+    dropout_levels: int = 1
+    residual_gain: float = 0.1
+    disc_widths: tuple[int, ...] = (16, 32, 64, 64)
+
+    def __post_init__(self) -> None:
+        if not self.widths or any(w <= 0 for w in self.widths):
+            raise DeblurnetError(f"widths must be positive channel counts, got {self.widths}")
+        if self.kernel % 2 == 0 or self.lstm_kernel % 2 == 0:
+            raise DeblurnetError("kernel sizes must be odd")
+        if not 0.0 <= self.dropout < 1.0:
+            raise DeblurnetError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+PRESETS: dict[str, NetConfig] = {
+    "compact": NetConfig(),
+    "paper": NetConfig(widths=(64, 128, 256, 512), dropout=0.5, dropout_levels=3,
+                       disc_widths=(64, 128, 256, 512)),
+}
+
+
+def net_config(preset: str = "compact", **overrides: Any) -> NetConfig:
+    """The preset's NetConfig with fields replaced by ``overrides`` (lists become tuples)."""
+    if preset not in PRESETS:
+        raise DeblurnetError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    fields = {f.name for f in dataclasses.fields(NetConfig)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise DeblurnetError(f"unknown model option(s) {sorted(unknown)}; known: {sorted(fields)}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return dataclasses.replace(PRESETS[preset], **clean)
+
+
+# ----------------------------------------------------------------------------------------- functional
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
+    """Pad (B, C, H, W) on the bottom/right to multiples of ``multiple``: reflect, or replicate where
+    the image is too small to reflect."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def conv_lstm_step(gates: nn.Module, x: Tensor, state: State) -> State:
+    """One ConvLSTM step. x: (B, Cin, h, w); state (hidden, cell) each (B, C, h, w); ``gates`` maps
+    (B, Cin + C, h, w) to (B, 4C, h, w) (input, forget, candidate, output). Returns the new state."""
+    hidden, cell = state
+    i, f, g, o = torch.chunk(gates(torch.cat([x, hidden], dim=1)), 4, dim=1)
+    cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+    hidden = torch.sigmoid(o) * torch.tanh(cell)
+    return hidden, cell
+
+
+def init_weights(module: nn.Module) -> None:
+    """N(0, 0.02) for convolution / linear weights (the paper), N(1, 0.02) for norm scales, zero biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            nn.init.normal_(weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+# ------------------------------------------------------------------------------------------- blocks
+
+
+def _sn_conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
+    return spectral_norm(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=bias))
+
+
+class ConvBlock(nn.Sequential):
+    """Stride-2 convolution (kernel k, spectral norm) -> BatchNorm (unless ``norm=False``) -> LeakyReLU.
+    (B, cin, H, W) -> (B, cout, H/2, W/2)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 5, norm: bool = True) -> None:
+        layers: list[nn.Module] = [_sn_conv(cin, cout, kernel, 2, bias=not norm)]
+        if norm:
+            layers.append(nn.BatchNorm2d(cout))
+        layers.append(nn.LeakyReLU(LEAK, inplace=True))
+        super().__init__(*layers)
+
+
+class UpBlock(nn.Sequential):
+    """Stride-2 transposed convolution (kernel k, spectral norm) -> BatchNorm -> dropout -> LeakyReLU.
+    (B, cin, H, W) -> (B, cout, 2H, 2W)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 5, dropout: float = 0.0) -> None:
+        conv = nn.ConvTranspose2d(cin, cout, kernel, 2, kernel // 2, output_padding=1, bias=False)
+        layers: list[nn.Module] = [spectral_norm(conv), nn.BatchNorm2d(cout)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.LeakyReLU(LEAK, inplace=True))
+        super().__init__(*layers)
+
+
+class ConvLSTMCell(nn.Module):
+    """ConvLSTM (Shi et al. 2015) with spectrally normalised gates. x (B, cin, h, w) + state -> state
+    (hidden, cell) each (B, hidden_channels, h, w)."""
+
+    def __init__(self, cin: int, hidden_channels: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.hidden_channels = hidden_channels
+        self.gates = _sn_conv(cin + hidden_channels, 4 * hidden_channels, kernel)
+
+    def forward(self, x: Tensor, state: State | None = None) -> State:
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
+            state = (zeros, zeros)
+        return conv_lstm_step(self.gates, x, state)
+
+
+class Encoder(nn.Module):
+    """Stride-2 conv blocks. (B, cin, H, W) -> list of features [(B, widths[i], H/2^(i+1), W/2^(i+1))]."""
+
+    def __init__(self, cin: int, widths: Sequence[int], kernel: int = 5) -> None:
+        super().__init__()
+        chans = [cin, *widths]
+        self.blocks = nn.ModuleList(
+            ConvBlock(chans[i], chans[i + 1], kernel, norm=i > 0) for i in range(len(widths)))
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        feats = []
+        for block in self.blocks:
+            x = block(x)
+            feats.append(x)
+        return feats
+
+
+class Decoder(nn.Module):
+    """Transposed-conv blocks with skips. Takes the bottleneck (B, widths[-1], H/2^L, W/2^L), the skip
+    features of ``n_skips`` encoders (level by level) and the full-resolution input images
+    (B, cimg, H, W); returns the residual (B, 3, H, W) before the gain."""
+
+    def __init__(self, widths: Sequence[int], n_skips: int, cimg: int, cfg: NetConfig) -> None:
+        super().__init__()
+        levels = len(widths)
+        outs = [*reversed(widths[:-1]), widths[0]]  # level L-1 ... 0 output channels
+        blocks = []
+        cin = widths[-1]
+        for j in range(levels):
+            dropout = cfg.dropout if j < cfg.dropout_levels else 0.0
+            blocks.append(UpBlock(cin, outs[j], cfg.kernel, dropout))
+            if j < levels - 1:  # skip from the encoder level of the same size
+                cin = outs[j] + n_skips * widths[levels - 2 - j]
+        self.blocks = nn.ModuleList(blocks)
+        self.out = _sn_conv(outs[-1] + cimg, 3, 3)
+
+    def forward(self, bottleneck: Tensor, skips: Sequence[Sequence[Tensor]], image: Tensor) -> Tensor:
+        x = bottleneck
+        levels = len(self.blocks)
+        for j, block in enumerate(self.blocks):
+            x = block(x)
+            if j < levels - 1:
+                x = torch.cat([x, *(s[levels - 2 - j] for s in skips)], dim=1)
+        return self.out(torch.cat([x, image], dim=1))
+
+
+class RecurrentUNet(nn.Module):
+    """One net of DeblurRNN: encoder -> ConvLSTM -> decoder with skips and a full-resolution skip.
+
+    forward(x, state=None) -> (residual (B, 3, H, W), new ConvLSTM state). x: (B, cin, H, W) with H, W
+    multiples of 2 ** len(widths). The residual already includes the learnable gain.
+    """
+
+    def __init__(self, cin: int, cfg: NetConfig) -> None:
+        super().__init__()
+        self.encoder = Encoder(cin, cfg.widths, cfg.kernel)
+        self.lstm = ConvLSTMCell(cfg.widths[-1], cfg.widths[-1], cfg.lstm_kernel)
+        self.decoder = Decoder(cfg.widths, 1, cin, cfg)
+        self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        feats = self.encoder(x)
+        state = self.lstm(feats[-1], state)
+        return self.gain * self.decoder(state[0], [feats], x), state
+
+
+class DeblurRNN(nn.Module):
+    """Sequential fusion: denoising net on the short frame, then a deblurring net on [denoised, long];
+    the ConvLSTM state of the denoising net seeds the deblurring net's ConvLSTM. Two sets of weights.
+
+    forward(short, long, return_denoised=True) -> (sharp, denoised) or sharp; all (B, 3, H, W).
+    """
+
+    def __init__(self, cfg: NetConfig, config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.config: dict[str, Any] = config or {"name": "deblur-rnn", **_plain(cfg)}
+        self.multiple = 2 ** len(cfg.widths)
+        self.denoise_net = RecurrentUNet(3, cfg)
+        self.deblur_net = RecurrentUNet(6, cfg)
+        init_weights(self)
+
+    def denoise(self, short: Tensor) -> tuple[Tensor, State]:
+        """short (B, 3, H, W), H, W multiples of ``self.multiple`` -> (denoised (B, 3, H, W), state)."""
+        residual, state = self.denoise_net(short)
+        return short + residual, state
+
+    def deblur(self, denoised: Tensor, long: Tensor, state: State | None) -> Tensor:
+        """[denoised, long] (B, 3, H, W) each, padded like ``denoise`` -> sharp (B, 3, H, W)."""
+        residual, _ = self.deblur_net(torch.cat([denoised, long], dim=1), state)
+        return denoised + residual
+
+    def forward(self, short: Tensor, long: Tensor,
+                return_denoised: bool = True) -> tuple[Tensor, Tensor] | Tensor:
+        h, w = _check_pair(short, long)
+        denoised, state = self.denoise(pad_to_multiple(short, self.multiple))
+        sharp = self.deblur(denoised, pad_to_multiple(long, self.multiple), state)
+        sharp, denoised = sharp[..., :h, :w], denoised[..., :h, :w]
+        return (sharp, denoised) if return_denoised else sharp
+
+
+class DeblurMerger(nn.Module):
+    """Parallel fusion: one encoder per frame, bottlenecks concatenated and merged (3x3 conv block),
+    one decoder with skips from both encoders; output = short + residual.
+
+    forward(short, long) -> sharp; all (B, 3, H, W).
+    """
+
+    def __init__(self, cfg: NetConfig, config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.config: dict[str, Any] = config or {"name": "deblur-merger", **_plain(cfg)}
+        self.multiple = 2 ** len(cfg.widths)
+        c = cfg.widths[-1]
+        self.short_encoder = Encoder(3, cfg.widths, cfg.kernel)
+        self.long_encoder = Encoder(3, cfg.widths, cfg.kernel)
+        self.merger = nn.Sequential(_sn_conv(2 * c, c, 3, bias=False), nn.BatchNorm2d(c),
+                                    nn.LeakyReLU(LEAK, inplace=True))
+        self.decoder = Decoder(cfg.widths, 2, 6, cfg)
+        self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))
+        init_weights(self)
+
+    def forward(self, short: Tensor, long: Tensor) -> Tensor:
+        h, w = _check_pair(short, long)
+        s, l = pad_to_multiple(short, self.multiple), pad_to_multiple(long, self.multiple)
+        fs, fl = self.short_encoder(s), self.long_encoder(l)
+        merged = self.merger(torch.cat([fs[-1], fl[-1]], dim=1))
+        residual = self.decoder(merged, [fs, fl], torch.cat([s, l], dim=1))
+        return (s + self.gain * residual)[..., :h, :w]
+
+
+class Discriminator(nn.Module):
+    """Conditional discriminator: conv blocks on [image, long] down to a scalar per sample.
+
+    forward(image, long) -> logits (B,); D(image | long) = sigmoid(logits) (applied in the loss).
+    """
+
+    def __init__(self, widths: Sequence[int] = (16, 32, 64, 64), kernel: int = 5) -> None:
+        super().__init__()
+        self.encoder = Encoder(6, widths, kernel)
+        self.head = spectral_norm(nn.Linear(widths[-1], 1))
+        init_weights(self)
+
+    def forward(self, image: Tensor, long: Tensor) -> Tensor:
+        feats = self.encoder(torch.cat([image, long], dim=1))[-1]
+        return self.head(feats.mean(dim=(2, 3))).squeeze(1)
+
+
+# ----------------------------------------------------------------------------------------- registry
+
+
+def _plain(cfg: NetConfig) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+def _check_pair(short: Tensor, long: Tensor) -> tuple[int, int]:
+    if short.ndim != 4 or short.shape[1] != 3 or short.shape != long.shape:
+        raise DeblurnetError(f"expected short and long of one shape (B, 3, H, W), got "
+                             f"{tuple(short.shape)} and {tuple(long.shape)}")
+    return short.shape[-2], short.shape[-1]
+
+
+def deblur_rnn(preset: str = "compact", **overrides: Any) -> DeblurRNN:
+    """DeblurRNN with the named preset's widths, fields overridden by keyword (see NetConfig)."""
+    cfg = net_config(preset, **overrides)
+    return DeblurRNN(cfg, {"name": "deblur-rnn", "preset": preset, **_plain(cfg)})
+
+
+def deblur_merger(preset: str = "compact", **overrides: Any) -> DeblurMerger:
+    """DeblurMerger with the named preset's widths, fields overridden by keyword (see NetConfig)."""
+    cfg = net_config(preset, **overrides)
+    return DeblurMerger(cfg, {"name": "deblur-merger", "preset": preset, **_plain(cfg)})
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "deblur-rnn": deblur_rnn,
+    "deblur-merger": deblur_merger,
+}
+
+
+def list_models() -> list[str]:
+    """Registered model names."""
+    return sorted(MODELS)
+
+
+def create_model(name: str, preset: str = "compact", **overrides: Any) -> nn.Module:
+    """Build a registered generator by name (``deblur-rnn``, ``deblur-merger``)."""
+    if name not in MODELS:
+        raise DeblurnetError(f"unknown model {name!r}; choose from {list_models()}")
+    return MODELS[name](preset, **overrides)
+
+
+def model_from_config(config: dict[str, Any]) -> nn.Module:
+    """Rebuild a generator from its plain-dict ``config`` (as stored in checkpoints)."""
+    cfg = dict(config)
+    try:
+        name, preset = cfg.pop("name"), cfg.pop("preset", "compact")
+    except KeyError as exc:
+        raise DeblurnetError(f"model config lacks {exc}") from None
+    return create_model(name, preset, **cfg)
+
+
+def create_discriminator(model: nn.Module) -> Discriminator:
+    """The discriminator matching a generator's config (``disc_widths``, ``kernel``)."""
+    cfg: NetConfig = model.cfg  # type: ignore[assignment]
+    return Discriminator(cfg.disc_widths, cfg.kernel)

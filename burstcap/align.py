@@ -1,0 +1,278 @@
+"""Global alignment of the long frame onto the short one.
+
+Hand-held frames never line up exactly: between the end of the short exposure and the end of the long
+one the camera moves a little. We estimate one global warp (homography by default) that maps pixel
+coordinates of the *reference* (short) frame to the *moving* (long) frame, on downscaled luminance:
+
+1. ORB features + RANSAC homography give an initial estimate (skipped when there are too few matches);
+2. ECC (``cv2.findTransformECC``) refines it coarse-to-fine on Gaussian-smoothed luminance, which is
+   robust to the short frame's noise and the long frame's blur;
+3. the warp is checked (correlation, plausible geometry); pairs too different are refused with
+   :class:`burstcap.errors.AlignmentError`.
+
+Images given to this module are float32 (H, W, 3) or (H, W), any brightness scale: they are normalised
+internally, so pass the short frame already multiplied by the exposure ratio or not, as convenient.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from burstcap.errors import BurstcapError
+
+log = logging.getLogger(__name__)
+
+Motion = Literal["homography", "affine", "translation"]
+
+_MOTION_FLAGS: dict[str, int] = {
+    "homography": cv2.MOTION_HOMOGRAPHY,
+    "affine": cv2.MOTION_AFFINE,
+    "translation": cv2.MOTION_TRANSLATION,
+}
+
+
+class AlignmentError(BurstcapError):
+    """The two frames could not be aligned (too different, or no usable structure)."""
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """How to align a pair.
+
+    ``max_side``: the longest side (px) of the finest ECC level; ``min_correlation``: ECC correlation
+    (zero-mean normalised, in [-1, 1]) below which the pair is refused; ``max_shift``: largest corner
+    displacement accepted, as a fraction of the image diagonal.
+    """
+
+    motion: Motion = "homography"
+    max_side: int = 1024
+    min_correlation: float = 0.6
+    max_shift: float = 0.2
+    use_features: bool = True
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A global warp from reference (short) pixel coordinates to moving (long) pixel coordinates.
+
+    ``warp``: (3, 3) float64 homography at full resolution, x_moving ~ warp @ (x_ref, y_ref, 1).
+    ``correlation``: ECC correlation coefficient after alignment (1 = identical up to gain/offset).
+    ``residual``: RMS luminance difference after alignment on the downscaled, normalised images
+    (fraction of the reference's 1..99 percentile range), over pixels both frames cover.
+    ``shift_px``: mean displacement of the four image corners, full-resolution pixels.
+    ``method``: "orb+ecc", "ecc", or "identity" (when alignment was skipped).
+    """
+
+    warp: np.ndarray
+    correlation: float
+    residual: float
+    shift_px: float
+    method: str
+
+    @staticmethod
+    def identity() -> "Alignment":
+        return Alignment(np.eye(3), 1.0, 0.0, 0.0, "identity")
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32 Rec.709 luminance of an (H, W, 3) image (or the image itself when (H, W))."""
+    if image.ndim == 2:
+        return image.astype(np.float32, copy=False)
+    weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    return (image[..., :3].astype(np.float32, copy=False) @ weights).astype(np.float32)
+
+
+def _normalise(lum: np.ndarray) -> np.ndarray:
+    """Map the 1st..99th percentile range to 0..1 and apply a square-root (perceptual-ish) curve."""
+    lo, hi = np.percentile(lum, [1.0, 99.0])
+    scaled = np.clip((lum - lo) / max(float(hi - lo), 1e-8), 0.0, 1.0)
+    return np.sqrt(scaled).astype(np.float32)
+
+
+def _scale_matrix(scale: float) -> np.ndarray:
+    """Maps full-resolution pixel coordinates to those of an image resized by ``scale`` (cv2 centres)."""
+    offset = 0.5 * scale - 0.5
+    return np.array([[scale, 0.0, offset], [0.0, scale, offset], [0.0, 0.0, 1.0]])
+
+
+def _rescale_warp(warp: np.ndarray, from_scale: float, to_scale: float) -> np.ndarray:
+    """A warp valid for images at ``from_scale`` expressed for images at ``to_scale``."""
+    convert = _scale_matrix(to_scale) @ np.linalg.inv(_scale_matrix(from_scale))
+    out = convert @ warp @ np.linalg.inv(convert)
+    return out / out[2, 2]
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _feature_warp(ref: np.ndarray, mov: np.ndarray) -> np.ndarray | None:
+    """ORB + RANSAC homography ref -> mov on (h, w) float [0, 1] images; None when unreliable."""
+    orb = cv2.ORB_create(nfeatures=3000)
+    ref8 = (ref * 255).astype(np.uint8)
+    mov8 = (mov * 255).astype(np.uint8)
+    # Smooth first: ORB on the noisy short frame would describe the noise.
+    ref8 = cv2.GaussianBlur(ref8, (0, 0), 1.5)
+    mov8 = cv2.GaussianBlur(mov8, (0, 0), 1.5)
+    kp_ref, des_ref = orb.detectAndCompute(ref8, None)
+    kp_mov, des_mov = orb.detectAndCompute(mov8, None)
+    if des_ref is None or des_mov is None or len(kp_ref) < 12 or len(kp_mov) < 12:
+        return None
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(des_ref, des_mov)
+    if len(matches) < 12:
+        return None
+    src = np.float32([kp_ref[m.queryIdx].pt for m in matches])
+    dst = np.float32([kp_mov[m.trainIdx].pt for m in matches])
+    warp, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 3.0)
+    if warp is None or inliers is None or int(inliers.sum()) < max(12, 0.2 * len(matches)):
+        return None
+    return warp / warp[2, 2]
+
+
+def _to_motion(warp: np.ndarray, motion: Motion) -> np.ndarray:
+    """The (2, 3) or (3, 3) float32 matrix ECC expects for ``motion``, from a full homography."""
+    if motion == "homography":
+        return warp.astype(np.float32)
+    if motion == "affine":
+        return warp[:2].astype(np.float32)
+    out = np.eye(2, 3, dtype=np.float32)
+    out[:, 2] = warp[:2, 2]
+    return out
+
+
+def _from_motion(matrix: np.ndarray) -> np.ndarray:
+    warp = np.eye(3)
+    warp[: matrix.shape[0]] = matrix
+    return warp / warp[2, 2]
+
+
+def corner_shift(warp: np.ndarray, shape: tuple[int, int]) -> float:
+    """Mean displacement (px) of the four corners of an (H, W) image under ``warp``."""
+    h, w = shape
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
+    moved = corners @ warp.T
+    moved = moved[:, :2] / moved[:, 2:3]
+    return float(np.linalg.norm(moved - corners[:, :2], axis=1).mean())
+
+
+def _plausible(warp: np.ndarray, shape: tuple[int, int], max_shift: float) -> bool:
+    h, w = shape
+    if not np.all(np.isfinite(warp)):
+        return False
+    linear = warp[:2, :2]
+    det = float(np.linalg.det(linear))
+    if not 0.5 < det < 2.0 or abs(float(warp[2, 0]) * w) > 0.3 or abs(float(warp[2, 1]) * h) > 0.3:
+        return False
+    return corner_shift(warp, shape) <= max_shift * float(np.hypot(h, w))
+
+
+def _ecc(ref: np.ndarray, mov: np.ndarray, warp: np.ndarray, motion: Motion) -> tuple[float, np.ndarray]:
+    """One ECC refinement at the images' own scale; raises cv2.error when it does not converge."""
+    matrix = _to_motion(warp, motion)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-5)
+    corr, matrix = cv2.findTransformECC(ref, mov, matrix, _MOTION_FLAGS[motion], criteria, None, 5)
+    return float(corr), _from_motion(matrix)
+
+
+def _masked_scores(ref: np.ndarray, mov: np.ndarray, warp: np.ndarray) -> tuple[float, float]:
+    """(correlation, RMS residual) of ``ref`` against ``mov`` warped onto it, where both exist."""
+    h, w = ref.shape
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpPerspective(mov, warp, (w, h), flags=flags)
+    mask = cv2.warpPerspective(np.ones_like(mov), warp, (w, h), flags=flags) > 0.999
+    if mask.sum() < 64:
+        return 0.0, 1.0
+    a = cv2.GaussianBlur(ref, (0, 0), 1.0)[mask].astype(np.float64)
+    b = cv2.GaussianBlur(warped, (0, 0), 1.0)[mask].astype(np.float64)
+    a0, b0 = a - a.mean(), b - b.mean()
+    corr = float((a0 * b0).sum() / max(np.sqrt((a0**2).sum() * (b0**2).sum()), 1e-12))
+    return corr, float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def estimate_alignment(reference: np.ndarray, moving: np.ndarray,
+                       options: AlignOptions | None = None) -> Alignment:
+    """The warp taking ``reference`` pixel coordinates to ``moving`` ones (see :class:`Alignment`).
+
+    ``reference``, ``moving``: float (H, W, 3) or (H, W), same size, any linear or encoded scale.
+    Raises :class:`AlignmentError` when the frames differ in size or cannot be matched.
+    """
+    opts = options or AlignOptions()
+    if reference.shape[:2] != moving.shape[:2]:
+        raise AlignmentError(f"frames differ in size: {reference.shape[1]}x{reference.shape[0]} "
+                             f"against {moving.shape[1]}x{moving.shape[0]}")
+    shape = reference.shape[:2]
+    fine = min(1.0, opts.max_side / max(shape))
+    ref_fine = _resize(_normalise(luminance(reference)), fine)
+    mov_fine = _resize(_normalise(luminance(moving)), fine)
+
+    warp, method = np.eye(3), "ecc"
+    if opts.use_features:
+        features = _feature_warp(ref_fine, mov_fine)
+        if features is not None and _plausible(_rescale_warp(features, fine, 1.0), shape, opts.max_shift):
+            warp, method = features, "orb+ecc"
+
+    # Coarse-to-fine ECC: each level starts from the previous level's warp.
+    scales = [fine * s for s in (0.125, 0.25, 0.5, 1.0) if fine * s * min(shape) >= 48]
+    scales = scales or [fine]
+    current = fine
+    for scale in scales:
+        warp = _rescale_warp(warp, current, scale)
+        current = scale
+        factor = scale / fine
+        ref_s, mov_s = _resize(ref_fine, factor), _resize(mov_fine, factor)
+        try:
+            _, refined = _ecc(ref_s, mov_s, warp, opts.motion)
+        except cv2.error:
+            log.debug("ECC did not converge at scale %.3f; keeping the previous estimate", scale)
+            continue
+        if _plausible(_rescale_warp(refined, scale, 1.0), shape, opts.max_shift):
+            warp = refined
+    warp = _rescale_warp(warp, current, fine)
+
+    corr, residual = _masked_scores(ref_fine, mov_fine, warp)
+    full = _rescale_warp(warp, fine, 1.0)
+    if not _plausible(full, shape, opts.max_shift) or corr < opts.min_correlation:
+        raise AlignmentError(
+            f"the two frames do not show the same scene closely enough to align "
+            f"(correlation {corr:.2f} < {opts.min_correlation:.2f} or implausible motion): "
+            f"check that SHORT and LONG are a pair")
+    result = Alignment(full, corr, residual, corner_shift(full, shape), method)
+    log.info("aligned (%s): correlation %.3f, residual %.4f, corner shift %.2f px",
+             method, corr, residual, result.shift_px)
+    return result
+
+
+def warp_image(moving: np.ndarray, alignment: Alignment, fill: np.ndarray | None = None) -> np.ndarray:
+    """``moving`` (H, W, C) or (H, W) float32 resampled onto the reference grid (bilinear).
+
+    Pixels the moving frame does not cover take their value from ``fill`` (same shape) when given,
+    else replicate the border.
+    """
+    if alignment.method == "identity":
+        return moving
+    h, w = moving.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpPerspective(moving, alignment.warp, (w, h), flags=flags,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    if fill is not None:
+        cover = cv2.warpPerspective(np.ones((h, w), np.float32), alignment.warp, (w, h), flags=flags)
+        if cover.min() < 1.0:
+            cover = cover.reshape(h, w, *([1] * (moving.ndim - 2)))
+            warped = cover * warped + (1.0 - cover) * fill
+    return warped.astype(np.float32, copy=False)
+
+
+def align(reference: np.ndarray, moving: np.ndarray, options: AlignOptions | None = None,
+          fill: np.ndarray | None = None) -> tuple[np.ndarray, Alignment]:
+    """Estimate the warp and return ``(moving warped onto reference, alignment)``."""
+    alignment = estimate_alignment(reference, moving, options)
+    return warp_image(moving, alignment, fill), alignment

@@ -1,0 +1,336 @@
+"""Inference: load a fusion model (shipped weights by default) and fuse a pair of any size.
+
+``load_model`` finds the model by name: the built-in ones (``deblur-rnn``, ``deblur-merger``) with the
+weights shipped in ``deblurnet/weights/<name>.safetensors``, or a third-party model registered in the
+``burstcap.models`` entry-point group. No network access, ever.
+
+``fuse`` runs the network on (H, W, 3) numpy images of any size. Large images are split into tiles
+whose origins are multiples of the network's stride (``model.multiple``), so that each tile sees the
+same padding grid as the whole image: with BatchNorm in eval mode the network is then exactly
+translation-equivariant, and a tile differs from the whole-image result only near its own borders.
+Neighbouring tiles overlap by ``overlap`` pixels; in each overlap the outer quarter next to a tile's
+edge is discarded and the middle half is cross-faded with complementary raised-cosine weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from importlib import metadata as importlib_metadata
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from deblurnet.errors import DeblurnetError
+
+log = logging.getLogger(__name__)
+
+Device = Literal["auto", "cpu", "cuda"] | str
+Progress = Callable[[int, int], None]
+"""Progress callback: called as ``progress(tiles_done, tiles_total)``."""
+
+ENTRY_POINT_GROUP = "burstcap.models"
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 64
+
+
+# ------------------------------------------------------------------------------------------ devices
+
+
+def physical_cores() -> int:
+    """Number of physical CPU cores this process may use (hyper-threads not counted)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 1
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # pragma: no cover - not Linux
+        return usable
+    cores: set[tuple[str, str]] = set()
+    physical = core = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            physical = value.strip()
+        elif key == "core id":
+            core = value.strip()
+            cores.add((physical, core))
+    return max(1, min(usable, len(cores) or usable))
+
+
+def resolve_device(device: Device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without CUDA is a DeblurnetError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeblurnetError(f"unknown device {device!r}; use auto, cpu or cuda") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise DeblurnetError("device 'cuda' requested but no CUDA GPU is available (use --device cpu)")
+    if resolved.type not in ("cpu", "cuda"):
+        raise DeblurnetError(f"unsupported device {device!r}; use auto, cpu or cuda")
+    return resolved
+
+
+def describe_device(device: torch.device) -> str:
+    """A short human description, e.g. 'cuda (NVIDIA H100, fp16)' or 'cpu (2 threads)'."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)}, fp16)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def shipped_weights(name: str) -> Path:
+    """Path of the weights shipped inside the package for ``name`` (may not exist)."""
+    return Path(str(resources.files("deblurnet") / "weights" / f"{name}.safetensors"))
+
+
+def _entry_point_factory(name: str) -> Callable[..., nn.Module] | None:
+    for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            try:
+                return ep.load()
+            except Exception as exc:  # a broken plugin must not crash with a traceback
+                raise DeblurnetError(f"model {name!r} from entry point {ep.value!r} failed to load: "
+                                     f"{exc}") from exc
+    return None
+
+
+def available_models() -> list[str]:
+    """Built-in model names plus those registered in the ``burstcap.models`` entry-point group."""
+    from deblurnet.models import list_models
+
+    names = set(list_models())
+    names.update(ep.name for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def _load_state(model: nn.Module, path: Path) -> None:
+    """Load a safetensors state dict into a third-party model."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
+        raise DeblurnetError(f"{path}: cannot load weights into model: {exc}") from None
+
+
+def _build(name: str, weights: Path | None) -> nn.Module:
+    from deblurnet.models import list_models
+
+    if name in list_models():
+        path = weights or shipped_weights(name)
+        if not path.is_file():
+            where = "" if weights else " (the shipped weights are not installed)"
+            raise DeblurnetError(f"{path}: weights for model {name!r} not found{where}; "
+                                 f"pass a weights file (.safetensors) explicitly")
+        from deblurnet.checkpoint import load_weights
+
+        try:
+            model = load_weights(path)
+        except DeblurnetError:
+            raise
+        except Exception as exc:  # corrupt file: safetensors / JSON / shape errors
+            raise DeblurnetError(f"{path}: cannot load weights: {exc}") from None
+        config_name = getattr(model, "config", {}).get("name", name)
+        if config_name != name:
+            raise DeblurnetError(f"{path}: these weights are for model {config_name!r}, not {name!r}")
+        return model
+    factory = _entry_point_factory(name)
+    if factory is None:
+        raise DeblurnetError(f"unknown model {name!r}; available: {', '.join(available_models())}")
+    try:
+        model = factory()
+    except DeblurnetError:
+        raise
+    except Exception as exc:
+        raise DeblurnetError(f"model {name!r} (plugin) failed to build: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise DeblurnetError(f"model {name!r} (plugin) did not return a torch.nn.Module")
+    if weights is not None:
+        if not weights.is_file():
+            raise DeblurnetError(f"{weights}: weights file not found")
+        _load_state(model, weights)
+    return model
+
+
+def prepare_model(model: nn.Module, device: Device = "auto", threads: int | None = None) -> nn.Module:
+    """Put ``model`` in eval mode on ``device``: fp16 + channels-last on CUDA; on CPU, float32 with
+    ``threads`` torch threads (default: the physical cores). Logs which device is used."""
+    dev = resolve_device(device)
+    model = model.eval().to(dev)
+    if dev.type == "cuda":
+        model = model.half().to(memory_format=torch.channels_last)
+    else:
+        model = model.float()
+        torch.set_num_threads(threads or physical_cores())
+    log.info("fusion model runs on %s", describe_device(dev))
+    return model
+
+
+def load_model(name: str = "deblur-rnn", weights: str | Path | None = None,
+               device: Device = "auto", threads: int | None = None) -> nn.Module:
+    """A fusion model ready for :func:`fuse`.
+
+    ``name``: a built-in model or a ``burstcap.models`` entry point. ``weights``: a ``.safetensors``
+    file (with its JSON card beside it for built-in models); default the package's shipped weights.
+    ``device``: "auto" (CUDA when present, else CPU), "cpu" or "cuda". Raises DeblurnetError when the
+    weights are missing or corrupt, the name is unknown, or CUDA is requested but absent.
+    """
+    model = _build(name, Path(weights) if weights is not None else None)
+    return prepare_model(model, device, threads)
+
+
+# ----------------------------------------------------------------------------------------- tiling
+
+
+def _raised_cosine(n: int) -> np.ndarray:
+    """(n,) float32 rising from ~0 to ~1; ``w + w[::-1] == 1``."""
+    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+
+
+def tile_weights(size: int, overlap: int, first: bool, last: bool) -> np.ndarray:
+    """(size,) float32 blending weights of one tile along one axis.
+
+    Interior sides (not ``first`` / not ``last``): weight 0 over the outer ``overlap // 4`` pixels,
+    raised-cosine ramp over the next ``overlap // 2``, then 1. Image-border sides stay at 1.
+    """
+    w = np.ones(size, np.float32)
+    skip, ramp = overlap // 4, overlap // 2
+    if ramp == 0:
+        return w
+    rise = _raised_cosine(ramp)
+    if not first:
+        w[:skip] = 0.0
+        w[skip:skip + ramp] = np.minimum(w[skip:skip + ramp], rise)
+    if not last:
+        w[size - skip:] = 0.0
+        w[size - skip - ramp:size - skip] = np.minimum(w[size - skip - ramp:size - skip], rise[::-1])
+    return w
+
+
+def tile_starts(length: int, tile: int, step: int) -> list[int]:
+    """Tile origins covering [0, length): 0, step, 2 step, ..., the last one ending at ``length``.
+
+    ``length``, ``tile`` and ``step`` are multiples of the network stride, so all origins are too.
+    """
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def _reflect_index(start: int, stop: int, length: int) -> np.ndarray:
+    """Indices start..stop-1 into an axis of ``length``, reflected past the end like torch 'reflect'."""
+    idx = np.arange(start, stop)
+    idx = np.where(idx >= length, 2 * (length - 1) - idx, idx)
+    return np.clip(idx, 0, length - 1)
+
+
+def _round_up(x: int, multiple: int) -> int:
+    return -(-x // multiple) * multiple
+
+
+def _to_tensor(images: list[np.ndarray], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    batch = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2)))
+    batch = batch.to(device=device, dtype=dtype, non_blocking=True)
+    if device.type == "cuda":
+        batch = batch.contiguous(memory_format=torch.channels_last)
+    return batch
+
+
+def _run(model: nn.Module, short: list[np.ndarray], long: list[np.ndarray]) -> np.ndarray:
+    """Network on a batch of (h, w, 3) tiles -> (B, h, w, 3) float32."""
+    param = next(model.parameters())
+    s = _to_tensor(short, param.device, param.dtype)
+    l = _to_tensor(long, param.device, param.dtype)
+    out = model(s, l)
+    if isinstance(out, tuple):  # DeblurRNN returns (sharp, denoised) unless told otherwise
+        out = out[0]
+    return out.float().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _check_inputs(short: np.ndarray, long: np.ndarray) -> tuple[int, int]:
+    if short.ndim != 3 or short.shape[2] != 3 or short.shape != long.shape:
+        raise DeblurnetError(f"expected short and long of one shape (H, W, 3), got {short.shape} and "
+                             f"{long.shape}")
+    return short.shape[0], short.shape[1]
+
+
+@torch.inference_mode()
+def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, tile: int | None = DEFAULT_TILE,
+         overlap: int = DEFAULT_OVERLAP, progress: Progress | bool | None = None,
+         batch_size: int = 1) -> np.ndarray:
+    """Fuse one pair with ``model``; returns the sharp image (H, W, 3) float32, network domain.
+
+    ``short``, ``long``: (H, W, 3) float32 network domain (sRGB-encoded [0, 1], short already scaled
+    by the exposure ratio), aligned. ``tile``: tile side in pixels (rounded up to the network stride);
+    ``None`` or 0 runs the whole image at once (memory grows with the image). ``overlap``: pixels shared
+    by neighbouring tiles (rounded up to the stride). ``progress``: a callback ``(done, total)``,
+    ``False`` for silence, ``None`` for a tqdm bar when there are 4 tiles or more. ``batch_size``:
+    tiles per network call.
+    """
+    h, w = _check_inputs(short, long)
+    short = np.asarray(short, np.float32)
+    long = np.asarray(long, np.float32)
+    multiple = int(getattr(model, "multiple", 1))
+    if not tile or (h <= tile and w <= tile):
+        result = _run(model, [short], [long])[0]
+        if callable(progress):
+            progress(1, 1)
+        return result
+
+    tile = _round_up(max(int(tile), 2 * multiple), multiple)
+    overlap = _round_up(max(int(overlap), 0), multiple)
+    if overlap >= tile:
+        raise DeblurnetError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
+    hp, wp = _round_up(h, multiple), _round_up(w, multiple)
+    ys = tile_starts(hp, tile, tile - overlap)
+    xs = tile_starts(wp, tile, tile - overlap)
+    boxes = [(y, x) for y in ys for x in xs]
+
+    acc = np.zeros((h, w, 3), np.float32)
+    weight = np.zeros((h, w), np.float32)
+    bar = None
+    if progress is None and len(boxes) >= 4:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(boxes), desc="fusing", unit="tile", leave=False)
+    for first in range(0, len(boxes), max(1, batch_size)):
+        chunk = boxes[first:first + max(1, batch_size)]
+        shorts, longs, sizes = [], [], []
+        for y, x in chunk:
+            th, tw = min(tile, hp), min(tile, wp)
+            iy, ix = _reflect_index(y, y + th, h), _reflect_index(x, x + tw, w)
+            shorts.append(short[np.ix_(iy, ix)])
+            longs.append(long[np.ix_(iy, ix)])
+            sizes.append((th, tw))
+        outs = _run(model, shorts, longs)
+        for (y, x), (th, tw), out in zip(chunk, sizes, outs):
+            wy = tile_weights(th, overlap, y == 0, y + th >= hp)
+            wx = tile_weights(tw, overlap, x == 0, x + tw >= wp)
+            vh, vw = min(th, h - y), min(tw, w - x)  # the part inside the image
+            win = np.outer(wy[:vh], wx[:vw])
+            acc[y:y + vh, x:x + vw] += out[:vh, :vw] * win[..., None]
+            weight[y:y + vh, x:x + vw] += win
+        if bar is not None:
+            bar.update(len(chunk))
+        elif callable(progress):
+            progress(min(first + len(chunk), len(boxes)), len(boxes))
+    if bar is not None:
+        bar.close()
+    acc /= np.maximum(weight, 1e-6)[..., None]
+    return acc

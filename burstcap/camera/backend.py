@@ -2,14 +2,46 @@
 
 The gphoto2 backend implements it for real cameras (and libgphoto2's virtual camera); a scripted
 backend implements it for behaviour that cannot run here (timing, busy errors, disconnects). Third
-parties register more through the ``burstcap.backends`` entry-point group.
+parties register more through the ``burstcap.backends`` entry-point group: the entry point names a
+callable ``factory(camera: str | None = None, port: str | None = None) -> CameraBackend`` (usually the
+class itself).
+
+Errors: every backend raises :class:`burstcap.errors.CameraError` or one of the subclasses below, with
+a message that names the camera and what failed; never a library's own exception.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from burstcap.errors import CameraError, NoCameraError
+
+__all__ = [
+    "CameraBackend", "CameraBusyError", "CameraDisconnectedError", "CameraError", "CameraFile",
+    "CameraInfo", "NoCameraError", "StorageFullError", "UnsupportedOperationError", "Widget",
+    "write_atomic",
+]
+
+
+class CameraBusyError(CameraError):
+    """The camera is busy (typically right after a capture); the same call may succeed later."""
+
+
+class StorageFullError(CameraError):
+    """The camera cannot store another picture (card or capture buffer full)."""
+
+
+class UnsupportedOperationError(CameraError):
+    """The camera (or its driver) does not support what was asked."""
+
+
+class CameraDisconnectedError(CameraError):
+    """The camera went away in the middle of an operation."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +67,7 @@ class CameraInfo:
 
 @dataclass(frozen=True)
 class CameraFile:
-    """A file on the camera, as reported after a capture."""
+    """A file on the camera, as reported after a capture (``folder`` is the camera's own path)."""
 
     folder: str
     name: str
@@ -58,14 +90,49 @@ class CameraBackend(Protocol):
         """Every setting the camera exposes, by name (e.g. 'shutterspeed', 'iso', 'f-number')."""
 
     def set_widget(self, name: str, value: str) -> str:
-        """Set a setting and return the value read back (cameras snap to their nearest value)."""
+        """Set a setting and return the value read back (cameras snap to their nearest value).
+
+        Raises ``CameraError`` when the widget does not exist, ``CameraBusyError`` when the camera is
+        busy (the caller retries).
+        """
 
     def capture(self, timeout_s: float = 30.0) -> list[CameraFile]:
-        """Take one exposure; return every file it produced (RAW+JPEG come as several)."""
+        """Take one exposure; return every file it produced (RAW+JPEG come as several, in any order).
+
+        Raises ``CameraBusyError`` (retry later), ``StorageFullError``, ``CameraError``.
+        """
 
     def download(self, file: CameraFile, dest: Path) -> Path:
-        """Copy a file from the camera to ``dest`` atomically; return the final path."""
+        """Copy a file from the camera to the path ``dest`` atomically (see :func:`write_atomic`).
+
+        On failure nothing is left at ``dest`` (and no temporary file either); raises
+        ``CameraDisconnectedError`` when the camera went away, ``UnsupportedOperationError`` when it
+        cannot send that file.
+        """
 
     def __enter__(self) -> "CameraBackend": ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def write_atomic(dest: Path, chunks: Iterable[bytes]) -> int:
+    """Write ``chunks`` to ``dest`` through a temporary file in the same folder + ``os.replace``.
+
+    If iterating ``chunks`` raises, the temporary file is removed and the error propagates: ``dest``
+    is either absent/unchanged or complete. Returns the number of bytes written.
+    """
+    dest = Path(dest)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                written += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp_name, dest)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return written

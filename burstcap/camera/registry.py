@@ -1,0 +1,68 @@
+"""Discover camera backends and fusion models through Python entry points.
+
+A third-party package adds a camera by declaring, in its own ``pyproject.toml``::
+
+    [project.entry-points."burstcap.backends"]
+    mycam = "mycam_pkg:MyCameraBackend"   # factory(camera=None, port=None) -> CameraBackend
+
+and a model with ``[project.entry-points."burstcap.models"]`` (``name = "pkg:factory"``, a callable
+``factory(preset: str = "compact") -> torch.nn.Module`` following deblurnet's model contract).
+Installing that package is enough: ``burstcap shoot --backend mycam`` and :class:`burstcap.pipeline.Pipeline`
+find it through :mod:`importlib.metadata`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from burstcap.camera.backend import CameraBackend
+from burstcap.errors import BurstcapError
+
+BACKEND_GROUP = "burstcap.backends"
+MODEL_GROUP = "burstcap.models"
+DEFAULT_BACKEND = "gphoto2"
+
+BackendFactory = Callable[..., CameraBackend]
+
+
+def _group(group: str) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def backend_names() -> list[str]:
+    """Names of every installed camera backend, sorted."""
+    return sorted(_group(BACKEND_GROUP))
+
+
+def model_names() -> list[str]:
+    """Names of every installed fusion model, sorted."""
+    return sorted(_group(MODEL_GROUP))
+
+
+def _load(group: str, name: str, kind: str) -> Any:
+    found = _group(group)
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise BurstcapError(f"unknown {kind} {name!r} (installed: {known}; entry-point group {group!r})")
+    try:
+        return found[name].load()
+    except Exception as exc:  # a broken plugin must not crash the CLI with a traceback
+        raise BurstcapError(f"{kind} {name!r} ({found[name].value}) failed to load: {exc}") from exc
+
+
+def load_backend(name: str = DEFAULT_BACKEND) -> BackendFactory:
+    """The factory registered as ``name`` in ``burstcap.backends``; raises ``BurstcapError``."""
+    return _load(BACKEND_GROUP, name, "camera backend")
+
+
+def create_backend(name: str = DEFAULT_BACKEND, camera: str | None = None,
+                   port: str | None = None) -> CameraBackend:
+    """A new, not yet opened backend: ``load_backend(name)(camera=camera, port=port)``."""
+    return load_backend(name)(camera=camera, port=port)
+
+
+def load_model_factory(name: str) -> Callable[..., Any]:
+    """The model factory registered as ``name`` in ``burstcap.models``; raises ``BurstcapError``."""
+    return _load(MODEL_GROUP, name, "fusion model")

@@ -1,0 +1,116 @@
+"""Colour science helpers: the sRGB transfer function and camera colour matrices.
+
+Every function is elementwise or works on small (3, 3) matrices; images stay float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import numpy as np
+
+ArrayT = TypeVar("ArrayT")
+
+#: Linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
+SRGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ],
+    dtype=np.float64,
+)
+XYZ_TO_SRGB = np.linalg.inv(SRGB_TO_XYZ)
+
+_LINEAR_KNEE = 0.0031308
+_ENCODED_KNEE = 0.04045
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def srgb_encode(x: ArrayT) -> ArrayT:
+    """Linear -> sRGB-encoded, elementwise (numpy array or torch tensor, any shape).
+
+    Values below the knee (including negatives) use the linear segment; values above 1 follow the
+    power curve (no clipping). Keeps the input's float dtype.
+    """
+    if _is_torch(x):
+        import torch
+
+        t: Any = x
+        power = 1.055 * torch.clamp(t, min=_LINEAR_KNEE) ** (1.0 / 2.4) - 0.055
+        return torch.where(t <= _LINEAR_KNEE, 12.92 * t, power)  # type: ignore[return-value]
+    a = np.asarray(x)
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float32)
+    power = np.maximum(a, a.dtype.type(_LINEAR_KNEE)) ** a.dtype.type(1.0 / 2.4)
+    power *= a.dtype.type(1.055)
+    power -= a.dtype.type(0.055)
+    return np.where(a <= _LINEAR_KNEE, a * a.dtype.type(12.92), power)  # type: ignore[return-value]
+
+
+def srgb_decode(x: ArrayT) -> ArrayT:
+    """sRGB-encoded -> linear, elementwise (numpy array or torch tensor, any shape).
+
+    Inverse of :func:`srgb_encode`; keeps the input's float dtype (integers become float32).
+    """
+    if _is_torch(x):
+        import torch
+
+        t: Any = x
+        power = ((torch.clamp(t, min=_ENCODED_KNEE) + 0.055) / 1.055) ** 2.4
+        return torch.where(t <= _ENCODED_KNEE, t / 12.92, power)  # type: ignore[return-value]
+    a = np.asarray(x)
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float32)
+    power = np.maximum(a, a.dtype.type(_ENCODED_KNEE)) + a.dtype.type(0.055)
+    power /= a.dtype.type(1.055)
+    power **= a.dtype.type(2.4)
+    return np.where(a <= _ENCODED_KNEE, a / a.dtype.type(12.92), power)  # type: ignore[return-value]
+
+
+def cam_to_srgb_from_xyz_to_cam(xyz_to_cam: np.ndarray) -> np.ndarray:
+    """Camera RGB -> linear sRGB (3, 3), from an XYZ -> camera matrix (3, 3), dcraw's way.
+
+    The sRGB -> camera matrix has its rows normalised to sum to 1 (so white-balanced camera white
+    maps to sRGB white), then is inverted.
+    """
+    m = np.asarray(xyz_to_cam, dtype=np.float64)
+    if m.shape != (3, 3):
+        raise ValueError(f"xyz_to_cam must be (3, 3), got {m.shape}")
+    srgb_to_cam = m @ SRGB_TO_XYZ
+    sums = srgb_to_cam.sum(axis=1, keepdims=True)
+    if np.any(np.abs(sums) < 1e-8):
+        raise ValueError("xyz_to_cam maps sRGB white to zero in some channel")
+    return np.linalg.inv(srgb_to_cam / sums)
+
+
+def xyz_to_cam_from_cam_to_srgb(cam_to_srgb: np.ndarray) -> np.ndarray:
+    """XYZ -> camera (3, 3) such that :func:`cam_to_srgb_from_xyz_to_cam` gives ``cam_to_srgb`` back.
+
+    Needs ``cam_to_srgb`` to map camera white (1, 1, 1) to sRGB white (rows of its inverse sum to 1).
+    """
+    srgb_to_cam = np.linalg.inv(np.asarray(cam_to_srgb, dtype=np.float64))
+    return srgb_to_cam @ XYZ_TO_SRGB
+
+
+def apply_matrix(rgb: np.ndarray, matrix: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Apply a (3, 3) colour matrix to every pixel of an (H, W, 3) float32 image.
+
+    ``out`` may be ``rgb`` itself (in place). Returns (H, W, 3) float32.
+    """
+    import cv2
+
+    m = np.asarray(matrix, dtype=np.float32)
+    if np.allclose(m, np.eye(3)):
+        if out is None:
+            return rgb.copy()
+        if out is not rgb:
+            out[...] = rgb
+        return out
+    src = np.ascontiguousarray(rgb, dtype=np.float32)
+    if out is None:
+        return cv2.transform(src, m)
+    return cv2.transform(src, m, dst=out)

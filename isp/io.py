@@ -1,0 +1,222 @@
+"""One entry point for every input file (RAW or 8/16-bit sRGB) and the image writers.
+
+Whatever the source, :func:`read_linear` returns scene-linear RGB float32 (H, W, 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from isp.atomic import atomic_path
+from isp.color import srgb_decode, srgb_encode
+from isp.errors import IspError, RawReadError
+from isp.metadata import EXIF_DATETIME_FORMAT, CaptureMetadata, read_tiff_metadata
+from isp.orientation import apply_orientation
+
+#: Extensions read as sRGB-encoded images; everything else goes to LibRaw.
+SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: Extensions :func:`write_image` writes.
+WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+@dataclass
+class LinearImage:
+    """A decoded input: ``rgb`` (H, W, 3) float32 scene-linear, display-oriented.
+
+    ``is_raw`` tells whether it came from a RAW file (then 1.0 = sensor white level).
+    """
+
+    rgb: np.ndarray
+    metadata: CaptureMetadata = field(default_factory=CaptureMetadata)
+    path: Path | None = None
+    is_raw: bool = False
+
+
+def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = False) -> LinearImage:
+    """Read a RAW file (developed by :func:`isp.develop.develop`) or an sRGB PNG/JPEG/TIFF.
+
+    8/16-bit files are sRGB-decoded to linear; float TIFFs are taken as already linear.
+    ``half_size`` halves RAW files by binning and sRGB files by area averaging.
+    Raises :class:`isp.RawReadError` naming the file when it cannot be read.
+    """
+    from isp.develop import develop
+    from isp.raw import _check_path, read_raw
+
+    path = Path(path)
+    _check_path(path)
+    if path.suffix.lower() not in SRGB_EXTENSIONS:
+        raw = read_raw(path)
+        return LinearImage(develop(raw, demosaic=demosaic, half_size=half_size), raw.metadata, path, True)
+    pixels, metadata = _read_pixels(path)
+    rgb = _to_linear_rgb(pixels, path)
+    del pixels
+    rgb = apply_orientation(rgb, metadata.orientation)
+    if half_size:
+        h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
+        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    return LinearImage(rgb, metadata, path, False)
+
+
+def _read_pixels(path: Path) -> tuple[np.ndarray, CaptureMetadata]:
+    """Stored pixels (H, W[, C]) in file order (RGB) and the file's metadata."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        try:
+            pixels = tifffile.imread(path)
+        except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
+            raise RawReadError(path, f"cannot decode as TIFF ({exc})") from None
+        return pixels, read_tiff_metadata(path)
+    data = np.fromfile(path, dtype=np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if bgr is None:
+        raise RawReadError(path, f"cannot decode as {path.suffix.lstrip('.').upper()} image (corrupt or not an image)")
+    if bgr.ndim == 3 and bgr.shape[2] >= 3:
+        pixels = cv2.cvtColor(bgr[:, :, :3], cv2.COLOR_BGR2RGB)
+    else:
+        pixels = bgr
+    return pixels, _pil_metadata(path)
+
+
+def _pil_metadata(path: Path) -> CaptureMetadata:
+    """EXIF of a JPEG/PNG through Pillow; empty when there is none."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return CaptureMetadata()
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            sub = exif.get_ifd(0x8769)
+    except Exception:  # noqa: BLE001 - metadata is optional
+        return CaptureMetadata()
+    from isp.metadata import _number, _text, _timestamp
+
+    orientation = _number(exif.get(274))
+    iso = sub.get(34855)
+    return CaptureMetadata(
+        make=_text(exif.get(271)),
+        model=_text(exif.get(272)),
+        exposure_time_s=_number(sub.get(33434)),
+        iso=_number(iso),
+        f_number=_number(sub.get(33437)),
+        timestamp=_timestamp(sub.get(36867)) or _timestamp(exif.get(306)),
+        orientation=int(orientation) if orientation is not None and 1 <= orientation <= 8 else None,
+    )
+
+
+def _to_linear_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
+    """Stored pixels -> (H, W, 3) float32 linear: integer data is sRGB-decoded, floats kept."""
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
+        raise RawReadError(path, f"unsupported image layout {pixels.shape}; expected grey or RGB(A)")
+    if pixels.shape[2] in (1, 2):
+        pixels = np.repeat(pixels[:, :, :1], 3, axis=2)
+    pixels = pixels[:, :, :3]
+    if pixels.dtype == np.uint8:
+        return np.asarray(srgb_decode(pixels.astype(np.float32) / np.float32(255.0)), dtype=np.float32)
+    if pixels.dtype == np.uint16:
+        return np.asarray(srgb_decode(pixels.astype(np.float32) / np.float32(65535.0)), dtype=np.float32)
+    if np.issubdtype(pixels.dtype, np.floating):
+        return np.ascontiguousarray(pixels, dtype=np.float32)
+    raise RawReadError(path, f"unsupported sample type {pixels.dtype}; expected 8/16-bit or float")
+
+
+def encode_srgb(rgb_linear: np.ndarray, bits: int) -> np.ndarray:
+    """(H, W, 3) linear float -> sRGB-encoded, clipped, rounded uint8 (bits=8) or uint16 (bits=16)."""
+    if bits not in (8, 16):
+        raise IspError(f"bits must be 8 or 16, got {bits}")
+    encoded = np.asarray(srgb_encode(np.asarray(rgb_linear, dtype=np.float32)))
+    top = np.float32(255.0 if bits == 8 else 65535.0)
+    np.clip(encoded, 0.0, 1.0, out=encoded)
+    encoded *= top
+    encoded += np.float32(0.5)
+    return encoded.astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def write_image(
+    path: str | Path,
+    rgb_linear: np.ndarray,
+    metadata: CaptureMetadata | None = None,
+    bits: int | None = None,
+    quality: int = 95,
+) -> Path:
+    """Write (H, W, 3) linear float RGB as sRGB, atomically; the format comes from the extension.
+
+    .jpg/.jpeg: 8-bit (``quality`` 1..100); .png: 8-bit, or 16-bit with ``bits=16``;
+    .tif/.tiff: 16-bit (8 with ``bits=8``), carrying ``metadata`` as TIFF/EXIF tags.
+    Pixels are written as given (orientation tag 1). Returns the path written.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in WRITE_EXTENSIONS:
+        raise IspError(f"{path}: cannot write {ext or 'files without extension'}; use one of {', '.join(WRITE_EXTENSIONS)}")
+    rgb = np.asarray(rgb_linear)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise IspError(f"{path}: image must be (H, W, 3), got {rgb.shape}")
+    if not path.parent.is_dir():
+        raise IspError(f"{path}: output folder {path.parent} does not exist")
+    if ext in (".jpg", ".jpeg"):
+        if bits not in (None, 8):
+            raise IspError(f"{path}: JPEG is 8-bit only")
+        bits = 8
+    elif ext == ".png":
+        bits = bits or 8
+    else:
+        bits = bits or 16
+    encoded = encode_srgb(rgb, bits)
+    with atomic_path(path) as tmp:
+        if ext in (".tif", ".tiff"):
+            _write_tiff(tmp, encoded, metadata)
+        else:
+            params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if bits == 8 and ext != ".png" else []
+            ok, buffer = cv2.imencode(ext, cv2.cvtColor(encoded, cv2.COLOR_RGB2BGR), params)
+            if not ok:
+                raise IspError(f"{path}: OpenCV could not encode the image")
+            buffer.tofile(tmp)
+    return path
+
+
+def _write_tiff(path: Path, encoded: np.ndarray, metadata: CaptureMetadata | None) -> None:
+    import tifffile
+
+    tags = tiff_metadata_tags(metadata or CaptureMetadata())
+    tifffile.imwrite(path, encoded, photometric="rgb", metadata=None, extratags=tags)
+
+
+def tiff_metadata_tags(metadata: CaptureMetadata) -> list[tuple[int, str, int, object, bool]]:
+    """tifffile ``extratags`` for Make/Model and the TIFF/EP exposure tags in IFD0.
+
+    ExposureTime, FNumber, ISOSpeedRatings and DateTimeOriginal are written in IFD0 (as TIFF/EP and
+    DNG allow), where LibRaw and :func:`isp.metadata.read_tiff_metadata` read them. Orientation is
+    not written here.
+    """
+    tags: list[tuple[int, str, int, object, bool]] = []
+    if metadata.make:
+        tags.append((271, "s", 0, metadata.make, True))
+    if metadata.model:
+        tags.append((272, "s", 0, metadata.model, True))
+    if metadata.exposure_time_s:
+        tags.append((33434, "2I", 1, _rational(metadata.exposure_time_s), True))
+    if metadata.f_number:
+        tags.append((33437, "2I", 1, _rational(metadata.f_number), True))
+    if metadata.iso:
+        tags.append((34855, "H", 1, int(round(min(metadata.iso, 65535))), True))
+    if metadata.timestamp:
+        tags.append((36867, "s", 0, metadata.timestamp.strftime(EXIF_DATETIME_FORMAT), True))
+    return tags
+
+
+def _rational(value: float) -> tuple[int, int]:
+    """A positive float as an unsigned TIFF rational (numerator, denominator)."""
+    from fractions import Fraction
+
+    fraction = Fraction(value).limit_denominator(1_000_000)
+    if fraction.numerator > 0xFFFFFFFF:
+        fraction = Fraction(round(value))
+    return fraction.numerator, fraction.denominator

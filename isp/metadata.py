@@ -1,0 +1,124 @@
+"""Capture metadata (make, model, exposure) and how to read it from TIFF-based files."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+EXIF_DATETIME_FORMAT = "%Y:%m:%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class CaptureMetadata:
+    """What the camera recorded about one capture; every field is optional (None when unknown).
+
+    ``exposure_time_s`` in seconds, ``iso`` as ISO speed, ``f_number`` as N in f/N,
+    ``timestamp`` as the naive local DateTimeOriginal, ``orientation`` as EXIF 1..8.
+    """
+
+    make: str | None = None
+    model: str | None = None
+    exposure_time_s: float | None = None
+    iso: float | None = None
+    f_number: float | None = None
+    timestamp: datetime | None = None
+    orientation: int | None = None
+
+    def merged(self, fallback: CaptureMetadata) -> CaptureMetadata:
+        """A copy with every None field taken from ``fallback``."""
+        values = {
+            f.name: getattr(self, f.name) if getattr(self, f.name) is not None else getattr(fallback, f.name)
+            for f in dataclasses.fields(self)
+        }
+        return CaptureMetadata(**values)
+
+    def exposure_value(self) -> float | None:
+        """Relative exposure: exposure_time_s * iso / f_number**2 (missing ISO / f-number count as equal)."""
+        if self.exposure_time_s is None or self.exposure_time_s <= 0:
+            return None
+        value = self.exposure_time_s
+        if self.iso is not None and self.iso > 0:
+            value *= self.iso
+        if self.f_number is not None and self.f_number > 0:
+            value /= self.f_number**2
+        return value
+
+
+def _number(value: Any) -> float | None:
+    """A TIFF tag value (int, float, (num, den) rational, or a 1-tuple of those) as a float."""
+    if isinstance(value, (tuple, list)):
+        if len(value) == 2 and all(isinstance(v, int) for v in value):
+            num, den = value
+            return float(num) / float(den) if den else None
+        if len(value) >= 1:
+            return _number(value[0])
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1", errors="replace")
+    if not isinstance(value, str):
+        return None
+    text = value.strip("\x00 ").strip()
+    return text or None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text[:19], EXIF_DATETIME_FORMAT)
+    except ValueError:
+        return None
+
+
+def read_tiff_metadata(path: str | Path) -> CaptureMetadata:
+    """Metadata from the TIFF/EXIF tags of a TIFF-based file (DNG, NEF, CR2, ARW, KDC, TIFF...).
+
+    Reads IFD0 and its EXIF sub-IFD with tifffile; returns an empty CaptureMetadata for files that
+    are not TIFF-based or whose tags cannot be read (never raises for that).
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tags = tif.pages[0].tags
+            ifd0 = {tag.code: tag.value for tag in tags.values()}
+    except Exception:  # noqa: BLE001 - not a TIFF, or tags tifffile cannot parse: no metadata
+        return CaptureMetadata()
+    exif = ifd0.get(34665)
+    exif = exif if isinstance(exif, dict) else {}
+
+    def pick(exif_name: str, code: int) -> Any:
+        return exif.get(exif_name, ifd0.get(code))
+
+    iso = pick("PhotographicSensitivity", 34855)
+    if iso is None:
+        iso = exif.get("ISOSpeedRatings")
+    orientation = _number(ifd0.get(274))
+    return CaptureMetadata(
+        make=_text(ifd0.get(271)),
+        model=_text(ifd0.get(272)),
+        exposure_time_s=_number(pick("ExposureTime", 33434)),
+        iso=_number(iso),
+        f_number=_number(pick("FNumber", 33437)),
+        timestamp=_timestamp(pick("DateTimeOriginal", 36867)) or _timestamp(ifd0.get(306)),
+        orientation=int(orientation) if orientation is not None and 1 <= orientation <= 8 else None,
+    )
+
+
+# LibRaw's ``sizes.flip`` (dcraw convention) -> EXIF orientation.
+_LIBRAW_FLIP_TO_EXIF = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
+
+
+def exif_orientation_from_libraw_flip(flip: int) -> int:
+    """EXIF orientation (1..8) for a LibRaw/dcraw ``flip`` value (0..7); 1 when unknown."""
+    return _LIBRAW_FLIP_TO_EXIF.get(int(flip), 1)

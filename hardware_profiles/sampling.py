@@ -1,0 +1,101 @@
+"""Draw sensor noise from a profile: ``sample_noisy`` and ``sample_random_params``.
+
+Noise model (normalised linear raw units, see ``hardware_profiles.profile``): shot noise is
+Poisson with variance ``a * x`` (x clipped at 0 for the shot part), read noise is Gaussian with
+variance ``b``, optional row noise adds one Gaussian offset of sigma ``row_sigma`` per image row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hardware_profiles.errors import ProfileError
+from hardware_profiles.profile import NoiseProfile, cfa_to_rgb
+from hardware_profiles.registry import list_profiles, load_profile
+
+
+def _per_pixel(values: float | np.ndarray, image: np.ndarray, cfa: str, what: str) -> np.ndarray:
+    """Broadcast scalar / (3,) / (4,) noise parameters to ``image``'s shape."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 0:
+        return np.broadcast_to(v, image.shape)
+    v = v.reshape(-1)
+    if image.ndim == 2:
+        if v.size != 4:
+            raise ProfileError(f"{what}: a mosaic needs a scalar or 4 values (one per CFA position), "
+                               f"got {v.size}")
+        tile = v.reshape(2, 2)
+        h, w = image.shape
+        return np.tile(tile, ((h + 1) // 2, (w + 1) // 2))[:h, :w]
+    if image.ndim == 3 and image.shape[2] == 3:
+        if v.size == 4:
+            v = cfa_to_rgb(v, cfa)
+        if v.size != 3:
+            raise ProfileError(f"{what}: an RGB image needs a scalar, 3 or 4 values, got {v.size}")
+        return np.broadcast_to(v, image.shape)
+    raise ProfileError(f"expected a mosaic (H, W) or RGB image (H, W, 3), got shape {image.shape}")
+
+
+def sample_noisy(image: np.ndarray, a: float | np.ndarray, b: float | np.ndarray,
+                 rng: np.random.Generator, *, cfa: str = "RGGB", row_sigma: float = 0.0,
+                 poisson: bool = True) -> np.ndarray:
+    """Add sensor noise to a clean image.
+
+    image: mosaic (H, W) or scene-linear RGB (H, W, 3) float, normalised raw units (0 black, 1 clip).
+    a, b: scalar, (4,) per CFA position (for RGB, averaged per colour using ``cfa``) or (3,) R, G, B.
+    row_sigma: sigma of a per-row offset (0 = none). poisson: Poisson shot noise (else Gaussian
+    with the same variance). Returns float32 of the same shape, not clipped (negatives kept).
+    The input is not modified.
+    """
+    x = np.asarray(image, dtype=np.float64)
+    a_px = _per_pixel(a, x, cfa, "a")
+    b_px = _per_pixel(b, x, cfa, "b")
+    if np.any(a_px < 0) or np.any(b_px < 0):
+        raise ProfileError("noise parameters a and b must be non-negative")
+    signal = np.maximum(x, 0.0)
+    if poisson:
+        safe_a = np.where(a_px > 0, a_px, 1.0)
+        shot = np.where(a_px > 0, rng.poisson(signal / safe_a) * safe_a, signal)
+    else:
+        shot = signal + rng.standard_normal(x.shape) * np.sqrt(a_px * signal)
+    noisy = shot + np.minimum(x, 0.0) + rng.standard_normal(x.shape) * np.sqrt(b_px)
+    if row_sigma > 0:
+        rows = rng.standard_normal(x.shape[0]) * row_sigma
+        noisy += rows.reshape((-1,) + (1,) * (x.ndim - 1))
+    return noisy.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class NoiseDraw:
+    """One random draw: the profile, the ISO, and its (a (4,), b (4,)) and row sigma."""
+
+    profile: NoiseProfile
+    iso: float
+    a: np.ndarray
+    b: np.ndarray
+    row_sigma: float
+
+    def __iter__(self):
+        """Unpack as ``profile, iso, a, b``."""
+        return iter((self.profile, self.iso, self.a, self.b))
+
+
+def sample_random_params(rng: np.random.Generator,
+                         profiles: Sequence[str | NoiseProfile] | None = None) -> NoiseDraw:
+    """Draw a profile uniformly (all shipped/found profiles when ``profiles`` is None), then an ISO
+    log-uniformly in its ``iso_range``, and return the profile's noise parameters at that ISO.
+
+    Usage: ``profile, iso, a, b = sample_random_params(rng)``.
+    """
+    pool = list(profiles) if profiles is not None else list_profiles()
+    if not pool:
+        raise ProfileError("no noise profiles to draw from")
+    choice = pool[int(rng.integers(len(pool)))]
+    profile = choice if isinstance(choice, NoiseProfile) else load_profile(choice)
+    lo, hi = profile.iso_range
+    iso = float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if hi > lo else float(lo)
+    a, b = profile.params(iso)
+    return NoiseDraw(profile=profile, iso=iso, a=a, b=b, row_sigma=profile.row_sigma(iso))

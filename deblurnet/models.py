@@ -267,11 +267,17 @@ class DeblurRNN(nn.Module):
         residual, _ = self.deblur_net(torch.cat([denoised, long], dim=1), state)
         return denoised + residual
 
-    def forward(self, short: Tensor, long: Tensor,
-                return_denoised: bool = True) -> tuple[Tensor, Tensor] | Tensor:
+    def forward(self, short: Tensor, long: Tensor, return_denoised: bool = True,
+                detach_denoised: bool = False) -> tuple[Tensor, Tensor] | Tensor:
+        """``detach_denoised``: hand the denoised image and ConvLSTM state to the deblurring net
+        without gradient (training with per-net losses, Table I of the paper)."""
         h, w = _check_pair(short, long)
         denoised, state = self.denoise(pad_to_multiple(short, self.multiple))
-        sharp = self.deblur(denoised, pad_to_multiple(long, self.multiple), state)
+        if detach_denoised:
+            hand_over, state = denoised.detach(), (state[0].detach(), state[1].detach())
+        else:
+            hand_over = denoised
+        sharp = self.deblur(hand_over, pad_to_multiple(long, self.multiple), state)
         sharp, denoised = sharp[..., :h, :w], denoised[..., :h, :w]
         return (sharp, denoised) if return_denoised else sharp
 

@@ -1,16 +1,97 @@
-"""`deblurnet train`: (not implemented yet)."""
+"""`deblurnet train`: train DeblurRNN / DeblurMerger on a triplet folder or on-the-fly synthesis."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
+from pathlib import Path
 
-from deblurnet.errors import DeblurnetError
+import torch
+
+from deblurnet.config import TrainConfig, load_toml, override
+from deblurnet.models import PRESETS, list_models
+
+EPILOG = """\
+examples:
+  deblurnet train --data synth --steps 3000 --crop 128 --adv 0 --val val_triplets/ --out runs/rnn
+  deblurnet train --config train.toml --resume runs/rnn          # continue where it stopped
+  torchrun --nproc_per_node=2 -m deblurnet.cli train --data triplets/ --steps 20000
+  deblurnet train --data synth --steps 3000 --export deblurnet/weights/deblur-rnn.safetensors
+
+Precedence: built-in defaults < --config TOML (keys = long option names with '_') < command line.
+On CUDA it trains with mixed precision; otherwise on the CPU (the device is printed at start).
+A run folder holds train.jsonl (one line per step, validation lines with val_psnr), checkpoints/
+(step-NNNNNNN: generator/discriminator .safetensors, config.json, optimizer.pt) and, when tensorboard
+is installed, tensorboard/. Plot the log with `python -m deblurnet.plots RUN/train.jsonl`.
+"""
+
+D = TrainConfig()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="(not implemented yet)")
+    p = sub.add_parser(
+        "train", help="train a fusion network (resumable, DDP under torchrun)",
+        description="Train DeblurRNN or DeblurMerger on (short, long, sharp) triplets. Losses and "
+                    "optimiser follow the paper: L1 + Sobel-gradient + dark-channel + adversarial, "
+                    "Adam lr 2e-4, beta1 0.5.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = p.add_argument
+    a("--config", type=Path, metavar="FILE.toml", help="TOML file filling the training options")
+    a("--model", choices=list_models(), help=f"network to train (default {D.model})")
+    a("--preset", choices=sorted(PRESETS), help=f"width preset: compact = fast on a CPU, paper = "
+      f"64-128-256-512 channels (default {D.preset})")
+    a("--data", metavar="DIR|synth", help="a triplet folder (short/ long/ sharp/ PNGs) or 'synth' for "
+      f"on-the-fly synthesis from sharp frames (default {D.data})")
+    a("--synth-root", metavar="DIR", help="folder of sharp source images for --data synth "
+      "(default: the synthesiser's own)")
+    a("--profile", metavar="NAME", help="camera noise profile (hardware_profiles) for --data synth")
+    a("--val", metavar="DIR", help="validation triplet folder: PSNR logged every --val-every steps")
+    a("--out", metavar="DIR", help=f"run folder for logs and checkpoints (default {D.out})")
+    a("--resume", metavar="DIR", help="continue from a run folder's newest checkpoint (or a checkpoint "
+      "folder): weights, optimiser state and step count")
+    a("--steps", type=int, help=f"total optimiser steps to reach (default {D.steps})")
+    a("--batch-size", type=int, help=f"global batch size, split over processes (default {D.batch_size})")
+    a("--crop", type=int, help=f"square training crop in pixels (default {D.crop})")
+    a("--lr", type=float, help=f"Adam learning rate (default {D.lr})")
+    a("--beta1", type=float, help=f"Adam beta1 (default {D.beta1})")
+    a("--adv", type=float, help=f"adversarial loss weight; 0 disables the discriminator and its step, "
+      f"saving time on a CPU (default {D.adv})")
+    a("--content", type=float, help=f"lambda_c2, L1 weight of the output (default {D.content})")
+    a("--content-denoise", type=float, help=f"lambda_c1, L1 weight of DeblurRNN's denoising net "
+      f"(default {D.content_denoise})")
+    a("--grad", type=float, help=f"lambda_grad, Sobel-gradient L1 weight (default {D.grad})")
+    a("--dark-channel", type=float, help=f"lambda_dc, dark-channel loss weight (default {D.dark_channel})")
+    a("--val-every", type=int, help=f"validation interval in steps (default {D.val_every})")
+    a("--val-limit", type=int, help=f"validate on at most this many triplets (default {D.val_limit})")
+    a("--ckpt-every", type=int, help=f"checkpoint interval in steps (default {D.ckpt_every})")
+    a("--workers", type=int, help=f"data-loading worker processes (default {D.workers})")
+    a("--seed", type=int, help=f"random seed for weights, crops and synthesis (default {D.seed})")
+    a("--device", choices=["auto", "cpu", "cuda"], help=f"where to train (default {D.device})")
+    a("--no-amp", dest="amp", action="store_const", const=False,
+      help="train in float32 on CUDA too (default: mixed precision on CUDA)")
+    a("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    a("--export", type=Path, metavar="FILE.safetensors",
+      help="after training, write fp16 shipped weights and their JSON card here")
     p.set_defaults(func=run)
 
 
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig: defaults, then --config TOML, then the options given on the command line."""
+    cfg = load_toml(args.config) if args.config else TrainConfig()
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    return override(cfg, given, "command line").validate()
+
+
 def run(args: argparse.Namespace) -> int:
-    raise DeblurnetError("'train' is not implemented yet")
+    from deblurnet.train import export_weights, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = config_from_args(args)
+    run_dir = train(cfg)
+    if args.export is not None and int(os.environ.get("RANK", "0")) == 0:
+        path = export_weights(run_dir, args.export)
+        print(f"exported weights to {path}")
+    return 0

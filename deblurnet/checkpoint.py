@@ -1,0 +1,171 @@
+"""Checkpoints (resumable training state) and shipped weights.
+
+A checkpoint is a folder ``<run>/checkpoints/step-0000500/`` holding
+
+* ``generator.safetensors`` - generator weights (float32), ``discriminator.safetensors`` when used;
+* ``config.json`` - ``{"model": <model.config>, "train": <TrainConfig dict>, "step": 500}``;
+* ``optimizer.pt`` - optimiser (and grad-scaler) state dicts, loaded with ``weights_only=True``.
+
+It is written into a temporary folder beside it and renamed, so an interrupted save never leaves a
+half checkpoint. Shipped weights are one ``NAME.safetensors`` (float16 by default) plus ``NAME.json``
+beside it: a card with the model config, preset, steps, data and validation figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from deblurnet.errors import DeblurnetError
+from deblurnet.models import model_from_config
+
+CHECKPOINT_DIR = "checkpoints"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: ``step``, the stored config dicts and raw state dicts (on CPU)."""
+
+    path: Path
+    step: int
+    model_config: dict[str, Any]
+    train_config: dict[str, Any]
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor] | None
+    optimizer: dict[str, Any]
+
+
+def _tensors(module: nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """State dict as contiguous CPU tensors; floating ones cast to ``dtype`` when given."""
+    out = {}
+    for key, value in module.state_dict().items():
+        value = value.detach().cpu()
+        if dtype is not None and value.is_floating_point():
+            value = value.to(dtype)
+        out[key] = value.contiguous().clone()
+    return out
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, discriminator: nn.Module | None,
+                    optimizer: dict[str, Any], train_config: dict[str, Any], keep: int = 2) -> Path:
+    """Write ``run_dir/checkpoints/step-NNNNNNN/`` atomically and keep the ``keep`` newest. Returns it.
+
+    ``optimizer``: plain dict of state dicts (e.g. {"generator": opt.state_dict(), ...}).
+    """
+    root = Path(run_dir) / CHECKPOINT_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step:07d}"
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        save_file(_tensors(model), str(tmp / "generator.safetensors"))
+        if discriminator is not None:
+            save_file(_tensors(discriminator), str(tmp / "discriminator.safetensors"))
+        torch.save(optimizer, tmp / "optimizer.pt")
+        _write_json(tmp / "config.json", {"model": model.config, "train": train_config, "step": step})
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    for old in sorted(p for p in root.iterdir() if _STEP_DIR.match(p.name))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder itself, or the newest one under a run folder (``checkpoints/step-*``)."""
+    path = Path(path)
+    if (path / "config.json").is_file() and (path / "generator.safetensors").is_file():
+        return path
+    root = path / CHECKPOINT_DIR
+    steps = sorted(p for p in root.iterdir() if _STEP_DIR.match(p.name)) if root.is_dir() else []
+    if not steps:
+        raise DeblurnetError(f"{path}: no checkpoint here (expected {CHECKPOINT_DIR}/step-*/ or a "
+                             "folder with config.json and generator.safetensors)")
+    return steps[-1]
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a checkpoint folder (or the newest one of a run folder) onto the CPU."""
+    folder = find_checkpoint(path)
+    try:
+        meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        generator = load_file(str(folder / "generator.safetensors"))
+        disc_file = folder / "discriminator.safetensors"
+        discriminator = load_file(str(disc_file)) if disc_file.is_file() else None
+        optimizer = torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True)
+        return Checkpoint(folder, int(meta["step"]), meta["model"], meta.get("train", {}), generator,
+                          discriminator, optimizer)
+    except (OSError, ValueError, KeyError, SafetensorError, RuntimeError) as exc:
+        raise DeblurnetError(f"{folder}: unreadable checkpoint ({exc})") from None
+
+
+def save_weights(model: nn.Module, path: str | Path, card: dict[str, Any] | None = None,
+                 dtype: torch.dtype = torch.float16) -> Path:
+    """Write shipped weights ``path`` (.safetensors, floating tensors cast to ``dtype``) and the JSON
+    card beside it (``path`` with suffix .json): ``card`` plus ``{"model": model.config}``. Atomic."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise DeblurnetError(f"{path}: weights file name must end in .safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    full_card = {**(card or {}), "model": model.config, "dtype": str(dtype).removeprefix("torch.")}
+    card_path = path.with_suffix(".json")
+    for target, write in ((path, lambda p: save_file(_tensors(model, dtype), str(p))),
+                          (card_path, lambda p: _write_json(p, full_card))):
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return path
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    """The JSON card beside a weights file."""
+    card_path = Path(path).with_suffix(".json")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DeblurnetError(f"{card_path}: cannot read the weights card ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise DeblurnetError(f"{card_path}: invalid JSON ({exc})") from None
+    if not isinstance(card, dict) or not isinstance(card.get("model"), dict):
+        raise DeblurnetError(f"{card_path}: the card has no 'model' config")
+    return card
+
+
+def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model from the JSON card beside ``path``, load the weights (as float32), eval mode."""
+    path = Path(path)
+    card = read_card(path)
+    model = model_from_config(card["model"])
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise DeblurnetError(f"{path}: unreadable weights ({exc})") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise DeblurnetError(f"{path}: weights do not fit {card['model'].get('name')} ({exc})") from None
+    return model.to(device).eval()

@@ -1,0 +1,116 @@
+"""Training configuration: the ``TrainConfig`` dataclass, filled from defaults, then a TOML file, then
+command-line options (each later source overrides the earlier).
+
+TOML keys are the field names of ``TrainConfig`` (flat, e.g. ``steps = 2000``, ``model_options =
+{ widths = [16, 32, 64, 64] }``); unknown keys or wrong types are errors naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from deblurnet.errors import DeblurnetError
+from deblurnet.losses import LossWeights
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``deblurnet train`` needs. Units: steps are optimiser iterations, crop in pixels."""
+
+    model: str = "deblur-rnn"  # registered model name (deblurnet.models.list_models())
+    preset: str = "compact"  # width preset: compact | paper
+    model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # NetConfig overrides
+    data: str = "synth"  # a triplet folder (short/ long/ sharp/) or "synth" (on-the-fly synthesis)
+    synth_root: str | None = None  # folder of sharp source images for "synth" (None: its default)
+    profile: str | None = None  # hardware_profiles camera profile for the synthetic noise
+    val: str | None = None  # validation triplet folder (PSNR every val_every steps)
+    out: str = "runs/deblurnet"  # run folder: checkpoints, train.jsonl, weights
+    resume: str | None = None  # run folder or checkpoint folder to resume from
+    steps: int = 1000
+    batch_size: int = 8  # global batch (split across DDP ranks)
+    crop: int = 256  # training crop size, pixels (multiple of 16 for the default widths)
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    content_denoise: float = 50.0  # lambda_c1
+    content: float = 50.0  # lambda_c2
+    grad: float = 50.0  # lambda_grad
+    dark_channel: float = 250.0  # lambda_dc
+    adv: float = 1.0  # adversarial weight; 0 disables the discriminator (fast, good on a CPU)
+    dark_patch: int = 15
+    val_every: int = 500
+    val_limit: int = 8  # at most this many validation triplets
+    ckpt_every: int = 500
+    workers: int = 0  # DataLoader worker processes
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+
+    def loss_weights(self) -> LossWeights:
+        """The lambdas as a LossWeights."""
+        return LossWeights(self.content_denoise, self.content, self.grad, self.dark_channel,
+                           self.adv, self.dark_patch)
+
+    def validate(self) -> TrainConfig:
+        """Raise DeblurnetError on impossible values; returns self."""
+        if self.steps < 1 or self.batch_size < 1 or self.crop < 8:
+            raise DeblurnetError("steps and batch_size must be >= 1 and crop >= 8")
+        if self.lr <= 0 or self.val_every < 1 or self.ckpt_every < 1:
+            raise DeblurnetError("lr, val_every and ckpt_every must be positive")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise DeblurnetError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        return self
+
+
+def _accepts(tp: Any, value: Any) -> bool:
+    """Whether ``value`` fits the (simple) annotation ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(t, value) for t in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, tp)
+
+
+def override(cfg: TrainConfig, values: Mapping[str, Any], source: str = "options") -> TrainConfig:
+    """A copy of ``cfg`` with ``values`` replacing fields; unknown names or wrong types raise
+    DeblurnetError mentioning ``source``."""
+    hints = typing.get_type_hints(TrainConfig)
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in hints:
+            raise DeblurnetError(f"{source}: unknown training option {key!r}")
+        if not _accepts(hints[name], value):
+            raise DeblurnetError(f"{source}: {key} = {value!r} is not a {hints[name]}")
+        clean[name] = float(value) if hints[name] is float else value
+    return dataclasses.replace(cfg, **clean)
+
+
+def load_toml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
+    """TrainConfig from a TOML file (flat keys = field names) over ``base`` (defaults if None)."""
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DeblurnetError(f"{path}: cannot read config ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DeblurnetError(f"{path}: invalid TOML ({exc})") from None
+    return override(base or TrainConfig(), values, str(path))
+
+
+def to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    """Plain JSON-able dict of the config."""
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,456 @@
+"""Training loop of DeblurRNN / DeblurMerger (torchvision-reference style: plain functions).
+
+``train(cfg)`` runs the whole thing: device (CUDA + mixed precision when present, CPU otherwise),
+optional DistributedDataParallel under ``torchrun`` (gloo on CPU, nccl on CUDA), data, optimisers (Adam
+lr 2e-4, beta1 0.5), resumable checkpoints, JSONL log (+ TensorBoard when installed), tqdm progress.
+
+One iteration (paper IV-A, Table I), all from one generator forward pass:
+
+1. DeblurRNN's denoising net: lambda_c1 * L1(denoised, sharp). The deblurring net receives the denoised
+   image and ConvLSTM state *detached* (``DeblurRNN.forward(..., detach_denoised=True)``), so each net
+   gets only its own loss, as in Table I, at the cost of a single forward/backward.
+2. Discriminator (skipped when the adversarial weight is 0): BCE on real and fake, conditioned on long.
+3. Generator: eq. 3. Both nets step together after the backward pass; Adam is per parameter, so this
+   equals separate denoise and deblur steps, except that the deblurring net sees the denoising net's
+   output from before this iteration's update (one step stale).
+
+Batches are (short, long, sharp) tensors (B, 3, crop, crop), network domain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, RandomSampler
+from tqdm import tqdm
+
+from deblurnet import checkpoint as ckpt
+from deblurnet.config import TrainConfig, to_dict
+from deblurnet.errors import DeblurnetError
+from deblurnet.losses import LossWeights, content_loss, deblur_loss, discriminator_loss
+from deblurnet.models import DeblurRNN, create_discriminator, create_model, model_from_config
+
+log = logging.getLogger(__name__)
+
+Batch = tuple[Tensor, Tensor, Tensor]
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+@dataclasses.dataclass(frozen=True)
+class DistInfo:
+    """Process group facts: ``rank``, ``world_size``, ``local_rank`` (all 0 / 1 / 0 when single)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device_kind: str) -> DistInfo:
+    """Join the torchrun process group when WORLD_SIZE > 1 (nccl for cuda, gloo for cpu)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def select_device(requested: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> cuda:local_rank when CUDA is present, else cpu."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DeblurnetError("--device cuda asked for, but CUDA is not available")
+    if requested in ("auto", "cuda") and torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def _to_chw(x: Any, what: str) -> Tensor:
+    """(H, W, 3) numpy / (3, H, W) tensor -> (3, H, W) float32 tensor."""
+    t = torch.as_tensor(x, dtype=torch.float32)
+    if t.ndim == 3 and t.shape[-1] == 3 and t.shape[0] != 3:
+        t = t.permute(2, 0, 1)
+    if t.ndim != 3 or t.shape[0] != 3:
+        raise DeblurnetError(f"dataset item {what} has shape {tuple(t.shape)}, expected (3, H, W)")
+    return t.contiguous()
+
+
+def as_triplet(item: Any) -> Batch:
+    """A dataset item (dict / object with short, long, sharp, or a tuple) -> three (3, H, W) tensors."""
+    if isinstance(item, dict):
+        parts = (item["short"], item["long"], item["sharp"])
+    elif hasattr(item, "short"):
+        parts = (item.short, item.long, item.sharp)
+    else:
+        parts = tuple(item)[:3]
+    return tuple(_to_chw(p, n) for p, n in zip(parts, ("short", "long", "sharp")))  # type: ignore
+
+
+def crop_augment(triplet: Batch, crop: int, generator: torch.Generator) -> Batch:
+    """The same random crop x crop window, flip and 90-degree turn for the three (3, H, W) images."""
+    h, w = triplet[0].shape[-2:]
+    if h < crop or w < crop:
+        raise DeblurnetError(f"training image {w}x{h} is smaller than the crop {crop}")
+    top = int(torch.randint(0, h - crop + 1, (1,), generator=generator))
+    left = int(torch.randint(0, w - crop + 1, (1,), generator=generator))
+    flip, turns = torch.randint(0, 2, (1,), generator=generator), torch.randint(0, 4, (1,), generator=generator)
+    out = []
+    for img in triplet:
+        img = img[:, top:top + crop, left:left + crop]
+        if flip:
+            img = img.flip(-1)
+        out.append(torch.rot90(img, int(turns), dims=(-2, -1)).contiguous())
+    return out[0], out[1], out[2]
+
+
+class CropDataset(Dataset):
+    """Wraps a triplet dataset: item i -> augmented (short, long, sharp) crops, random per (seed, epoch,
+    i), so a resumed or distributed run draws the same crops."""
+
+    def __init__(self, base: Dataset, crop: int, seed: int = 0) -> None:
+        self.base, self.crop, self.seed, self.epoch = base, crop, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Batch:
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index)
+        return crop_augment(as_triplet(self.base[index]), self.crop, g)
+
+
+def build_dataset(cfg: TrainConfig) -> Dataset:
+    """The training dataset of ``cfg.data``: a triplet folder or ``synth``, wrapped in CropDataset."""
+    from deblurnet import data  # the datasets module (another engineer's); imported late on purpose
+
+    if cfg.data == "synth":
+        base = data.SynthDataset(**synth_options(cfg))
+    else:
+        if not Path(cfg.data).is_dir():
+            raise DeblurnetError(f"--data {cfg.data}: not a folder (give a triplet folder or 'synth')")
+        base = data.TripletFolder(cfg.data)
+    if isinstance(base, IterableDataset):
+        raise DeblurnetError("iterable datasets are not supported for training")
+    if len(base) == 0:  # type: ignore[arg-type]
+        raise DeblurnetError(f"--data {cfg.data}: no training triplets")
+    return CropDataset(base, cfg.crop, cfg.seed)
+
+
+def synth_options(cfg: TrainConfig) -> dict[str, Any]:
+    """Keyword arguments for ``deblurnet.data.SynthDataset`` from the training config."""
+    options: dict[str, Any] = {"seed": cfg.seed}
+    if cfg.synth_root is not None:
+        options["root"] = cfg.synth_root
+    if cfg.profile is not None:
+        options["profile"] = cfg.profile
+    return options
+
+
+def psnr(pred: Tensor, target: Tensor) -> float:
+    """PSNR in dB of [0, 1] images (pred clamped), averaged over the batch."""
+    mse = (pred.clamp(0, 1) - target).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return float((-10 * torch.log10(mse)).mean())
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or the module itself)."""
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+# ------------------------------------------------------------------------------------ state + steps
+
+
+@dataclasses.dataclass
+class TrainState:
+    """What one training step touches. ``disc`` / ``opt_d`` are None when the adversarial weight is 0."""
+
+    model: nn.Module
+    disc: nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    weights: LossWeights
+    device: torch.device
+    amp_dtype: torch.dtype | None = None  # autocast dtype on CUDA, None = float32
+    scaler: torch.amp.GradScaler | None = None
+    step: int = 0
+
+
+def generator_forward(model: nn.Module, short: Tensor, long: Tensor) -> tuple[Tensor, Tensor | None]:
+    """(sharp, denoised or None); DeblurRNN keeps each net's loss to itself (detached hand-over)."""
+    if isinstance(unwrap(model), DeblurRNN):
+        sharp, denoised = model(short, long, return_denoised=True, detach_denoised=True)
+        return sharp, denoised
+    return model(short, long), None
+
+
+def _backward_step(loss: Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
+
+
+def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
+    """One iteration on a batch of (short, long, sharp) (B, 3, H, W): D step (if any), then the
+    generator step. Returns the losses as floats."""
+    short, long, sharp = (t.to(state.device, non_blocking=True) for t in batch)
+    w = state.weights
+    amp = torch.autocast("cuda", dtype=state.amp_dtype, enabled=state.amp_dtype is not None) \
+        if state.device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    logs: dict[str, float] = {}
+    with amp:
+        pred, denoised = generator_forward(state.model, short, long)
+    if state.disc is not None and state.opt_d is not None:
+        set_requires_grad(state.disc, True)
+        with amp:
+            logits = state.disc(torch.cat([sharp, pred.detach()]), torch.cat([long, long]))
+            d_loss = discriminator_loss(logits[: len(sharp)], logits[len(sharp):])
+        _backward_step(d_loss, state.opt_d, state.scaler)
+        logs["loss_d"] = float(d_loss.detach())
+        set_requires_grad(state.disc, False)
+    with amp:
+        fake_logits = unwrap(state.disc)(pred, long) if state.disc is not None else None
+        g_loss, parts = deblur_loss(pred.float(), sharp, w, None if fake_logits is None else fake_logits.float())
+        if denoised is not None:
+            dn = content_loss(denoised.float(), sharp)
+            g_loss = g_loss + w.content_denoise * dn
+            parts["denoise"] = float(dn.detach())
+    _backward_step(g_loss, state.opt_g, state.scaler)
+    state.step += 1
+    logs["loss_g"] = float(g_loss.detach())
+    logs.update(parts)
+    return logs
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, limit: int | None = None) -> dict[str, float]:
+    """Mean PSNR (dB) of the model and of the two inputs on whole validation triplets (eval mode)."""
+    net = unwrap(model)
+    was_training = net.training
+    net.eval()
+    sums = {"val_psnr": 0.0, "val_psnr_short": 0.0, "val_psnr_long": 0.0}
+    n = min(len(dataset), limit) if limit else len(dataset)  # type: ignore[arg-type]
+    for i in range(n):
+        short, long, sharp = (t.unsqueeze(0).to(device) for t in as_triplet(dataset[i]))
+        out = net(short, long)
+        pred = out[0] if isinstance(out, tuple) else out
+        sums["val_psnr"] += psnr(pred, sharp)
+        sums["val_psnr_short"] += psnr(short, sharp)
+        sums["val_psnr_long"] += psnr(long, sharp)
+    net.train(was_training)
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def infinite_batches(loader: DataLoader, start_epoch: int = 0) -> Iterator[Batch]:
+    """Batches forever, epoch after epoch (sets the epoch on the sampler and the crop dataset)."""
+    epoch = start_epoch
+    while True:
+        if isinstance(loader.sampler, DistributedSampler):
+            loader.sampler.set_epoch(epoch)
+        if isinstance(loader.dataset, CropDataset):
+            loader.dataset.epoch = epoch
+        yield from loader
+        epoch += 1
+
+
+def train_one_epoch(state: TrainState, loader: DataLoader, max_steps: int | None = None) -> list[dict[str, float]]:
+    """Run ``train_step`` over one pass of ``loader`` (stopping at ``max_steps`` total). Returns logs."""
+    logs = []
+    for batch in loader:
+        if max_steps is not None and state.step >= max_steps:
+            break
+        logs.append({"step": state.step + 1, **train_step(state, batch)})
+    return logs
+
+
+# ------------------------------------------------------------------------------------------- driver
+
+
+class RunLog:
+    """Appends JSON lines to ``run_dir/train.jsonl`` (and TensorBoard scalars when installed)."""
+
+    def __init__(self, run_dir: Path, enabled: bool) -> None:
+        self.path = run_dir / "train.jsonl"
+        self.enabled = enabled
+        self.tb = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                pass
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self.tb.add_scalar(k, v, record["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo) -> TrainState:
+    """Model, discriminator, optimisers and AMP objects, wrapped in DDP when distributed."""
+    model: nn.Module = create_model(cfg.model, cfg.preset, **cfg.model_options).to(device)
+    disc: nn.Module | None = create_discriminator(model).to(device) if cfg.adv > 0 else None
+    if info.world_size > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        model = DistributedDataParallel(model, device_ids=ids)
+        if disc is not None:
+            disc = DistributedDataParallel(disc, device_ids=ids)
+    betas = (cfg.beta1, cfg.beta2)
+    opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=betas) if disc is not None else None
+    amp_dtype = scaler = None
+    if device.type == "cuda" and cfg.amp:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if amp_dtype == torch.float16:
+            scaler = torch.amp.GradScaler("cuda")
+    return TrainState(model, disc, opt_g, opt_d, cfg.loss_weights(), device, amp_dtype, scaler)
+
+
+def save_state(state: TrainState, cfg: TrainConfig, run_dir: Path) -> Path:
+    optim: dict[str, Any] = {"generator": state.opt_g.state_dict(), "step": state.step}
+    if state.opt_d is not None:
+        optim["discriminator"] = state.opt_d.state_dict()
+    if state.scaler is not None:
+        optim["scaler"] = state.scaler.state_dict()
+    disc = unwrap(state.disc) if state.disc is not None else None
+    return ckpt.save_checkpoint(run_dir, state.step, unwrap(state.model), disc, optim, to_dict(cfg))
+
+
+def restore_state(state: TrainState, path: str | Path) -> None:
+    """Load a checkpoint into ``state`` (weights, optimisers, step)."""
+    c = ckpt.load_checkpoint(path)
+    model = unwrap(state.model)
+    if c.model_config != model.config:  # type: ignore[operator]
+        raise DeblurnetError(f"{c.path}: checkpoint is a {c.model_config.get('name')} "
+                             f"({c.model_config.get('preset')}), not the configured model")
+    model.load_state_dict(c.generator)
+    state.opt_g.load_state_dict(c.optimizer["generator"])
+    if state.disc is not None and c.discriminator is not None:
+        unwrap(state.disc).load_state_dict(c.discriminator)
+        if state.opt_d is not None and "discriminator" in c.optimizer:
+            state.opt_d.load_state_dict(c.optimizer["discriminator"])
+    if state.scaler is not None and "scaler" in c.optimizer:
+        state.scaler.load_state_dict(c.optimizer["scaler"])
+    state.step = c.step
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train as configured; returns the run folder. Resumes from ``cfg.resume`` when given."""
+    cfg.validate()
+    kind = "cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    info = setup_distributed(kind)
+    device = select_device(cfg.device, info.local_rank)
+    if cfg.batch_size % info.world_size:
+        raise DeblurnetError(f"batch size {cfg.batch_size} is not divisible by {info.world_size} processes")
+    torch.manual_seed(cfg.seed + info.rank)
+    run_dir = Path(cfg.out)
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        amp = "bf16/fp16 mixed precision" if kind == "cuda" and cfg.amp else "float32"
+        print(f"deblurnet train: {cfg.model} ({cfg.preset}) on {device} x{info.world_size}, {amp}, "
+              f"run folder {run_dir}", flush=True)
+
+    dataset = build_dataset(cfg)
+    sampler = (DistributedSampler(dataset, info.world_size, info.rank, seed=cfg.seed)
+               if info.world_size > 1 else
+               RandomSampler(dataset, generator=torch.Generator().manual_seed(cfg.seed)))
+    loader = DataLoader(dataset, batch_size=cfg.batch_size // info.world_size, sampler=sampler,
+                        num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda")
+    if len(loader) == 0:
+        raise DeblurnetError(f"--data {cfg.data}: fewer triplets than one batch of {cfg.batch_size}")
+    val_set = None
+    if cfg.val is not None and info.is_main:
+        from deblurnet import data
+        if not Path(cfg.val).is_dir():
+            raise DeblurnetError(f"--val {cfg.val}: not a folder")
+        val_set = data.TripletFolder(cfg.val)
+
+    state = build_state(cfg, device, info)
+    resume = cfg.resume
+    if resume is None:  # an interrupted run continues where it stopped
+        try:
+            resume = str(ckpt.find_checkpoint(run_dir))
+        except DeblurnetError:
+            pass
+    if resume is not None:
+        restore_state(state, resume)
+        if info.is_main:
+            print(f"resumed from {resume} at step {state.step}", flush=True)
+    run_log = RunLog(run_dir, info.is_main)
+    batches = infinite_batches(loader, start_epoch=state.step // len(loader))
+    bar = tqdm(total=cfg.steps, initial=state.step, disable=not info.is_main, unit="step", dynamic_ncols=True)
+    unwrap(state.model).train()
+    try:
+        while state.step < cfg.steps:
+            t0 = time.perf_counter()
+            losses = train_step(state, next(batches))
+            rate = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise DeblurnetError(f"training diverged at step {state.step}: {losses}")
+            run_log.write({"step": state.step, **losses, "images_per_s": rate})
+            bar.set_postfix(loss=f"{losses['loss_g']:.3f}", img_s=f"{rate:.1f}")
+            bar.update(1)
+            last = state.step == cfg.steps
+            if val_set is not None and (state.step % cfg.val_every == 0 or last):
+                figures = evaluate(state.model, val_set, device, cfg.val_limit)
+                run_log.write({"step": state.step, **figures})
+                bar.write(f"step {state.step}: validation PSNR {figures['val_psnr']:.2f} dB "
+                          f"(long {figures['val_psnr_long']:.2f}, short {figures['val_psnr_short']:.2f})")
+            if info.is_main and (state.step % cfg.ckpt_every == 0 or last):
+                save_state(state, cfg, run_dir)
+    finally:
+        bar.close()
+        run_log.close()
+        if info.world_size > 1:
+            dist.destroy_process_group()
+    return run_dir
+
+
+def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Shipped weights from a run's newest checkpoint, with a card (steps, data, last validation)."""
+    c = ckpt.load_checkpoint(run_dir)
+    model = model_from_config(c.model_config)
+    model.load_state_dict(c.generator)
+    card: dict[str, Any] = {"steps": c.step, "data": c.train_config.get("data"),
+                            "preset": c.model_config.get("preset"), "train": c.train_config}
+    log_path = Path(run_dir) / "train.jsonl"
+    if log_path.is_file():
+        vals = [r for r in map(json.loads, log_path.read_text().splitlines()) if "val_psnr" in r]
+        if vals:
+            card["validation"] = vals[-1]
+    return ckpt.save_weights(model, path, card, dtype)

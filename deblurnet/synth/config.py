@@ -1,0 +1,120 @@
+"""`SynthConfig` (which sources, which protocols in which mix) and the `Synthesizer` that draws samples."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deblurnet.errors import DeblurnetError
+from deblurnet.synth.camera import CameraParams, load_noise_profile, sample_camera
+from deblurnet.synth.common import ImageCache, Triplet, default_data_dir, list_images, select_range
+from deblurnet.synth.gopro2 import Gopro2Params, sample_gopro2
+from deblurnet.synth.stills import StillsParams, sample_stills
+
+PROTOCOLS = ("gopro2", "camera", "stills")
+
+
+@dataclass
+class SynthConfig:
+    """What to synthesize. Defaults: the training split (GOPRO frames 1..100, Kodak 1..20), 256 crops.
+
+    gopro_dir: consecutive sharp frames (gopro2 and camera protocols); stills_dir: sharp stills;
+    frames / images: 1-based inclusive ranges of the sorted files allowed (None: all);
+    size: square crop side in px (None: full images); weight_*: relative mix of the protocols.
+    """
+
+    gopro_dir: Path = field(default_factory=lambda: default_data_dir() / "gopro" / "GOPR0477_11_00")
+    stills_dir: Path = field(default_factory=lambda: default_data_dir() / "kodak24")
+    frames: tuple[int, int] | None = (1, 100)
+    images: tuple[int, int] | None = (1, 20)
+    size: int | None = 256
+    weight_gopro2: float = 1.0
+    weight_camera: float = 1.0
+    weight_stills: float = 1.0
+    gopro2: Gopro2Params = field(default_factory=Gopro2Params)
+    camera: CameraParams = field(default_factory=CameraParams)
+    stills: StillsParams = field(default_factory=StillsParams)
+
+    def weights(self) -> dict[str, float]:
+        """Protocol name -> relative weight."""
+        return {"gopro2": self.weight_gopro2, "camera": self.weight_camera, "stills": self.weight_stills}
+
+    def validate(self) -> None:
+        """Raise DeblurnetError on an impossible configuration."""
+        w = self.weights()
+        if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
+            raise DeblurnetError(f"protocol weights must be >= 0 with a positive sum, got {w}")
+        if self.size is not None and self.size < 8:
+            raise DeblurnetError(f"crop size must be at least 8 px, got {self.size}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "SynthConfig":
+        """Build from a plain dict (e.g. a TOML table); nested tables fill the *Params dataclasses."""
+        return _from_dict(cls, values)
+
+
+def _from_dict(cls: type, values: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise DeblurnetError(f"{cls.__name__}: unknown option(s) {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = _from_dict(hint, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, str) and (hint is Path or (isinstance(hint, types.UnionType)
+                                                          and Path in typing.get_args(hint))):
+            value = Path(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+class Synthesizer:
+    """Draws triplets of the configured protocol mix; source images are decoded once and cached."""
+
+    def __init__(self, config: SynthConfig) -> None:
+        config.validate()
+        self.config = config
+        weights = config.weights()
+        self.protocols = [p for p in PROTOCOLS if weights[p] > 0]
+        total = sum(weights[p] for p in self.protocols)
+        self.probabilities = np.array([weights[p] / total for p in self.protocols])
+        self.frames: ImageCache | None = None
+        self.images: ImageCache | None = None
+        if "gopro2" in self.protocols or "camera" in self.protocols:
+            files = select_range(list_images(config.gopro_dir), config.frames, config.gopro_dir)
+            self.frames = ImageCache(files)
+        if "stills" in self.protocols:
+            files = select_range(list_images(config.stills_dir), config.images, config.stills_dir)
+            self.images = ImageCache(files)
+        uses_camera = "camera" in self.protocols or "stills" in self.protocols
+        self.profile = (load_noise_profile(config.camera.profile)
+                        if uses_camera and config.camera.profile else None)
+
+    def sample(self, rng: np.random.Generator, protocol: str | None = None) -> Triplet:
+        """One triplet; the protocol is drawn from the mix unless given."""
+        if protocol is None:
+            protocol = self.protocols[int(rng.choice(len(self.protocols), p=self.probabilities))]
+        if protocol not in self.protocols:
+            raise DeblurnetError(f"protocol '{protocol}' is not enabled (enabled: {', '.join(self.protocols)})")
+        cfg = self.config
+        if protocol == "gopro2":
+            return sample_gopro2(self.frames, cfg.gopro2, cfg.size, rng)
+        if protocol == "camera":
+            return sample_camera(self.frames, cfg.gopro2.blur_frames, cfg.camera, self.profile, cfg.size, rng)
+        return sample_stills(self.images, cfg.stills, cfg.camera, self.profile, cfg.size, rng)
+
+
+def sample_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of sample `index` under `seed`: independent of order, process and worker."""
+    return np.random.default_rng([int(seed), int(index)])

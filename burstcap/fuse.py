@@ -1,0 +1,337 @@
+"""The pair -> fused image pipeline: read, exposure ratio, normalise, align, network, write.
+
+Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and service code reuse):
+
+1. read both files with :func:`isp.io.read_linear` (RAW in any format LibRaw reads, or 8/16-bit sRGB);
+2. the exposure ratio long/short: ``FuseOptions.ratio``, else from the capture metadata, else estimated
+   from the images (:func:`isp.exposure.exposure_ratio`);
+3. the short frame is multiplied by the ratio so both frames have the long frame's brightness;
+4. **exposure normalisation**: both frames are multiplied by one gain ``g`` chosen so that the 99th
+   percentile of the long frame's brightest channel maps to ``FuseOptions.target_level`` (0.9) of the
+   sRGB range; they are clipped to [0, 1] and sRGB-encoded (the network domain). After the network the
+   result is sRGB-decoded and divided by ``g``, so the output is scene-linear at the long frame's
+   exposure. Dark frames thus use the network's whole input range; at most 1% of the pixels clip;
+5. the long frame is aligned onto the short one (:mod:`burstcap.align`); pixels it does not cover
+   take the short frame's values;
+6. the network (:func:`deblurnet.inference.fuse`, tiled for large images);
+7. the output is written atomically by :func:`isp.io.write_image`; its format follows the extension.
+
+For RAW inputs the camera's noise profile is looked up (``hardware_profiles.profile_for``) and
+reported in :class:`FuseResult`, with a warning when the camera is unknown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from burstcap.align import Alignment, AlignOptions, estimate_alignment, warp_image
+from burstcap.embed_metadata import embed_metadata
+from burstcap.errors import BurstcapError
+from deblurnet.inference import DEFAULT_OVERLAP, DEFAULT_TILE, Progress, describe_device, fuse, load_model
+from isp.color import srgb_decode, srgb_encode
+from isp.metadata import CaptureMetadata
+
+log = logging.getLogger(__name__)
+
+#: Output extensions and the bit depths they can hold (the first one is the default).
+OUTPUT_BITS: dict[str, tuple[int, ...]] = {
+    ".jpg": (8,), ".jpeg": (8,), ".png": (8, 16), ".tif": (16,), ".tiff": (16,),
+}
+
+
+@dataclass(frozen=True)
+class FuseOptions:
+    """How to fuse a pair (every field can come from the CLI or a TOML ``[fuse]`` table).
+
+    ``ratio``: long/short brightness ratio (None: metadata, else estimated from the images).
+    ``tile`` / ``overlap``: tiled inference in pixels (tile 0: whole image at once).
+    ``bits``: output bit depth for PNG (8 or 16; JPEG is 8, TIFF 16). ``target_level``: where the long
+    frame's 99th percentile lands in the linear [0, 1] range before sRGB encoding.
+    """
+
+    model: str = "deblur-rnn"
+    weights: Path | None = None
+    device: str = "auto"
+    ratio: float | None = None
+    tile: int = DEFAULT_TILE
+    overlap: int = DEFAULT_OVERLAP
+    align: bool = True
+    motion: str = "homography"
+    bits: int | None = None
+    target_level: float = 0.9
+
+    def validate(self) -> FuseOptions:
+        """Raise BurstcapError on impossible values; returns self."""
+        if self.ratio is not None and not (math.isfinite(self.ratio) and self.ratio > 0):
+            raise BurstcapError(f"ratio must be a positive number, got {self.ratio}")
+        if self.tile < 0 or self.overlap < 0 or (self.tile and self.overlap >= self.tile):
+            raise BurstcapError(f"need tile >= 0 and 0 <= overlap < tile, got tile {self.tile}, "
+                                f"overlap {self.overlap}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise BurstcapError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.motion not in ("homography", "affine", "translation"):
+            raise BurstcapError(f"motion must be homography, affine or translation, got {self.motion!r}")
+        if self.bits not in (None, 8, 16):
+            raise BurstcapError(f"bits must be 8 or 16, got {self.bits}")
+        if not 0.05 <= self.target_level <= 1.0:
+            raise BurstcapError(f"target_level must be in [0.05, 1], got {self.target_level}")
+        return self
+
+
+def parse_ratio(text: str) -> float:
+    """``"8"``, ``"1/8"``, ``"0.125"`` -> 8.0: the long/short ratio (values below 1 are inverted)."""
+    try:
+        num, _, den = text.partition("/")
+        value = float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise BurstcapError(f"ratio {text!r} is not a number like 8 or 1/8") from None
+    if not (math.isfinite(value) and value > 0):
+        raise BurstcapError(f"ratio {text!r} must be positive")
+    return 1.0 / value if value < 1.0 else value
+
+
+def load_options(path: str | Path, base: FuseOptions | None = None) -> FuseOptions:
+    """FuseOptions from the ``[fuse]`` table of a TOML file (or its top level when there is none),
+    on top of ``base``. Unknown keys and wrong types are BurstcapErrors naming the file."""
+    path = Path(path)
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BurstcapError(f"{path}: cannot read config ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BurstcapError(f"{path}: invalid TOML ({exc})") from None
+    table = data.get("fuse", data)
+    fields = {f.name: f for f in dataclasses.fields(FuseOptions)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise BurstcapError(f"{path}: unknown fuse option(s) {unknown}; known: {sorted(fields)}")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "weights":
+            value = Path(value)
+        elif key == "ratio":
+            value = parse_ratio(str(value))
+        elif key in ("tile", "overlap", "bits") and not (isinstance(value, int) and not isinstance(value, bool)):
+            raise BurstcapError(f"{path}: {key} must be an integer, got {value!r}")
+        elif key == "align" and not isinstance(value, bool):
+            raise BurstcapError(f"{path}: align must be true or false, got {value!r}")
+        elif key == "target_level" and not isinstance(value, (int, float)):
+            raise BurstcapError(f"{path}: target_level must be a number, got {value!r}")
+        elif key in ("model", "device", "motion") and not isinstance(value, str):
+            raise BurstcapError(f"{path}: {key} must be a string, got {value!r}")
+        values[key] = value
+    try:
+        return dataclasses.replace(base or FuseOptions(), **values).validate()
+    except BurstcapError as exc:
+        raise BurstcapError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class FusedArrays:
+    """What :func:`fuse_arrays` returns.
+
+    ``rgb``: (H, W, 3) float32 scene-linear at the long frame's exposure. ``gain``: the exposure
+    normalisation applied before the network (and undone after). ``alignment``: the warp used.
+    """
+
+    rgb: np.ndarray
+    gain: float
+    alignment: Alignment
+
+
+@dataclass(frozen=True)
+class FuseResult:
+    """The outcome of :func:`fuse_pair`.
+
+    ``ratio``: long/short brightness ratio used; ``ratio_source``: "option", "metadata" or "image".
+    ``profile``: noise profile name for RAW inputs (None for sRGB files); ``warnings``: human lines.
+    """
+
+    out_path: Path
+    width: int
+    height: int
+    ratio: float
+    ratio_source: str
+    gain: float
+    alignment: Alignment
+    model: str
+    device: str
+    profile: str | None
+    seconds: float
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def normalisation_gain(long_lin: np.ndarray, target_level: float = 0.9) -> float:
+    """Gain mapping the 99th percentile of the long frame's brightest channel to ``target_level``.
+
+    ``long_lin``: (H, W, 3) scene-linear. Raises BurstcapError when the frame is black.
+    """
+    step = max(1, int(math.sqrt(long_lin.shape[0] * long_lin.shape[1] / 1e6)))  # ~1 MP sample
+    sample = long_lin[::step, ::step].max(axis=-1)
+    level = float(np.percentile(sample, 99.0))
+    if not math.isfinite(level) or level <= 1e-6:
+        raise BurstcapError("the long frame is black (99th percentile is zero): nothing to fuse")
+    return target_level / level
+
+
+def to_network(linear: np.ndarray, gain: float) -> np.ndarray:
+    """Scene-linear (H, W, 3) -> network domain: times ``gain``, clipped to [0, 1], sRGB-encoded."""
+    return srgb_encode(np.clip(linear * np.float32(gain), 0.0, 1.0).astype(np.float32))
+
+
+def from_network(encoded: np.ndarray, gain: float) -> np.ndarray:
+    """Network domain (H, W, 3) -> scene-linear: clipped to [0, 1], sRGB-decoded, divided by ``gain``."""
+    return (srgb_decode(np.clip(encoded, 0.0, 1.0)) / np.float32(gain)).astype(np.float32)
+
+
+def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model: nn.Module, *,
+                align: bool | AlignOptions = True, tile: int = DEFAULT_TILE,
+                overlap: int = DEFAULT_OVERLAP, target_level: float = 0.9,
+                progress: Progress | bool | None = None) -> FusedArrays:
+    """Fuse a developed pair; see the module docstring for the steps.
+
+    ``short_lin``, ``long_lin``: (H, W, 3) float32 scene-linear, each at its own exposure (the short
+    one is *not* yet scaled). ``ratio``: long/short brightness ratio (> 0). ``model``: from
+    :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions.
+    """
+    if short_lin.shape != long_lin.shape or short_lin.ndim != 3 or short_lin.shape[2] != 3:
+        raise BurstcapError(f"short and long frames must be (H, W, 3) of one size, got "
+                            f"{short_lin.shape} and {long_lin.shape}")
+    if not (math.isfinite(ratio) and ratio > 0):
+        raise BurstcapError(f"exposure ratio must be positive, got {ratio}")
+    gain = normalisation_gain(long_lin, target_level)
+    short_n = to_network(short_lin, gain * ratio)
+    long_n = to_network(long_lin, gain)
+    if align is False:
+        alignment = Alignment.identity()
+    else:
+        options = align if isinstance(align, AlignOptions) else AlignOptions()
+        alignment = estimate_alignment(short_n, long_n, options)
+        long_n = warp_image(long_n, alignment, fill=short_n)
+    sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress)
+    return FusedArrays(from_network(sharp, gain), gain, alignment)
+
+
+def output_bits(out_path: Path, bits: int | None) -> int:
+    """The bit depth to write ``out_path`` with; BurstcapError for unknown extensions or depths."""
+    suffix = out_path.suffix.lower()
+    if suffix not in OUTPUT_BITS:
+        raise BurstcapError(f"{out_path}: unsupported output format {suffix or '(no extension)'!r}; "
+                            f"use one of {', '.join(sorted(OUTPUT_BITS))}")
+    allowed = OUTPUT_BITS[suffix]
+    if bits is None:
+        return allowed[0]
+    if bits not in allowed:
+        raise BurstcapError(f"{out_path}: {suffix} holds {' or '.join(map(str, allowed))}-bit images, "
+                            f"not {bits}-bit")
+    return bits
+
+
+def write_output(out_path: Path, rgb_linear: np.ndarray, metadata: CaptureMetadata | None,
+                 bits: int) -> None:
+    """Write scene-linear (H, W, 3) as sRGB atomically, with ``metadata`` as EXIF (TIFF: tags by
+    isp.io; PNG/JPEG: an EXIF block spliced in, see :mod:`burstcap.embed_metadata`)."""
+    from isp.atomic import atomic_path
+    from isp.io import write_image
+
+    with atomic_path(out_path) as tmp:
+        write_image(tmp, rgb_linear, metadata=metadata, bits=bits)
+        if metadata is not None:
+            embed_metadata(tmp, metadata)
+
+
+def _profile_name(image: Any, warnings: list[str]) -> str | None:
+    """Noise profile name for a RAW input (informational); adds a warning when unknown."""
+    if not image.is_raw:
+        return None
+    from hardware_profiles import ProfileError
+    from hardware_profiles.registry import GENERIC_NAME, profile_for
+
+    meta = image.metadata
+    try:
+        profile = profile_for(meta.make, meta.model)
+    except ProfileError as exc:
+        warnings.append(f"no noise profile available ({exc})")
+        return None
+    if profile.name == GENERIC_NAME:
+        warnings.append(f"no noise profile for camera {meta.make or '?'} {meta.model or '?'}: using "
+                        f"the generic one (run 'burstcap calibrate')")
+    return profile.name
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Path,
+              options: FuseOptions | None = None, model: nn.Module | None = None,
+              progress: Progress | bool | None = None) -> FuseResult:
+    """Fuse the files ``short_path`` and ``long_path`` into ``out_path`` (written atomically).
+
+    ``model``: an already loaded model (default: load ``options.model``; reusing one saves the load
+    time in batch work). Inputs are never modified. Raises BurstcapError / IspError / DeblurnetError
+    with a message naming the file on bad input.
+    """
+    from isp.exposure import exposure_ratio
+    from isp.io import read_linear
+
+    start = time.perf_counter()
+    opts = (options or FuseOptions()).validate()
+    short_path, long_path, out_path = Path(short_path), Path(long_path), Path(out_path)
+    bits = output_bits(out_path, opts.bits)
+    for src in (short_path, long_path):
+        if _same_file(src, out_path):
+            raise BurstcapError(f"{out_path}: the output would overwrite an input")
+    if not out_path.parent.is_dir():
+        raise BurstcapError(f"{out_path.parent}: output folder does not exist")
+
+    short = read_linear(short_path)
+    long = read_linear(long_path)
+    if short.rgb.shape != long.rgb.shape:
+        raise BurstcapError(
+            f"{long_path}: size {long.rgb.shape[1]}x{long.rgb.shape[0]} differs from {short_path} "
+            f"({short.rgb.shape[1]}x{short.rgb.shape[0]}); SHORT and LONG must come from one camera")
+    warnings: list[str] = []
+    if opts.ratio is not None:
+        ratio, source = float(opts.ratio), "option"
+    else:
+        estimate = exposure_ratio(long, short)
+        ratio, source = float(estimate.ratio), str(estimate.source)
+    if ratio < 1.0:
+        warnings.append(f"the short frame is brighter than the long one (ratio {ratio:.3g}): are SHORT "
+                        f"and LONG swapped?")
+    profile = _profile_name(short, warnings)
+
+    if model is None:
+        model = load_model(opts.model, opts.weights, opts.device)
+    device = describe_device(next(model.parameters()).device)
+    align: bool | AlignOptions = AlignOptions(motion=opts.motion) if opts.align else False  # type: ignore[arg-type]
+    try:
+        fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=align, tile=opts.tile,
+                            overlap=opts.overlap, target_level=opts.target_level, progress=progress)
+    except BurstcapError as exc:
+        raise BurstcapError(f"{short_path} + {long_path}: {exc}") from None
+
+    # develop() already applied the orientation, so the output is upright: orientation 1.
+    metadata = short.metadata
+    if metadata is not None:
+        metadata = dataclasses.replace(metadata, orientation=1)
+    write_output(out_path, fused.rgb, metadata, bits)
+    for line in warnings:
+        log.warning("%s", line)
+    h, w = fused.rgb.shape[:2]
+    return FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
+                      profile, time.perf_counter() - start, tuple(warnings))

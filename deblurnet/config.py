@@ -27,7 +27,8 @@ class TrainConfig:
     preset: str = "compact"  # width preset: compact | paper
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # NetConfig overrides
     data: str = "synth"  # a triplet folder (short/ long/ sharp/) or "synth" (on-the-fly synthesis)
-    synth_root: str | None = None  # folder of sharp source images for "synth" (None: its default)
+    synth: dict[str, Any] = dataclasses.field(default_factory=dict)  # SynthConfig fields (TOML [synth])
+    synth_length: int = 2000  # synthetic samples per epoch (fresh ones each epoch)
     profile: str | None = None  # hardware_profiles camera profile for the synthetic noise
     val: str | None = None  # validation triplet folder (PSNR every val_every steps)
     out: str = "runs/deblurnet"  # run folder: checkpoints, train.jsonl, weights

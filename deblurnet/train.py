@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from deblurnet import checkpoint as ckpt
@@ -136,31 +136,27 @@ class CropDataset(Dataset):
         return crop_augment(as_triplet(self.base[index]), self.crop, g)
 
 
-def build_dataset(cfg: TrainConfig) -> Dataset:
+def build_dataset(cfg: TrainConfig) -> CropDataset:
     """The training dataset of ``cfg.data``: a triplet folder or ``synth``, wrapped in CropDataset."""
-    from deblurnet import data  # the datasets module (another engineer's); imported late on purpose
+    from deblurnet import data  # imported late: synthesis pulls in image decoding and caches
 
     if cfg.data == "synth":
-        base = data.SynthDataset(**synth_options(cfg))
+        base: Dataset = data.SynthDataset(synth_config(cfg), length=cfg.synth_length, seed=cfg.seed)
     else:
-        if not Path(cfg.data).is_dir():
-            raise DeblurnetError(f"--data {cfg.data}: not a folder (give a triplet folder or 'synth')")
         base = data.TripletFolder(cfg.data)
-    if isinstance(base, IterableDataset):
-        raise DeblurnetError("iterable datasets are not supported for training")
-    if len(base) == 0:  # type: ignore[arg-type]
-        raise DeblurnetError(f"--data {cfg.data}: no training triplets")
     return CropDataset(base, cfg.crop, cfg.seed)
 
 
-def synth_options(cfg: TrainConfig) -> dict[str, Any]:
-    """Keyword arguments for ``deblurnet.data.SynthDataset`` from the training config."""
-    options: dict[str, Any] = {"seed": cfg.seed}
-    if cfg.synth_root is not None:
-        options["root"] = cfg.synth_root
+def synth_config(cfg: TrainConfig) -> Any:
+    """``deblurnet.data.SynthConfig`` from the ``synth`` table of the training config, with the crop
+    size and ``profile`` (camera noise profile name) applied."""
+    from deblurnet.data import SynthConfig
+
+    synth = SynthConfig.from_dict(dict(cfg.synth))
+    synth = dataclasses.replace(synth, size=cfg.crop)
     if cfg.profile is not None:
-        options["profile"] = cfg.profile
-    return options
+        synth = dataclasses.replace(synth, camera=dataclasses.replace(synth.camera, profile=cfg.profile))
+    return synth
 
 
 def psnr(pred: Tensor, target: Tensor) -> float:
@@ -275,6 +271,8 @@ def infinite_batches(loader: DataLoader, start_epoch: int = 0) -> Iterator[Batch
             loader.sampler.set_epoch(epoch)
         if isinstance(loader.dataset, CropDataset):
             loader.dataset.epoch = epoch
+            if hasattr(loader.dataset.base, "set_epoch"):
+                loader.dataset.base.set_epoch(epoch)  # fresh synthetic samples each epoch
         yield from loader
         epoch += 1
 

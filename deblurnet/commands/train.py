@@ -43,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
       f"64-128-256-512 channels (default {D.preset})")
     a("--data", metavar="DIR|synth", help="a triplet folder (short/ long/ sharp/ PNGs) or 'synth' for "
       f"on-the-fly synthesis from sharp frames (default {D.data})")
-    a("--synth-root", metavar="DIR", help="folder of sharp source images for --data synth "
-      "(default: the synthesiser's own)")
+    a("--synth-length", type=int, help=f"synthetic samples per epoch, fresh each epoch (default "
+      f"{D.synth_length}); other synthesis options go in the TOML [synth] table (SynthConfig fields)")
     a("--profile", metavar="NAME", help="camera noise profile (hardware_profiles) for --data synth")
     a("--val", metavar="DIR", help="validation triplet folder: PSNR logged every --val-every steps")
     a("--out", metavar="DIR", help=f"run folder for logs and checkpoints (default {D.out})")

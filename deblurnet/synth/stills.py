@@ -2,8 +2,9 @@
 
 The camera rotates along a random walk (yaw, pitch, roll with momentum), rendered as homographies
 K R K^-1 about the full image centre, so the blur varies across the frame (roll, perspective).
-Sub-frame 0 is the short exposure (sharp, = ground truth pose); after `lag` sub-frames (the paper's time
-lag) the long exposure integrates `n` sub-frames in linear light. Only the crop window is rendered
+Time 0 is the short exposure (sharp, = ground truth pose); after a time lag (the paper's dropped
+frame) the long exposure integrates the path in linear light, rendered as sub-frames at most `step_px`
+apart and weighted by the time spent near each. Only the crop window is rendered
 (the homography is composed with the window offset), so the cost does not depend on the image size.
 An optional object (an elliptical patch cut from the same image) moves in a straight line
 independently of the camera. Noise and colour are then added by the camera protocol
@@ -26,12 +27,13 @@ from deblurnet.synth.common import ImageCache, Triplet, crop_window, u8_to_linea
 class StillsParams:
     """Parameters of the stills protocol."""
 
-    sub_frames: tuple[int, int] = (6, 16)        # bounds of n, the sub-frames of the long exposure
-    step_px: float = 2.0                         # n = blur / step_px within sub_frames (no ghosting)
-    lag_frames: tuple[int, int] = (1, 3)         # sub-frames between the short and the long exposure
-    blur_px: tuple[float, float] = (2.0, 30.0)   # shake extent during the long exposure at the centre, px
+    fine_steps: int = 96                         # time steps of the simulated long exposure
+    max_sub_frames: int = 16                     # most sub-frames rendered (speed bound)
+    step_px: float = 1.5                         # rendered sub-frames are at most this far apart
+    lag: tuple[float, float] = (0.03, 0.15)      # short -> long time lag, in long-exposure lengths
+    blur_px: tuple[float, float] = (2.0, 24.0)   # shake extent during the long exposure at the centre, px
     roll_share: float = 0.3                      # roll extent at the crop edge relative to blur_px
-    momentum: float = 0.7                        # random walk: velocity memory per sub-frame
+    momentum: float = 0.95                       # random walk: velocity memory per fine step
     focal: tuple[float, float] = (0.8, 1.6)      # focal length in units of the image's larger side
     object_prob: float = 0.3                     # probability of an independently moving object
     object_size: tuple[float, float] = (0.15, 0.4)   # object diameter as a fraction of the crop
@@ -40,10 +42,10 @@ class StillsParams:
 
 def shake_trajectory(steps: int, long_from: int, blur: float, params: StillsParams, crop: int,
                      rng: np.random.Generator) -> np.ndarray:
-    """(steps, 3) camera pose per sub-frame: [dx px, dy px, roll rad], pose 0 = (0, 0, 0).
+    """(steps, 3) camera pose per time step: [dx px, dy px, roll rad], pose 0 = (0, 0, 0).
 
-    Scaled so that the (dx, dy) extent over sub-frames long_from.. is `blur` px, and roll moves the
-    crop's edge by roll_share of it.
+    A random walk with momentum, scaled so that the (dx, dy) extent over steps long_from.. is `blur` px
+    and roll moves the crop's edge by roll_share of it.
     """
     vel = rng.standard_normal(3)
     pos = np.zeros((steps, 3))
@@ -56,6 +58,29 @@ def shake_trajectory(steps: int, long_from: int, blur: float, params: StillsPara
     pos[:, :2] *= blur / extent_xy
     pos[:, 2] *= params.roll_share * blur / extent_roll / (0.5 * crop)
     return pos
+
+
+def pick_sub_frames(poses: np.ndarray, crop: int, step_px: float, max_frames: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Poses to render and their time weights (sum 1), consecutive picks at most ~step_px apart.
+
+    Each fine time step is credited to the last picked pose, so slow parts of the path weigh more.
+    The step grows when more than `max_frames` would be needed.
+    """
+    d = np.abs(np.diff(poses, axis=0))
+    moves = np.maximum(np.hypot(d[:, 0], d[:, 1]), d[:, 2] * 0.5 * crop)
+    step = max(step_px, float(moves.sum()) / max_frames)
+    picked, weights, travelled = [0], [1.0], 0.0
+    for i, move in enumerate(moves, start=1):
+        travelled += move
+        if travelled >= step:
+            picked.append(i)
+            weights.append(1.0)
+            travelled = 0.0
+        else:
+            weights[-1] += 1.0
+    w = np.array(weights)
+    return np.array(picked), w / w.sum()
 
 
 def pose_homography(pose: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
@@ -98,12 +123,11 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
     img = images.get(index)
     h, w = img.shape[:2]
     blur = float(rng.uniform(*params.blur_px))
-    n = int(np.clip(np.ceil(blur / params.step_px), *params.sub_frames))
-    lag = int(rng.integers(params.lag_frames[0], params.lag_frames[1] + 1))
+    n = params.fine_steps
+    lag = int(round(rng.uniform(*params.lag) * n))
     window = crop_window(rng, h, w, size, margin=int(params.blur_px[1]) + 2)
     crop = window[2], window[3]
-    steps = 1 + lag + n
-    poses = shake_trajectory(steps, 1 + lag, blur, params, max(crop), rng)
+    poses = shake_trajectory(1 + lag + n, 1 + lag, blur, params, max(crop), rng)
     focal = float(rng.uniform(*params.focal)) * max(h, w)
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
 
@@ -112,23 +136,24 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
         layer, velocity = _object_layer(img, crop, params, rng)
         start = np.array([rng.uniform(0, crop[1]), rng.uniform(0, crop[0])]) - layer.shape[0] / 2.0
 
-    def frame(i: int) -> np.ndarray:
-        lin = u8_to_linear(render_window(img, pose_homography(poses[i], focal, centre), window))
+    def frame(pose: np.ndarray, t: float) -> np.ndarray:
+        """Linear (h, w, 3) view at camera `pose` and time t (in long-exposure lengths)."""
+        lin = u8_to_linear(render_window(img, pose_homography(pose, focal, centre), window))
         if layer is not None:
-            ox, oy = start + velocity * (i / max(n - 1, 1))
+            ox, oy = start + velocity * t
             m = np.array([[1, 0, ox], [0, 1, oy]], dtype=np.float64)
             obj = cv2.warpAffine(layer, m, (crop[1], crop[0]), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             lin = lin * (1.0 - obj[..., 3:]) + obj[..., :3]
         return lin
 
-    sharp_lin = frame(0)
-    blur_lin = frame(1 + lag)
-    for i in range(2 + lag, steps):
-        blur_lin += frame(i)
-    blur_lin *= np.float32(1.0 / n)
+    sharp_lin = frame(poses[0], 0.0)
+    picked, weights = pick_sub_frames(poses[1 + lag:], max(crop), params.step_px, params.max_sub_frames)
+    blur_lin = np.zeros_like(sharp_lin)
+    for i, wgt in zip(picked, weights):
+        blur_lin = cv2.scaleAdd(frame(poses[1 + lag + i], (1 + lag + i) / n), float(wgt), blur_lin)
     triplet = camera_triplet(sharp_lin, blur_lin, camera, profile, rng)
     triplet.meta = {"protocol": "stills", "source": images.files[index].name, "window": list(window),
-                    "blur_px": blur, "n_sub": n, "lag": lag, "focal": focal, "moving_object": layer is not None,
+                    "blur_px": blur, "n_sub": len(picked), "lag": lag / n, "focal": focal, "moving_object": layer is not None,
                     **triplet.meta}
     return triplet

@@ -258,11 +258,15 @@ def _profile_name(image: Any, warnings: list[str]) -> str | None:
     from hardware_profiles.registry import GENERIC_NAME, profile_for
 
     meta = image.metadata
+    registry_log = logging.getLogger("hardware_profiles.registry")
+    was_disabled, registry_log.disabled = registry_log.disabled, True  # we report it ourselves
     try:
         profile = profile_for(meta.make, meta.model)
     except ProfileError as exc:
         warnings.append(f"no noise profile available ({exc})")
         return None
+    finally:
+        registry_log.disabled = was_disabled
     if profile.name == GENERIC_NAME:
         warnings.append(f"no noise profile for camera {meta.make or '?'} {meta.model or '?'}: using "
                         f"the generic one (run 'burstcap calibrate')")
@@ -330,8 +334,6 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     if metadata is not None:
         metadata = dataclasses.replace(metadata, orientation=1)
     write_output(out_path, fused.rgb, metadata, bits)
-    for line in warnings:
-        log.warning("%s", line)
     h, w = fused.rgb.shape[:2]
     return FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
                       profile, time.perf_counter() - start, tuple(warnings))

@@ -1,16 +1,99 @@
-"""`burstcap fuse`: (not implemented yet)."""
+"""`burstcap fuse SHORT LONG -o OUT`: fuse one short/long exposure pair into a sharp, clean image."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
+from pathlib import Path
 
-from burstcap.errors import BurstcapError
+from burstcap.fuse import FuseOptions, FuseResult, fuse_pair, load_options, parse_ratio
+
+EPILOG = """\
+examples:
+  burstcap fuse short.NEF long.NEF -o fused.tif
+  burstcap fuse short.png long.png -o fused.jpg --ratio 1/8 --device cpu
+  burstcap fuse s.dng l.dng -o fused.png --bits 16 --tile 1024 --config fuse.toml
+
+The exposure ratio is the long frame's brightness over the short one's (exposure time x ISO / f-number^2):
+"8" and "1/8" mean the same. Without --ratio it comes from the files' metadata, else it is estimated
+from the images. The output is scene-linear at the long frame's exposure, sRGB-encoded; its format
+follows the extension: .jpg (8-bit), .png (8-bit, or 16 with --bits 16), .tif (16-bit). Make, model,
+exposure time, f-number, ISO and capture time of the short frame are carried into the output as EXIF
+(TIFF tags; an eXIf chunk in PNG; an APP1 segment in JPEG).
+
+A TOML file given with --config may hold a [fuse] table with the same names as the options
+(model, weights, device, ratio, tile, overlap, align, motion, bits, target_level); options on the
+command line override it.
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fuse", help="(not implemented yet)")
+    p = sub.add_parser(
+        "fuse", help="fuse a short (noisy) and a long (blurred) exposure into one sharp, clean image",
+        description="Fuse a short/long exposure pair: read (RAW or 8/16-bit sRGB), scale the short "
+                    "frame by the exposure ratio, align the long frame onto it, run the fusion network "
+                    "(tiled for large images) and write the result atomically.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("short", type=Path, metavar="SHORT",
+                   help="the short exposure (sharp, noisy): a RAW file LibRaw reads, or PNG/JPEG/TIFF")
+    p.add_argument("long", type=Path, metavar="LONG",
+                   help="the long exposure (clean, motion-blurred), same camera and size as SHORT")
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT",
+                   help="output image: .jpg, .png or .tif (written atomically; replaces OUT)")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="fusion model: deblur-rnn (default), deblur-merger, or a plugin registered in "
+                        "the burstcap.models entry-point group")
+    p.add_argument("--weights", type=Path, default=None, metavar="FILE",
+                   help="weights .safetensors (with its .json card beside it); default: the weights "
+                        "shipped with the package")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="where the network runs: auto (default: CUDA when present, else CPU), cpu, cuda")
+    p.add_argument("--ratio", type=str, default=None, metavar="R",
+                   help="long/short exposure ratio, e.g. 8 or 1/8 (default: from metadata, else "
+                        "estimated from the images)")
+    p.add_argument("--tile", type=int, default=None, metavar="PX",
+                   help="tile side in pixels for large images (default 512; 0: whole image at once)")
+    p.add_argument("--overlap", type=int, default=None, metavar="PX",
+                   help="pixels shared by neighbouring tiles, cross-faded (default 64)")
+    p.add_argument("--no-align", dest="align", action="store_false", default=None,
+                   help="skip aligning the long frame onto the short one (tripod shots)")
+    p.add_argument("--motion", choices=("homography", "affine", "translation"), default=None,
+                   help="global motion model of the alignment (default homography)")
+    p.add_argument("--bits", type=int, choices=(8, 16), default=None,
+                   help="bit depth for PNG output (default 8; JPEG is 8-bit, TIFF 16-bit)")
+    p.add_argument("--config", type=Path, default=None, metavar="TOML",
+                   help="read options from the [fuse] table of this TOML file first")
     p.set_defaults(func=run)
 
 
+def options_from_args(args: argparse.Namespace) -> FuseOptions:
+    """FuseOptions: defaults, then --config, then the options given on the command line."""
+    options = load_options(args.config) if args.config else FuseOptions()
+    given = {name: getattr(args, name) for name in
+             ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits")
+             if getattr(args, name) is not None}
+    if args.ratio is not None:
+        given["ratio"] = parse_ratio(args.ratio)
+    return dataclasses.replace(options, **given).validate()
+
+
+def summary(result: FuseResult) -> str:
+    """One human line describing a finished fusion."""
+    a = result.alignment
+    aligned = ("not aligned" if a.method == "identity" else
+               f"aligned ({a.method}, shift {a.shift_px:.1f} px, correlation {a.correlation:.3f}, "
+               f"residual {a.residual:.3f})")
+    profile = f", noise profile {result.profile}" if result.profile else ""
+    return (f"wrote {result.out_path} ({result.width}x{result.height}) in {result.seconds:.1f} s: "
+            f"ratio {result.ratio:.3g} ({result.ratio_source}), {aligned}, {result.model} on "
+            f"{result.device}{profile}")
+
+
 def run(args: argparse.Namespace) -> int:
-    raise BurstcapError("'fuse' is not implemented yet")
+    options = options_from_args(args)
+    result = fuse_pair(args.short, args.long, args.out, options)
+    for line in result.warnings:
+        print(f"burstcap: warning: {line}", file=sys.stderr)
+    print(summary(result))
+    return 0

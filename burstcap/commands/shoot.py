@@ -1,16 +1,110 @@
-"""`burstcap shoot`: (not implemented yet)."""
+"""`burstcap shoot`: shoot short/long pairs on a tethered camera, download them, fuse them."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from fractions import Fraction
+from pathlib import Path
 
+from burstcap.camera.registry import DEFAULT_BACKEND, backend_names
 from burstcap.errors import BurstcapError
+from burstcap.pipeline import Pipeline, PipelineConfig
+from burstcap.process import FuseSettings
+from burstcap.shoot import Progress, ShootRequest, parse_shutter
+
+EPILOG = """\
+examples:
+  burstcap shoot --ratio 1/8 --long 1/15 --iso-long 100
+      short frame 1/125 s at ISO 800, long frame 1/15 s at ISO 100, then fused
+  burstcap shoot --ratio 1/4 --count 5 --out shots --no-process
+      five pairs at the camera's current shutter speed, downloaded only
+  burstcap shoot --camera "Canon EOS 5D Mark IV" --port usb:001,004 --ratio 1/8
+
+Each pair lands in OUT/<date-time>/ with short_*, long_* and session.json (camera, requested and
+read-back settings, timestamps, effective ratio, gap between the exposures).
+"""
+
+
+def parse_ratio(text: str) -> float:
+    """'1/8' or '0.125' -> 0.125 (argparse type)."""
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a ratio: {text!r} (use a fraction such as 1/8)") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"ratio {text} must be between 0 and 1 (short / long)")
+    return value
+
+
+def parse_seconds(text: str) -> float:
+    """'1/15', '0.5', '2' -> seconds (argparse type)."""
+    value = parse_shutter(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not an exposure time: {text!r} (use e.g. 1/15 or 0.5)")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("shoot", help="(not implemented yet)")
+    p = sub.add_parser(
+        "shoot", help="shoot short/long pairs on a tethered camera and fuse them",
+        description="Connect to a camera (python-gphoto2 by default), set a short exposure of "
+                    "LONG x RATIO at ISO LONG-ISO / RATIO from the camera's own choices, shoot short "
+                    "then long as fast as the camera allows, download both into a session folder with "
+                    "a JSON sidecar, then fuse them (the 'burstcap fuse' pipeline).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ratio", type=parse_ratio, default=Fraction(1, 8), metavar="R",
+                   help="short / long exposure time, e.g. 1/8 (default: 1/8)")
+    p.add_argument("--long", type=parse_seconds, default=None, metavar="SECONDS", dest="long_s",
+                   help="long exposure time, e.g. 1/15 (default: the camera's current shutter speed)")
+    p.add_argument("--iso-long", type=int, default=None, metavar="ISO",
+                   help="ISO of the long frame (default: the camera's current ISO; ignored when the "
+                        "camera has no ISO setting)")
+    p.add_argument("--tolerance", type=float, default=0.5, metavar="STOPS",
+                   help="refuse when the reachable ratio is further than this from --ratio "
+                        "(default: 0.5 stops)")
+    p.add_argument("--count", type=int, default=1, metavar="N", help="number of pairs (default: 1)")
+    p.add_argument("--out", type=Path, default=Path("burstcap-sessions"), metavar="DIR",
+                   help="folder for the session folders (default: ./burstcap-sessions)")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, metavar="NAME",
+                   help=f"camera backend from the 'burstcap.backends' entry points "
+                        f"(default: {DEFAULT_BACKEND})")
+    p.add_argument("--camera", default=None, metavar="MODEL",
+                   help="camera model as autodetect names it (default: the first camera found)")
+    p.add_argument("--port", default=None, metavar="PORT", help="camera port, e.g. usb:001,004")
+    p.add_argument("--no-process", action="store_true", help="only shoot and download; do not fuse")
+    p.add_argument("--model", default="deblur-rnn", metavar="NAME",
+                   help="fusion model ('burstcap.models' entry point; default: deblur-rnn)")
+    p.add_argument("--weights", type=Path, default=None, metavar="FILE",
+                   help="model weights (.safetensors; default: the shipped weights)")
+    p.add_argument("--device", default="auto", metavar="DEV",
+                   help="torch device for fusion: auto, cpu, cuda, cuda:1, mps (default: auto)")
+    p.add_argument("--list-backends", action="store_true", help="print the installed backends and exit")
     p.set_defaults(func=run)
 
 
+def _print_progress(p: Progress) -> None:
+    if p.message:
+        print(f"[{p.fraction:4.0%}] {p.stage}: {p.message}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise BurstcapError("'shoot' is not implemented yet")
+    if args.list_backends:
+        print("\n".join(backend_names()))
+        return 0
+    if args.count < 1:
+        raise BurstcapError(f"--count must be at least 1, got {args.count}")
+    request = ShootRequest(ratio=float(args.ratio), long_exposure_s=args.long_s, iso_long=args.iso_long,
+                           tolerance_stops=args.tolerance)
+    config = PipelineConfig(out_root=args.out, backend=args.backend, camera=args.camera, port=args.port,
+                            fuse=not args.no_process,
+                            fuse_settings=FuseSettings(model=args.model, weights=args.weights,
+                                                       device=args.device))
+    pipeline = Pipeline(config, progress=_print_progress)
+    for session in pipeline.shoot(request, count=args.count):
+        print(f"{session.folder}: {session.camera.model}, effective ratio "
+              f"1/{1 / session.effective_ratio:.3g} (asked 1/{1 / session.requested_ratio:.3g}), "
+              f"gap between exposures {session.gap_s * 1000:.0f} ms")
+        if config.fuse:
+            print(f"{session.folder}: fused -> {pipeline.fuse(session)}")
+    return 0

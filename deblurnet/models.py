@@ -39,6 +39,11 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from deblurnet.errors import DeblurnetError
 
+CHANNELS_LAST = torch.channels_last
+"""Memory format of the weights and activations: oneDNN runs the 3-output-channel full-resolution
+convolution ~10x faster and the whole compact DeblurRNN ~2x faster channels-last on a CPU (measured
+with benchmarks/bench_models.py); it is also the fast layout for CUDA mixed precision."""
+
 State = tuple[Tensor, Tensor]
 """ConvLSTM state (hidden, cell), each (B, C, H / 2**L, W / 2**L)."""
 
@@ -95,13 +100,13 @@ def net_config(preset: str = "compact", **overrides: Any) -> NetConfig:
 
 def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
     """Pad (B, C, H, W) on the bottom/right to multiples of ``multiple``: reflect, or replicate where
-    the image is too small to reflect."""
+    the image is too small to reflect. The result is channels-last (see ``CHANNELS_LAST``)."""
     h, w = x.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
-    if ph == 0 and pw == 0:
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def conv_lstm_step(gates: nn.Module, x: Tensor, state: State) -> State:
@@ -256,6 +261,7 @@ class DeblurRNN(nn.Module):
         self.denoise_net = RecurrentUNet(3, cfg)
         self.deblur_net = RecurrentUNet(6, cfg)
         init_weights(self)
+        self.to(memory_format=CHANNELS_LAST)
 
     def denoise(self, short: Tensor) -> tuple[Tensor, State]:
         """short (B, 3, H, W), H, W multiples of ``self.multiple`` -> (denoised (B, 3, H, W), state)."""
@@ -278,7 +284,7 @@ class DeblurRNN(nn.Module):
         else:
             hand_over = denoised
         sharp = self.deblur(hand_over, pad_to_multiple(long, self.multiple), state)
-        sharp, denoised = sharp[..., :h, :w], denoised[..., :h, :w]
+        sharp, denoised = sharp[..., :h, :w].contiguous(), denoised[..., :h, :w].contiguous()
         return (sharp, denoised) if return_denoised else sharp
 
 
@@ -302,6 +308,7 @@ class DeblurMerger(nn.Module):
         self.decoder = Decoder(cfg.widths, 2, 6, cfg)
         self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))
         init_weights(self)
+        self.to(memory_format=CHANNELS_LAST)
 
     def forward(self, short: Tensor, long: Tensor) -> Tensor:
         h, w = _check_pair(short, long)
@@ -309,7 +316,7 @@ class DeblurMerger(nn.Module):
         fs, fl = self.short_encoder(s), self.long_encoder(l)
         merged = self.merger(torch.cat([fs[-1], fl[-1]], dim=1))
         residual = self.decoder(merged, [fs, fl], torch.cat([s, l], dim=1))
-        return (s + self.gain * residual)[..., :h, :w]
+        return (s + self.gain * residual)[..., :h, :w].contiguous()
 
 
 class Discriminator(nn.Module):
@@ -323,9 +330,11 @@ class Discriminator(nn.Module):
         self.encoder = Encoder(6, widths, kernel)
         self.head = spectral_norm(nn.Linear(widths[-1], 1))
         init_weights(self)
+        self.to(memory_format=CHANNELS_LAST)
 
     def forward(self, image: Tensor, long: Tensor) -> Tensor:
-        feats = self.encoder(torch.cat([image, long], dim=1))[-1]
+        x = torch.cat([image, long], dim=1).contiguous(memory_format=CHANNELS_LAST)
+        feats = self.encoder(x)[-1]
         return self.head(feats.mean(dim=(2, 3))).squeeze(1)
 
 

@@ -1,0 +1,114 @@
+"""Global alignment of the long frame onto the short one (burstcap.align)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from burstcap.align import (Alignment, AlignmentError, AlignOptions, align, corner_shift,
+                            estimate_alignment, warp_image)
+from burstcap.errors import BurstcapError
+
+# A hand-held-like homography: translation, small rotation/scale, a little perspective.
+TRUE_WARP = np.array([[1.01, 0.012, 5.3], [-0.009, 0.996, -3.7], [1.2e-5, -2.0e-5, 1.0]])
+
+
+def _image() -> np.ndarray:
+    return data.astronaut().astype(np.float32) / 255.0
+
+
+def _moved(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """The frame a moved camera sees: the reference pixel x appears at ``warp @ x`` in it."""
+    h, w = image.shape[:2]
+    return cv2.warpPerspective(image, warp, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def _corner_error(found: np.ndarray, true: np.ndarray, shape: tuple[int, int]) -> float:
+    h, w = shape
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
+    a, b = corners @ found.T, corners @ true.T
+    return float(np.abs(a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:]).max())
+
+
+def _smoothed_corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = cv2.GaussianBlur(a.mean(axis=2), (0, 0), 3).ravel()
+    b = cv2.GaussianBlur(b.mean(axis=2), (0, 0), 3).ravel()
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def test_known_homography_is_recovered_to_a_pixel() -> None:
+    image = _image()
+    result = estimate_alignment(image, _moved(image, TRUE_WARP))
+    assert _corner_error(result.warp, TRUE_WARP, image.shape[:2]) < 1.0
+    assert result.correlation > 0.99
+    assert result.shift_px == pytest.approx(corner_shift(TRUE_WARP, image.shape[:2]), abs=1.0)
+
+
+@pytest.mark.parametrize("motion, tolerance", [("affine", 1.5), ("translation", 1.0)])
+def test_simpler_motion_models(motion: str, tolerance: float) -> None:
+    image = _image()
+    warp = np.array([[1.0, 0.0, 4.25], [0.0, 1.0, -2.5], [0.0, 0.0, 1.0]])
+    result = estimate_alignment(image, _moved(image, warp), AlignOptions(motion=motion))
+    assert _corner_error(result.warp, warp, image.shape[:2]) < tolerance
+
+
+def test_noisy_short_and_blurred_long_align() -> None:
+    image = _image()
+    rng = np.random.default_rng(1)
+    short = np.clip(image + rng.normal(0, 0.08, image.shape), 0, 1).astype(np.float32)
+    kernel = np.zeros((21, 21), np.float32)
+    kernel[10, :] = 1 / 21  # 21 px horizontal motion blur
+    long = cv2.filter2D(_moved(image, TRUE_WARP), -1, kernel)
+    aligned, result = align(short, long)
+    # A blur has no exact "right" position: a couple of pixels at the corners is what ECC can do.
+    assert _corner_error(result.warp, TRUE_WARP, image.shape[:2]) < 3.0
+    assert result.correlation > 0.85
+    assert _smoothed_corr(aligned, image) > _smoothed_corr(long, image) + 0.02
+
+
+def test_unrelated_images_are_refused() -> None:
+    image = _image()
+    h, w = image.shape[:2]
+    for other in (data.coffee(), data.rocket(), data.chelsea()):
+        other = cv2.resize(other.astype(np.float32) / 255.0, (w, h))
+        with pytest.raises(AlignmentError, match="do not show the same scene"):
+            estimate_alignment(image, other)
+    assert issubclass(AlignmentError, BurstcapError)
+
+
+def test_flat_images_are_refused() -> None:
+    flat = np.full((128, 128, 3), 0.5, np.float32)
+    with pytest.raises(AlignmentError):
+        estimate_alignment(flat, flat + np.random.default_rng(0).normal(0, 0.01, flat.shape).astype(np.float32))
+
+
+def test_size_mismatch_is_refused() -> None:
+    with pytest.raises(AlignmentError, match="differ in size"):
+        estimate_alignment(np.zeros((64, 64, 3), np.float32), np.zeros((64, 80, 3), np.float32))
+
+
+def test_warp_fills_uncovered_pixels_from_fill() -> None:
+    image = _image()
+    shift = Alignment(np.array([[1.0, 0, 30], [0, 1.0, 0], [0, 0, 1]]), 1.0, 0.0, 30.0, "ecc")
+    fill = np.full_like(image, 0.25)
+    out = warp_image(image, shift, fill=fill)
+    # Reference x maps to moving x + 30: the last 30 columns have no moving pixels.
+    assert np.allclose(out[:, -25:], 0.25, atol=1e-6)
+    assert np.allclose(out[:, :100], image[:, 30:130], atol=1e-5)
+    assert warp_image(image, Alignment.identity()) is image
+
+
+def test_real_hand_held_pairs_align(shared_data) -> None:
+    """Two real smartphone short/long pairs (LSD2): they are visibly misaligned; alignment finds it."""
+    from isp.io import read_linear
+
+    for scene in ("hall", "wolf"):
+        short = read_linear(shared_data / "real_pairs" / scene / "short.png").rgb
+        long = read_linear(shared_data / "real_pairs" / scene / "long.png").rgb
+        aligned, result = align(short, long)
+        assert result.shift_px > 5.0
+        assert result.correlation > 0.8
+        gain = float(np.median(long) / max(np.median(short), 1e-6))
+        assert _smoothed_corr(aligned, short * gain) > _smoothed_corr(long, short * gain)

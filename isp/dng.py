@@ -10,7 +10,8 @@ import numpy as np
 from isp.atomic import atomic_path
 from isp.errors import IspError
 from isp.metadata import CaptureMetadata
-from isp.io import tiff_metadata_tags
+from isp.tiffmeta import append_exif_ifd, ifd0_tags
+
 
 _CFA_CODES = {"R": 0, "G": 1, "B": 2}
 _PHOTOMETRIC_CFA = 32803
@@ -94,7 +95,7 @@ def write_dng(
         (50778, "H", 1, _ILLUMINANT_D65, True),  # CalibrationIlluminant1
         (274, "H", 1, int(meta.orientation or 1), True),  # Orientation
     ]
-    tags += tiff_metadata_tags(meta)
+    tags += ifd0_tags(meta)
     with atomic_path(path) as tmp:
         tifffile.imwrite(
             tmp,
@@ -104,5 +105,7 @@ def write_dng(
             rowsperstrip=data.shape[0],
             software="burstcap isp",
             extratags=tags,
+            bigtiff=False,
         )
+        append_exif_ifd(tmp, meta)
     return path

@@ -14,7 +14,8 @@ import numpy as np
 from isp.atomic import atomic_path
 from isp.color import srgb_decode, srgb_encode
 from isp.errors import IspError, RawReadError
-from isp.metadata import EXIF_DATETIME_FORMAT, CaptureMetadata, read_tiff_metadata
+from isp.metadata import CaptureMetadata, read_pil_metadata, read_tiff_metadata
+from isp.tiffmeta import append_exif_ifd, ifd0_tags
 from isp.orientation import apply_orientation
 
 #: Extensions read as sRGB-encoded images; everything else goes to LibRaw.
@@ -44,10 +45,10 @@ def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = 
     Raises :class:`isp.RawReadError` naming the file when it cannot be read.
     """
     from isp.develop import develop
-    from isp.raw import _check_path, read_raw
+    from isp.raw import check_input_path, read_raw
 
     path = Path(path)
-    _check_path(path)
+    check_input_path(path)
     if path.suffix.lower() not in SRGB_EXTENSIONS:
         raw = read_raw(path)
         return LinearImage(develop(raw, demosaic=demosaic, half_size=half_size), raw.metadata, path, True)
@@ -79,34 +80,7 @@ def _read_pixels(path: Path) -> tuple[np.ndarray, CaptureMetadata]:
         pixels = cv2.cvtColor(bgr[:, :, :3], cv2.COLOR_BGR2RGB)
     else:
         pixels = bgr
-    return pixels, _pil_metadata(path)
-
-
-def _pil_metadata(path: Path) -> CaptureMetadata:
-    """EXIF of a JPEG/PNG through Pillow; empty when there is none."""
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
-        return CaptureMetadata()
-    try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            sub = exif.get_ifd(0x8769)
-    except Exception:  # noqa: BLE001 - metadata is optional
-        return CaptureMetadata()
-    from isp.metadata import _number, _text, _timestamp
-
-    orientation = _number(exif.get(274))
-    iso = sub.get(34855)
-    return CaptureMetadata(
-        make=_text(exif.get(271)),
-        model=_text(exif.get(272)),
-        exposure_time_s=_number(sub.get(33434)),
-        iso=_number(iso),
-        f_number=_number(sub.get(33437)),
-        timestamp=_timestamp(sub.get(36867)) or _timestamp(exif.get(306)),
-        orientation=int(orientation) if orientation is not None and 1 <= orientation <= 8 else None,
-    )
+    return pixels, read_pil_metadata(path)
 
 
 def _to_linear_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
@@ -185,38 +159,6 @@ def write_image(
 def _write_tiff(path: Path, encoded: np.ndarray, metadata: CaptureMetadata | None) -> None:
     import tifffile
 
-    tags = tiff_metadata_tags(metadata or CaptureMetadata())
-    tifffile.imwrite(path, encoded, photometric="rgb", metadata=None, extratags=tags)
-
-
-def tiff_metadata_tags(metadata: CaptureMetadata) -> list[tuple[int, str, int, object, bool]]:
-    """tifffile ``extratags`` for Make/Model and the TIFF/EP exposure tags in IFD0.
-
-    ExposureTime, FNumber, ISOSpeedRatings and DateTimeOriginal are written in IFD0 (as TIFF/EP and
-    DNG allow), where LibRaw and :func:`isp.metadata.read_tiff_metadata` read them. Orientation is
-    not written here.
-    """
-    tags: list[tuple[int, str, int, object, bool]] = []
-    if metadata.make:
-        tags.append((271, "s", 0, metadata.make, True))
-    if metadata.model:
-        tags.append((272, "s", 0, metadata.model, True))
-    if metadata.exposure_time_s:
-        tags.append((33434, "2I", 1, _rational(metadata.exposure_time_s), True))
-    if metadata.f_number:
-        tags.append((33437, "2I", 1, _rational(metadata.f_number), True))
-    if metadata.iso:
-        tags.append((34855, "H", 1, int(round(min(metadata.iso, 65535))), True))
-    if metadata.timestamp:
-        tags.append((36867, "s", 0, metadata.timestamp.strftime(EXIF_DATETIME_FORMAT), True))
-    return tags
-
-
-def _rational(value: float) -> tuple[int, int]:
-    """A positive float as an unsigned TIFF rational (numerator, denominator)."""
-    from fractions import Fraction
-
-    fraction = Fraction(value).limit_denominator(1_000_000)
-    if fraction.numerator > 0xFFFFFFFF:
-        fraction = Fraction(round(value))
-    return fraction.numerator, fraction.denominator
+    meta = metadata or CaptureMetadata()
+    tifffile.imwrite(path, encoded, photometric="rgb", metadata=None, extratags=ifd0_tags(meta), bigtiff=False)
+    append_exif_ifd(path, meta)

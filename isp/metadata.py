@@ -35,33 +35,22 @@ class CaptureMetadata:
         }
         return CaptureMetadata(**values)
 
-    def exposure_value(self) -> float | None:
-        """Relative exposure: exposure_time_s * iso / f_number**2 (missing ISO / f-number count as equal)."""
-        if self.exposure_time_s is None or self.exposure_time_s <= 0:
-            return None
-        value = self.exposure_time_s
-        if self.iso is not None and self.iso > 0:
-            value *= self.iso
-        if self.f_number is not None and self.f_number > 0:
-            value /= self.f_number**2
-        return value
 
-
-def _number(value: Any) -> float | None:
+def tag_number(value: Any) -> float | None:
     """A TIFF tag value (int, float, (num, den) rational, or a 1-tuple of those) as a float."""
     if isinstance(value, (tuple, list)):
         if len(value) == 2 and all(isinstance(v, int) for v in value):
             num, den = value
             return float(num) / float(den) if den else None
         if len(value) >= 1:
-            return _number(value[0])
+            return tag_number(value[0])
         return None
     if isinstance(value, (int, float)):
         return float(value)
     return None
 
 
-def _text(value: Any) -> str | None:
+def tag_text(value: Any) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("latin-1", errors="replace")
     if not isinstance(value, str):
@@ -70,8 +59,8 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _timestamp(value: Any) -> datetime | None:
-    text = _text(value)
+def tag_timestamp(value: Any) -> datetime | None:
+    text = tag_text(value)
     if text is None:
         return None
     try:
@@ -103,14 +92,39 @@ def read_tiff_metadata(path: str | Path) -> CaptureMetadata:
     iso = pick("PhotographicSensitivity", 34855)
     if iso is None:
         iso = exif.get("ISOSpeedRatings")
-    orientation = _number(ifd0.get(274))
+    orientation = tag_number(ifd0.get(274))
     return CaptureMetadata(
-        make=_text(ifd0.get(271)),
-        model=_text(ifd0.get(272)),
-        exposure_time_s=_number(pick("ExposureTime", 33434)),
-        iso=_number(iso),
-        f_number=_number(pick("FNumber", 33437)),
-        timestamp=_timestamp(pick("DateTimeOriginal", 36867)) or _timestamp(ifd0.get(306)),
+        make=tag_text(ifd0.get(271)),
+        model=tag_text(ifd0.get(272)),
+        exposure_time_s=tag_number(pick("ExposureTime", 33434)),
+        iso=tag_number(iso),
+        f_number=tag_number(pick("FNumber", 33437)),
+        timestamp=tag_timestamp(pick("DateTimeOriginal", 36867)) or tag_timestamp(ifd0.get(306)),
+        orientation=int(orientation) if orientation is not None and 1 <= orientation <= 8 else None,
+    )
+
+
+def read_pil_metadata(path: str | Path) -> CaptureMetadata:
+    """EXIF of a JPEG/PNG through Pillow; empty when there is none."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return CaptureMetadata()
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            sub = exif.get_ifd(0x8769)
+    except Exception:  # noqa: BLE001 - metadata is optional
+        return CaptureMetadata()
+    orientation = tag_number(exif.get(274))
+    iso = sub.get(34855)
+    return CaptureMetadata(
+        make=tag_text(exif.get(271)),
+        model=tag_text(exif.get(272)),
+        exposure_time_s=tag_number(sub.get(33434)),
+        iso=tag_number(iso),
+        f_number=tag_number(sub.get(33437)),
+        timestamp=tag_timestamp(sub.get(36867)) or tag_timestamp(exif.get(306)),
         orientation=int(orientation) if orientation is not None and 1 <= orientation <= 8 else None,
     )
 

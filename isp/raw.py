@@ -42,7 +42,7 @@ class RawImage:
         return self.mosaic.ndim == 3
 
 
-def _check_path(path: Path) -> None:
+def check_input_path(path: Path) -> None:
     if not path.exists():
         raise RawReadError(path, "no such file")
     if path.is_dir():
@@ -118,7 +118,7 @@ def read_raw(path: str | Path) -> RawImage:
     import rawpy
 
     path = Path(path)
-    _check_path(path)
+    check_input_path(path)
     try:
         raw = rawpy.imread(str(path))
     except rawpy.LibRawFileUnsupportedError:

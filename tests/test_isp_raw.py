@@ -1,0 +1,93 @@
+"""isp.raw.read_raw on real camera files and on bad input."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rawpy
+
+from isp import IspError, RawReadError
+from isp.raw import read_raw
+
+KDC = "raw/valid/RAW_KODAK_DC50.KDC"
+LINEAR_DNG = "raw/valid/canon_eos_6d_linear.dng"
+
+
+def test_kdc_mosaic_is_black_subtracted_and_white_scaled_at_every_site(shared_data: Path) -> None:
+    path = shared_data / KDC
+    raw = read_raw(path)
+    with rawpy.imread(str(path)) as libraw:
+        adu = libraw.raw_image_visible.astype(np.float64)
+        colors = libraw.raw_colors_visible
+        black = np.asarray(libraw.black_level_per_channel, dtype=np.float64)[colors]
+        white = float(libraw.white_level)
+    expected = (adu - black) / (white - black)
+    assert raw.mosaic.dtype == np.float32
+    assert raw.mosaic.shape == (512, 768)
+    np.testing.assert_allclose(raw.mosaic, expected, rtol=0, atol=1e-6)
+    assert raw.cfa_pattern == "GRBG"
+    assert raw.white_level == 16383
+    assert raw.white_balance[1] == 1.0
+    assert raw.path == path
+
+
+def test_kdc_metadata(shared_data: Path) -> None:
+    meta = read_raw(shared_data / KDC).metadata
+    assert meta.make == "Eastman Kodak Company"
+    assert meta.model == "Kodak Digital Science DC50 Zoom Camera"
+    assert meta.exposure_time_s == pytest.approx(0.00435)
+    assert meta.iso == pytest.approx(84)
+    assert meta.f_number == pytest.approx(6.2)
+    assert meta.timestamp == datetime(1997, 4, 23, 8, 0, 47)
+    assert meta.orientation == 1
+
+
+def test_linear_raw_dng_is_read_as_camera_rgb(shared_data: Path) -> None:
+    raw = read_raw(shared_data / LINEAR_DNG)
+    assert raw.is_linear_raw
+    assert raw.cfa_pattern is None
+    assert raw.mosaic.shape == (816, 1224, 3)
+    assert raw.metadata.model == "Canon EOS 6D"
+    assert raw.metadata.iso == 1000
+    assert raw.metadata.exposure_time_s == pytest.approx(1 / 60)
+    # the file's own colour matrix, mapping camera white to sRGB white
+    np.testing.assert_allclose(raw.cam_to_srgb.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_truncated_files_raise_raw_read_error_naming_the_file(shared_data: Path) -> None:
+    files = sorted((shared_data / "raw" / "truncated").iterdir())
+    assert len(files) >= 10
+    for path in files:
+        with pytest.raises(RawReadError) as info:
+            read_raw(path)
+        message = str(info.value)
+        assert str(path) in message, message
+        assert len(message) > len(str(path)) + 10, message
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("empty.NEF", b"", "empty"),
+        ("notes.NEF", b"this is a shopping list, not a raw file\n" * 20, "not a raw file"),
+    ],
+)
+def test_bad_files_raise_raw_read_error(tmp_path: Path, name: str, content: bytes, problem: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(RawReadError, match=problem) as info:
+        read_raw(path)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == content  # input never modified
+
+
+def test_missing_path_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(RawReadError, match="no such file") as info:
+        read_raw(tmp_path / "missing.CR2")
+    assert "missing.CR2" in str(info.value)
+    with pytest.raises(RawReadError, match="directory"):
+        read_raw(tmp_path)
+    assert issubclass(RawReadError, IspError)

@@ -1,0 +1,220 @@
+"""deblurnet.inference: loading models (shipped weights, files, entry points) and tiled fusion."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from deblurnet.checkpoint import save_weights
+from deblurnet.errors import DeblurnetError
+from deblurnet.inference import (available_models, fuse, load_model, physical_cores, prepare_model,
+                                 resolve_device, shipped_weights, tile_starts, tile_weights)
+from deblurnet.models import create_model
+
+
+def settled(name: str = "deblur-rnn", gain: float | None = None) -> torch.nn.Module:
+    """An untrained model whose BatchNorm statistics and spectral-norm estimates were settled by a few
+    train-mode passes (a fresh one explodes in eval mode); ``gain`` overrides the residual gains
+    (1.0 makes the network change the image a lot, 0.0 makes it return its short input)."""
+    torch.manual_seed(0)
+    model = create_model(name)
+    model.train()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        for _ in range(4):
+            model(x, x)
+        if gain is not None:
+            for module in model.modules():
+                if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
+                    module.gain.fill_(gain)
+    return prepare_model(model, "cpu", threads=torch.get_num_threads())
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+@pytest.fixture(scope="module")
+def strong_model() -> torch.nn.Module:
+    return settled(gain=1.0)
+
+
+@pytest.fixture(scope="module")
+def pair_1024() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(short, long, sharp) 1024x768 network-domain images: noisy sharp, horizontally blurred."""
+    sharp = cv2.resize(data.astronaut().astype(np.float32) / 255.0, (1024, 768))
+    rng = np.random.default_rng(0)
+    short = np.clip(sharp + rng.normal(0, 0.06, sharp.shape), 0, 1).astype(np.float32)
+    long = cv2.blur(sharp, (17, 1))
+    return short, long, sharp
+
+
+# ----------------------------------------------------------------------------------------- tiling
+
+
+def test_tiled_equals_whole_image(strong_model, pair_1024) -> None:
+    """1024x768 in 256-pixel tiles vs one pass: seams invisible, PSNR unchanged within 0.05 dB."""
+    short, long, sharp = pair_1024
+    whole = fuse(strong_model, short, long, tile=None)
+    assert psnr(whole, short) < 30  # the (untrained, gain 1) network really changes the image
+    calls: list[tuple[int, int]] = []
+    tiled = fuse(strong_model, short, long, tile=256, overlap=64,
+                 progress=lambda done, total: calls.append((done, total)))
+    assert tiled.shape == whole.shape == (768, 1024, 3) and tiled.dtype == np.float32
+    assert abs(psnr(tiled, sharp) - psnr(whole, sharp)) < 0.05
+    assert psnr(tiled, whole) > 60.0
+    # No seam: along tile borders the difference is no larger than elsewhere (and tiny).
+    assert float(np.abs(tiled - whole).max()) < 0.01
+    assert calls[-1] == (calls[-1][1], calls[-1][1]) and calls[-1][1] == 5 * 4
+
+
+def test_tiles_without_context_would_show_seams(strong_model, pair_1024) -> None:
+    """The overlap matters: with none, tile borders differ clearly from the whole-image result."""
+    short, long, _ = pair_1024
+    crop = (slice(0, 512), slice(0, 512))
+    whole = fuse(strong_model, short[crop], long[crop], tile=None)
+    blended = fuse(strong_model, short[crop], long[crop], tile=256, overlap=64, progress=False)
+    butted = fuse(strong_model, short[crop], long[crop], tile=256, overlap=0, progress=False)
+    assert psnr(butted, whole) < psnr(blended, whole) - 15
+
+
+@pytest.mark.parametrize("shape", [(97, 131), (300, 17), (16, 16)])
+def test_any_size(shape: tuple[int, int]) -> None:
+    model = settled()
+    rng = np.random.default_rng(3)
+    short = rng.random((*shape, 3), dtype=np.float32)
+    long = rng.random((*shape, 3), dtype=np.float32)
+    for tile in (None, 64):
+        out = fuse(model, short, long, tile=tile, overlap=32, progress=False)
+        assert out.shape == (*shape, 3) and np.isfinite(out).all()
+
+
+def test_merger_model_and_zero_gain_identity() -> None:
+    short = np.random.default_rng(5).random((80, 120, 3), dtype=np.float32)
+    long = np.full_like(short, 0.5)
+    # With zero residual gains the real networks return their short input exactly.
+    for name in ("deblur-rnn", "deblur-merger"):
+        out = fuse(settled(name, gain=0.0), short, long, tile=64, overlap=16, progress=False)
+        assert np.allclose(out, short, atol=1e-6)
+
+
+def test_tile_weights_cross_fade_to_one() -> None:
+    tile, overlap = 256, 64
+    first = tile_weights(tile, overlap, first=True, last=False)
+    second = tile_weights(tile, overlap, first=False, last=True)
+    step = tile - overlap
+    total = np.zeros(tile + step)
+    total[:tile] += first
+    total[step:] += second
+    assert np.allclose(total, 1.0, atol=1e-6)
+    assert first[0] == 1.0 and first[-1] == 0.0 and second[0] == 0.0  # tile edges are discarded
+
+
+def test_tile_starts_are_stride_aligned_and_cover() -> None:
+    starts = tile_starts(784, 256, 192)
+    assert starts == [0, 192, 384, 528]
+    assert all(s % 16 == 0 for s in starts) and starts[-1] + 256 == 784
+    assert tile_starts(200, 256, 192) == [0]
+
+
+def test_bad_inputs() -> None:
+    model = settled()
+    with pytest.raises(DeblurnetError, match="one shape"):
+        fuse(model, np.zeros((8, 8, 3), np.float32), np.zeros((8, 9, 3), np.float32))
+    with pytest.raises(DeblurnetError, match="overlap"):
+        fuse(model, np.zeros((300, 300, 3), np.float32), np.zeros((300, 300, 3), np.float32),
+             tile=64, overlap=64)
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def test_load_model_from_weights_file(tmp_path: Path, caplog) -> None:
+    model = settled()
+    path = save_weights(model, tmp_path / "w.safetensors", card={"steps": 0})
+    with caplog.at_level(logging.INFO, logger="deblurnet.inference"):
+        loaded = load_model("deblur-rnn", weights=path, device="auto" if not torch.cuda.is_available() else "cpu")
+    assert "runs on cpu" in caplog.text
+    assert not loaded.training
+    x = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
+    # fp16 storage: the loaded model agrees with the original to fp16 precision.
+    assert np.abs(fuse(loaded, x, x) - fuse(model, x, x)).max() < 2e-2
+    with pytest.raises(DeblurnetError, match="for model 'deblur-rnn', not 'deblur-merger'"):
+        load_model("deblur-merger", weights=path, device="cpu")
+
+
+def test_missing_and_corrupt_weights_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(DeblurnetError, match="not found"):
+        load_model("deblur-rnn", weights=tmp_path / "nothing.safetensors", device="cpu")
+    path = save_weights(settled(), tmp_path / "w.safetensors")
+    path.write_bytes(path.read_bytes()[:1000])  # truncated
+    with pytest.raises(DeblurnetError, match=str(path.name)):
+        load_model("deblur-rnn", weights=path, device="cpu")
+    path.with_suffix(".json").write_text("{not json")
+    with pytest.raises(DeblurnetError, match="JSON"):
+        load_model("deblur-rnn", weights=path, device="cpu")
+
+
+def test_default_is_the_shipped_weights() -> None:
+    path = shipped_weights("deblur-rnn")
+    assert path.parent.name == "weights" and path.parent.parent.name == "deblurnet"
+    if path.is_file():
+        assert load_model(device="cpu") is not None
+    else:
+        with pytest.raises(DeblurnetError, match="shipped weights are not installed"):
+            load_model(device="cpu")
+
+
+def test_unknown_name_and_device() -> None:
+    with pytest.raises(DeblurnetError, match="unknown model 'nope'.*deblur-merger"):
+        load_model("nope")
+    with pytest.raises(DeblurnetError, match="unknown device"):
+        resolve_device("tpu:0:x")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeblurnetError, match="no CUDA"):
+            resolve_device("cuda")
+        assert resolve_device("auto").type == "cpu"
+    assert 1 <= physical_cores() <= (torch.get_num_threads() + 64)
+
+
+def test_plugin_model_from_entry_point(tmp_path: Path, monkeypatch) -> None:
+    """A third-party package registers a model in the ``burstcap.models`` entry-point group: write a
+    real (installed-layout) distribution onto sys.path and load the model by name."""
+    (tmp_path / "toy_fusion_plugin.py").write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+
+        class Average(nn.Module):
+            multiple = 1
+            def __init__(self):
+                super().__init__()
+                self.mix = nn.Parameter(torch.tensor(0.5))
+            def forward(self, short, long):
+                return self.mix * short + (1 - self.mix) * long
+
+        def build():
+            return Average()
+    """))
+    info = tmp_path / "toy_fusion_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-fusion-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[burstcap.models]\ntoy-average = toy_fusion_plugin:build\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "toy-average" in available_models()
+    model = load_model("toy-average", device="cpu")
+    out = fuse(model, np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32))
+    assert np.allclose(out, 0.5)
+    # Weights for a plugin: a plain safetensors state dict.
+    from safetensors.torch import save_file
+
+    save_file({"mix": torch.tensor(0.25)}, str(tmp_path / "toy.safetensors"))
+    model = load_model("toy-average", weights=tmp_path / "toy.safetensors", device="cpu")
+    out = fuse(model, np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32))
+    assert np.allclose(out, 0.75)

@@ -92,6 +92,8 @@ def test_bilinear_demosaic_matches_opencv() -> None:
     # OpenCV names Bayer patterns from the second row: RGGB is COLOR_BayerBG2RGB.
     ref = cv2.cvtColor(mosaic.astype(np.uint16), cv2.COLOR_BayerBG2RGB).astype(np.float32)
     assert np.abs(ours[2:-2, 2:-2] - ref[2:-2, 2:-2]).max() <= 1.0
+    from isp.demosaic import demosaic_bilinear as isp_demosaic  # what real pairs go through
+    assert np.allclose(ours, isp_demosaic(mosaic, "RGGB"), atol=1e-3)
 
 
 def test_camera_pair_brightness_consistent_after_ratio_scaling() -> None:

@@ -11,7 +11,8 @@ From linear-light sharp and blurred scenes (H, W, 3) float32 [0, 1]:
    Brooks et al. 2019 (a log-uniform in [1e-4, 0.012] at the short ISO, a_long = a_short / g,
    ln b = 2.18 ln a + 1.20 + N(0, 0.26), the same N(0, 0.26) draw for both frames), Gaussian
    approximation of Poisson-Gaussian noise;
-5. clip at the white level (1.0), negatives kept; bilinear demosaic (as `isp` with cv2), white balance;
+5. clip at the white level (1.0), negatives kept; white balance per CFA site and clip at 1, bilinear
+   demosaic (both as `isp.develop` does);
 6. short frame: scaled by 1/r times a small ratio-estimation error, small per-channel colour shift;
    long frame: small sub-pixel misalignment (shift + rotation) against the short/sharp frames;
 7. sRGB encode and clip to [0, 1]. Ground truth: the sharp scene at the long frame's exposure, clipped.
@@ -127,6 +128,12 @@ def add_sensor_noise(mosaic: np.ndarray, a: np.ndarray, b: np.ndarray, rng: np.r
     return mosaic + np.sqrt(var) * rng.standard_normal(mosaic.shape, dtype=np.float32)
 
 
+def white_balance(mosaic: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """RGGB (H, W) times the (3,) gains per site, clipped above at 1 (as isp.develop does)."""
+    gains = tile_map(np.array([wb[0], wb[1], wb[1], wb[2]], dtype=np.float32), mosaic.shape)
+    return np.minimum(mosaic * gains, np.float32(1.0))
+
+
 def demosaic_bilinear(mosaic: np.ndarray) -> np.ndarray:
     """RGGB (H, W) float32 -> (H, W, 3) float32 by bilinear interpolation (same as cv2's Bayer bilinear)."""
     h, w = mosaic.shape
@@ -168,8 +175,8 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
 
     shift = np.exp(rng.normal(0.0, params.colour_shift, size=3)).astype(np.float32)
     err = float(np.exp(rng.normal(0.0, params.ratio_error)))
-    long = srgb_encode(demosaic_bilinear(raw_long) * wb)
-    short = srgb_encode(demosaic_bilinear(raw_short) * (wb * shift * np.float32(err / r)))
+    long = srgb_encode(demosaic_bilinear(white_balance(raw_long, wb)))
+    short = srgb_encode(demosaic_bilinear(white_balance(raw_short, wb)) * (shift * np.float32(err / r)))
     sharp = srgb_encode(sharp_lin * np.float32(k))
 
     meta = {"exposure": k, "wb": wb.tolist(), "colour_shift": shift.tolist(), "ratio_error": err,

@@ -1,0 +1,175 @@
+"""deblurnet.models: shapes, gradients, spectral norm, ConvLSTM hand-over, registry (every model)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from deblurnet import DeblurnetError
+from deblurnet.models import (ConvBlock, DeblurMerger, DeblurRNN, Discriminator, create_discriminator,
+                              create_model, deblur_merger, deblur_rnn, list_models, model_from_config,
+                              pad_to_multiple)
+
+SMALL = {"widths": (8, 16, 16), "disc_widths": (8, 16)}
+"""Narrow nets keep these tests fast; the compact preset itself is built where it matters."""
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def pair(b: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, h, w, generator=g), torch.rand(b, 3, h, w, generator=g)
+
+
+def sharp_of(out: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    return out[0] if isinstance(out, tuple) else out
+
+
+def test_registry_names_and_errors() -> None:
+    assert list_models() == ["deblur-merger", "deblur-rnn"]
+    assert isinstance(create_model("deblur-rnn", **SMALL), DeblurRNN)
+    assert isinstance(create_model("deblur-merger", **SMALL), DeblurMerger)
+    with pytest.raises(DeblurnetError, match="unknown model"):
+        create_model("deblur-gan")
+    with pytest.raises(DeblurnetError, match="unknown preset"):
+        create_model("deblur-rnn", "huge")
+    with pytest.raises(DeblurnetError, match="unknown model option"):
+        create_model("deblur-rnn", channels=3)
+
+
+def test_entry_points_build_the_models() -> None:
+    eps = {ep.name: ep for ep in entry_points(group="burstcap.models")}
+    if not eps:
+        pytest.skip("burstcap is not installed as a distribution (no entry points)")
+    assert eps["deblur-rnn"].load() is deblur_rnn
+    assert eps["deblur-merger"].load() is deblur_merger
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("size", [(37, 45), (5, 7), (16, 32)])
+def test_any_size_keeps_shape(name: str, size: tuple[int, int]) -> None:
+    model = create_model(name, **SMALL).eval()
+    short, long = pair(2, *size)
+    with torch.no_grad():
+        out = model(short, long)
+    sharp = sharp_of(out)
+    assert sharp.shape == (2, 3, *size) and sharp.dtype == torch.float32
+    assert torch.isfinite(sharp).all()
+    if name == "deblur-rnn":
+        assert out[1].shape == (2, 3, *size)
+        assert model(short, long, return_denoised=False).shape == (2, 3, *size)
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("device", DEVICES)
+def test_autocast_forward(name: str, device: str) -> None:
+    """Mixed precision (bfloat16 autocast) runs and stays finite; the output is float32 or bfloat16."""
+    model = create_model(name, **SMALL).to(device).eval()
+    short, long = (t.to(device) for t in pair(1, 24, 40))
+    with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16):
+        sharp = sharp_of(model(short, long))
+    assert sharp.shape == (1, 3, 24, 40) and torch.isfinite(sharp.float()).all()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_gradients_reach_both_inputs(name: str) -> None:
+    model = create_model(name, **SMALL).train()
+    short, long = pair(2, 20, 28)
+    short.requires_grad_(True)
+    long.requires_grad_(True)
+    sharp_of(model(short, long)).square().mean().backward()
+    for t in (short, long):
+        assert t.grad is not None and t.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_spectral_norm_on_every_conv_and_norm_layout(name: str) -> None:
+    model = create_model(name, **SMALL)
+    disc = create_discriminator(model)
+    layers = [m for net in (model, disc) for m in net.modules()
+              if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    assert len(layers) > 10
+    assert all(parametrize.is_parametrized(m, "weight") for m in layers)
+    blocks = [m for m in model.modules() if isinstance(m, ConvBlock)]
+    firsts = [m for m in model.modules() if hasattr(m, "blocks") and isinstance(m.blocks[0], ConvBlock)]
+    assert blocks and firsts
+    for encoder in firsts:  # no norm on the first block, BatchNorm after the others
+        assert not any(isinstance(x, nn.BatchNorm2d) for x in encoder.blocks[0])
+        assert all(isinstance(b[1], nn.BatchNorm2d) for b in encoder.blocks[1:])
+
+
+def test_weights_initialised_gaussian_002() -> None:
+    model = create_model("deblur-rnn")  # the compact preset
+    conv = model.deblur_net.encoder.blocks[2][0]
+    w = conv.parametrizations.weight.original.detach()
+    assert w.numel() > 10_000
+    assert abs(float(w.mean())) < 0.002 and abs(float(w.std()) - 0.02) < 0.002
+
+
+def test_convlstm_state_carries_short_frame_into_deblurring_net() -> None:
+    """With the denoised image held fixed, changing only the short frame changes the deblurring net's
+    output: the information can only arrive through the ConvLSTM hidden state."""
+    model = create_model("deblur-rnn", **SMALL).eval()
+    short_a, long = pair(1, 32, 32, seed=1)
+    short_b, _ = pair(1, 32, 32, seed=2)
+    denoised = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        _, state_a = model.denoise(short_a)
+        _, state_b = model.denoise(short_b)
+        out_a = model.deblur(denoised, long, state_a)
+        out_a2 = model.deblur(denoised, long, state_a)
+        out_b = model.deblur(denoised, long, state_b)
+    assert torch.equal(out_a, out_a2)
+    assert (out_a - out_b).abs().max() > 1e-4
+
+
+def test_two_sets_of_weights() -> None:
+    model = create_model("deblur-rnn", **SMALL)
+    dn = model.denoise_net.encoder.blocks[1][0].parametrizations.weight.original
+    db = model.deblur_net.encoder.blocks[1][0].parametrizations.weight.original
+    assert dn.shape == db.shape and dn.data_ptr() != db.data_ptr() and not torch.equal(dn, db)
+
+
+def test_discriminator_scalar_per_sample_conditioned_on_long() -> None:
+    disc = Discriminator((8, 16)).eval()
+    image, long = pair(3, 40, 24)
+    with torch.no_grad():
+        logits = disc(image, long)
+        other = disc(image, torch.rand_like(long))
+    assert logits.shape == (3,)
+    assert not torch.allclose(logits, other)
+
+
+def test_presets_and_config_rebuild() -> None:
+    compact = create_model("deblur-merger")
+    paper = create_model("deblur-merger", "paper")
+    assert paper.config["widths"] == [64, 128, 256, 512] and compact.config["preset"] == "compact"
+    n_compact = sum(p.numel() for p in compact.parameters())
+    n_rnn = sum(p.numel() for p in create_model("deblur-rnn").parameters())
+    assert 0.5e6 <= n_compact <= 1.5e6 and 0.5e6 <= n_rnn <= 1.5e6
+    assert sum(p.numel() for p in paper.parameters()) > 10 * n_compact
+    rebuilt = model_from_config(compact.config)
+    assert rebuilt.config == compact.config
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == \
+           {k: v.shape for k, v in compact.state_dict().items()}
+
+
+def test_pad_to_multiple_reflects_and_handles_tiny_images() -> None:
+    x = torch.arange(12.0).reshape(1, 1, 3, 4)
+    y = pad_to_multiple(x, 4)
+    assert y.shape == (1, 1, 4, 4)
+    assert torch.equal(y[..., :3, :], x) and torch.equal(y[..., 3, :], x[..., 1, :])  # reflect
+    assert pad_to_multiple(torch.rand(1, 3, 2, 2), 16).shape == (1, 3, 16, 16)  # replicate fallback
+
+
+def test_bad_input_shapes_raise() -> None:
+    model = create_model("deblur-merger", **SMALL)
+    with pytest.raises(DeblurnetError, match="short and long"):
+        model(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(DeblurnetError, match="widths"):
+        create_model("deblur-rnn", widths=())

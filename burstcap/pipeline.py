@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from burstcap.camera.backend import CameraBackend
 from burstcap.camera.registry import DEFAULT_BACKEND, create_backend
-from burstcap.process import FuseSettings, fuse_files
+from burstcap.process import Pair, ProcessOptions, fuse_one, sidecar_ratio
 from burstcap.shoot import Progress, ProgressCallback, ShootRequest, ShotSession, shoot_pair
 
 FUSED_STEM = "fused"
@@ -36,7 +37,7 @@ class PipelineConfig:
     camera: str | None = None
     port: str | None = None
     fuse: bool = True
-    fuse_settings: FuseSettings = field(default_factory=FuseSettings)
+    process: ProcessOptions = field(default_factory=ProcessOptions)  # model, device, output format
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.progress = progress or (lambda p: None)
         self._backend = backend
+        self._model: Any = None
 
     def make_backend(self) -> CameraBackend:
         """The backend object: the one given, else a new one from the entry-point registry."""
@@ -74,11 +76,27 @@ class Pipeline:
                                            progress=self._scaled(i, count, 0.0, 1.0, "shoot")))
         return sessions
 
+    def load_model(self) -> Any:
+        """The fusion model of ``config.process.fuse`` (loaded once, then reused)."""
+        if self._model is None:
+            from deblurnet.inference import load_model
+
+            fuse = self.config.process.fuse
+            self._model = load_model(fuse.model, fuse.weights, fuse.device)
+        return self._model
+
     def fuse(self, session: ShotSession) -> Path:
-        """Develop and fuse one session's pair into ``<session>/fused.<ext>``; returns the path."""
-        out = session.folder / f"{FUSED_STEM}.{self.config.fuse_settings.output_format}"
+        """Develop and fuse one session's pair into ``<session>/fused<ext>``; returns the path.
+
+        The exposure ratio comes from the settings the camera read back (the sidecar).
+        """
+        from burstcap.shoot import read_sidecar
+
+        out = session.folder / f"{FUSED_STEM}{self.config.process.output_ext}"
         self.progress(Progress("fuse", 0.0, f"fusing {session.folder.name}"))
-        fuse_files(session.short, session.long, out, self.config.fuse_settings)
+        pair = Pair(session.folder, session.short, session.long,
+                    sidecar_ratio(read_sidecar(session.folder)), "session")
+        fuse_one(pair, out, self.load_model(), self.config.process)
         self.progress(Progress("fuse", 1.0, str(out)))
         return out
 

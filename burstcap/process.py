@@ -1,27 +1,446 @@
-"""Offline processing of a folder of short/long pairs (``burstcap process``): pairing, fusing, resuming.
+"""Offline processing of folders of short/long pairs (``burstcap process``).
 
-(Work in progress: pairing and batch processing land next; ``FuseSettings`` and ``fuse_files`` are the
-stable entry points used by :mod:`burstcap.pipeline`.)
+1. **Pairing** (:func:`find_pairs`): a folder with a ``session.json`` sidecar (written by
+   ``burstcap shoot``) is one pair, as the sidecar says. Other folders are paired by EXIF: files of
+   one camera sorted by capture time; two consecutive captures at most ``window_s`` apart whose
+   exposure (time x ISO / N^2) differs by at least ``min_ratio`` make a pair, the darker one the
+   short frame. A JPEG beside a RAW of the same name is the RAW's companion and is not used. Every
+   file not used gets a :class:`Skip` with the reason.
+2. **Fusing** (:func:`process_pairs`): each pair goes through the ``burstcap fuse`` pipeline
+   (:func:`burstcap.fuse.fuse_arrays`) and is written atomically to
+   ``OUT/<relative folder>/<short stem>_fused<ext>``. Existing outputs are complete by construction,
+   so they are skipped: an interrupted batch resumes where it stopped. A failing pair is recorded
+   with its reason and the batch goes on. ``shard=(i, n)`` keeps every n-th pair (from i) of the
+   sorted list, so n processes or hosts split a batch with no coordination.
+3. **Contact sheet**: one JPEG per folder (``contact_sheet.jpg``): short | long | fused thumbnails,
+   one row per fused pair (strips cached in ``.thumbs/`` so resumed runs still show every pair).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
 
 from burstcap.errors import BurstcapError
+from burstcap.fuse import FuseOptions, fuse_arrays, output_bits, write_output
+from burstcap.shoot import RAW_EXTENSIONS, SIDECAR_NAME, parse_iso, read_sidecar
+
+log = logging.getLogger(__name__)
+
+SRGB_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = RAW_EXTENSIONS | SRGB_EXTENSIONS
+CONTACT_SHEET = "contact_sheet.jpg"
+THUMBS_DIR = ".thumbs"
+DEFAULT_OUT_NAME = "burstcap-fused"
+
+
+# ------------------------------------------------------------------------------------------ pairing
+@dataclass(frozen=True)
+class PairingOptions:
+    """How files are paired when there is no sidecar."""
+
+    window_s: float = 10.0  # at most this many seconds between the two captures
+    min_ratio: float = 2.0  # long/short exposure at least this
+    recursive: bool = False
 
 
 @dataclass(frozen=True)
-class FuseSettings:
-    """How a pair is fused: model name (``burstcap.models`` entry point), weights, device, output."""
+class Pair:
+    """A short/long pair found in ``folder``; ``ratio`` long/short brightness (None: from the images)."""
 
-    model: str = "deblur-rnn"
-    weights: Path | None = None
-    device: str = "auto"
-    output_format: str = "tif"
+    folder: Path
+    short: Path
+    long: Path
+    ratio: float | None
+    reason: str
 
 
-def fuse_files(short: Path, long: Path, out: Path, settings: FuseSettings) -> Path:
-    """Fuse one RAW/sRGB pair into ``out`` (atomic) with the ``burstcap fuse`` pipeline."""
-    raise BurstcapError("fusing is not wired yet")
+@dataclass(frozen=True)
+class Skip:
+    """A file (or folder) not used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Pairing:
+    """Everything :func:`find_pairs` found."""
+
+    pairs: list[Pair] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Shot:
+    path: Path
+    make: str | None
+    model: str | None
+    exposure: float | None  # time x ISO / N^2 (relative)
+    timestamp: datetime | None
+
+
+def _read_metadata(path: Path) -> Any:
+    """CaptureMetadata of a file without decoding its pixels."""
+    from isp.metadata import CaptureMetadata, read_pil_metadata, read_tiff_metadata
+
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg", ".png"):
+        return read_pil_metadata(path)
+    meta = read_tiff_metadata(path)
+    if suffix in RAW_EXTENSIONS and (meta.timestamp is None or meta.exposure_time_s is None):
+        meta = meta.merged(_libraw_metadata(path) or CaptureMetadata())
+    return meta
+
+
+def _libraw_metadata(path: Path) -> Any:
+    """What LibRaw parses from a RAW header (no unpacking); None when it cannot open the file."""
+    import rawpy
+
+    from isp.metadata import CaptureMetadata
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            other = raw.other
+            return CaptureMetadata(
+                exposure_time_s=float(other.shutter_speed) if other.shutter_speed > 0 else None,
+                iso=float(other.iso_speed) if other.iso_speed > 0 else None,
+                f_number=float(other.aperture) if other.aperture > 0 else None,
+                timestamp=other.timestamp if other.timestamp and other.timestamp.year > 1970 else None)
+    except Exception:  # noqa: BLE001 - any LibRaw failure means "no metadata from LibRaw"
+        return None
+
+
+def _exposure(meta: Any) -> float | None:
+    if not meta.exposure_time_s:
+        return None
+    value = meta.exposure_time_s * (meta.iso or 100.0)
+    return value / (meta.f_number ** 2) if meta.f_number else value
+
+
+def _session_pair(folder: Path, files: list[Path]) -> tuple[list[Pair], list[Skip]]:
+    try:
+        side = read_sidecar(folder)
+        short, long = folder / side["short"]["main"], folder / side["long"]["main"]
+    except (BurstcapError, KeyError, TypeError) as exc:
+        return [], [Skip(folder / SIDECAR_NAME, f"unusable sidecar: {exc}")]
+    missing = [p.name for p in (short, long) if not p.is_file()]
+    if missing:
+        return [], [Skip(folder / SIDECAR_NAME, f"sidecar names missing file(s) {missing}")]
+    skips = [Skip(p, f"companion file of the session's {short.name}/{long.name}")
+             for p in files if p not in (short, long)]
+    return [Pair(folder, short, long, sidecar_ratio(side), f"sidecar {SIDECAR_NAME}")], skips
+
+
+def sidecar_ratio(side: dict) -> float | None:
+    """long/short brightness from a session sidecar: exposure time ratio, times ISO ratio if known."""
+    try:
+        t_short = float(side["short"]["read_back"]["exposure_s"])
+        t_long = float(side["long"]["read_back"]["exposure_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    ratio = t_long / t_short
+    iso_s = parse_iso(str(side["short"]["read_back"].get("iso") or ""))
+    iso_l = parse_iso(str(side["long"]["read_back"].get("iso") or ""))
+    return ratio * iso_l / iso_s if iso_s and iso_l else ratio
+
+
+def _exif_pairs(folder: Path, files: list[Path], options: PairingOptions) -> tuple[list[Pair], list[Skip]]:
+    skips: list[Skip] = []
+    raw_stems = {p.stem.lower(): p for p in files if p.suffix.lower() in RAW_EXTENSIONS}
+    shots: list[_Shot] = []
+    for path in files:
+        raw = raw_stems.get(path.stem.lower())
+        if raw is not None and raw != path:
+            skips.append(Skip(path, f"companion of RAW {raw.name} (the RAW is used)"))
+            continue
+        if path.stat().st_size == 0:
+            skips.append(Skip(path, "empty file"))
+            continue
+        meta = _read_metadata(path)
+        if meta.timestamp is None:
+            skips.append(Skip(path, "no capture time in its metadata (EXIF DateTimeOriginal)"))
+            continue
+        if _exposure(meta) is None:
+            skips.append(Skip(path, "no exposure time in its metadata"))
+            continue
+        shots.append(_Shot(path, meta.make, meta.model, _exposure(meta), meta.timestamp))
+    shots.sort(key=lambda s: (s.timestamp, s.path.name))
+    pairs: list[Pair] = []
+    i = 0
+    while i < len(shots):
+        a = shots[i]
+        b = shots[i + 1] if i + 1 < len(shots) else None
+        why = _why_not(a, b, options)
+        if why is None:
+            assert b is not None and a.exposure and b.exposure
+            short, long = (a, b) if a.exposure < b.exposure else (b, a)
+            ratio = long.exposure / short.exposure
+            dt = abs((b.timestamp - a.timestamp).total_seconds())
+            pairs.append(Pair(folder, short.path, long.path, None,
+                              f"EXIF: {a.model or 'same camera'}, {dt:.0f} s apart, exposure ratio {ratio:.3g}"))
+            i += 2
+        else:
+            skips.append(Skip(a.path, why))
+            i += 1
+    return pairs, skips
+
+
+def _why_not(a: _Shot, b: _Shot | None, options: PairingOptions) -> str | None:
+    """None when ``a`` and ``b`` make a pair, else why ``a`` has no partner."""
+    if b is None:
+        return "no later capture to pair with"
+    if (a.make, a.model) != (b.make, b.model):
+        return f"next capture {b.path.name} is from another camera ({b.model or '?'})"
+    dt = (b.timestamp - a.timestamp).total_seconds()  # type: ignore[operator]
+    if dt > options.window_s:
+        return f"next capture {b.path.name} is {dt:.0f} s later (window {options.window_s:g} s)"
+    ratio = max(a.exposure, b.exposure) / min(a.exposure, b.exposure)  # type: ignore[type-var, operator]
+    if ratio < options.min_ratio:
+        return f"exposure ratio {ratio:.3g} with {b.path.name} is below {options.min_ratio:g}"
+    return None
+
+
+def _folders(root: Path, recursive: bool, exclude: Path | None) -> list[Path]:
+    if not recursive:
+        return [root]
+    found = [root] + sorted(p for p in root.rglob("*") if p.is_dir() and not p.name.startswith("."))
+    if exclude is not None:
+        ex = exclude.resolve()
+        found = [f for f in found if ex != f.resolve() and ex not in f.resolve().parents]
+    return found
+
+
+def find_pairs(root: Path, options: PairingOptions | None = None, exclude: Path | None = None) -> Pairing:
+    """Pairs in ``root`` (and its sub-folders when ``options.recursive``), and every skipped file.
+
+    ``exclude``: a folder never searched (the output folder). Raises ``BurstcapError`` when ``root``
+    is not a folder.
+    """
+    options = options or PairingOptions()
+    root = Path(root)
+    if not root.is_dir():
+        raise BurstcapError(f"{root}: not a folder")
+    result = Pairing()
+    for folder in _folders(root, options.recursive, exclude):
+        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS]
+        result.skipped += [Skip(p, "not an image file") for p in entries
+                           if p not in files and p.name != SIDECAR_NAME]
+        if (folder / SIDECAR_NAME).is_file():
+            pairs, skips = _session_pair(folder, files)
+        else:
+            pairs, skips = _exif_pairs(folder, files, options)
+        result.pairs += pairs
+        result.skipped += skips
+    result.pairs.sort(key=lambda p: (str(p.folder), p.short.name))
+    return result
+
+
+# ------------------------------------------------------------------------------------------- fusing
+@dataclass(frozen=True)
+class ProcessOptions:
+    """Where and how pairs are fused."""
+
+    fuse: FuseOptions = field(default_factory=FuseOptions)
+    output_ext: str = ".tif"
+    shard: tuple[int, int] = (0, 1)  # (index, count): keep pairs whose position % count == index
+    contact_sheet: bool = True
+    thumb_height: int = 160
+
+    def __post_init__(self) -> None:
+        i, n = self.shard
+        if n < 1 or not 0 <= i < n:
+            raise BurstcapError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+        if self.output_ext.lower() not in (".tif", ".tiff", ".png", ".jpg", ".jpeg"):
+            raise BurstcapError(f"output format {self.output_ext!r}: use .tif, .png or .jpg")
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """What happened to one pair: status 'fused', 'done' (output already there) or 'failed'."""
+
+    pair: Pair
+    out_path: Path
+    status: str
+    error: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ProcessReport:
+    """The outcomes of a batch, and the files pairing skipped."""
+
+    outcomes: list[PairOutcome] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[PairOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+def output_path(pair: Pair, root: Path, out_dir: Path, ext: str = ".tif") -> Path:
+    """``out_dir/<pair folder relative to root>/<short stem>_fused<ext>``."""
+    return out_dir / pair.folder.relative_to(root) / f"{pair.short.stem}_fused{ext}"
+
+
+def shard(pairs: list[Pair], index: int, count: int) -> list[Pair]:
+    """Every ``count``-th pair starting at ``index`` (pairs must be in a stable order)."""
+    return pairs[index::count]
+
+
+def _thumb(linear: np.ndarray, gain: float, height: int) -> np.ndarray:
+    """Linear (H, W, 3) -> 8-bit sRGB BGR thumbnail of the given height."""
+    from isp.color import srgb_encode
+
+    h, w = linear.shape[:2]
+    size = (max(1, round(w * height / h)), height)
+    small = cv2.resize(np.ascontiguousarray(linear, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
+    encoded = srgb_encode(np.clip(small * np.float32(gain), 0.0, 1.0))
+    return cv2.cvtColor((encoded * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
+
+
+def _write_jpeg(path: Path, bgr: np.ndarray) -> None:
+    from isp.atomic import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), bgr, [cv2.IMWRITE_JPEG_QUALITY, 88]):
+            raise BurstcapError(f"{path}: cannot write JPEG")
+
+
+def thumb_path(out_path: Path) -> Path:
+    return out_path.parent / THUMBS_DIR / f"{out_path.stem}.jpg"
+
+
+def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) -> dict[str, float]:
+    """Read, fuse and write one pair (atomically); returns seconds per stage. Raises on bad input."""
+    from isp.exposure import exposure_ratio
+    from isp.io import read_linear
+
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    short = read_linear(pair.short)
+    long = read_linear(pair.long)
+    times["read"] = time.perf_counter() - t
+    if short.rgb.shape != long.rgb.shape:
+        raise BurstcapError(f"{pair.long}: size {long.rgb.shape[1]}x{long.rgb.shape[0]} differs from "
+                            f"{pair.short.name} ({short.rgb.shape[1]}x{short.rgb.shape[0]})")
+    ratio = options.fuse.ratio or pair.ratio or exposure_ratio(long, short).ratio
+    t = time.perf_counter()
+    fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align,
+                        tile=options.fuse.tile, overlap=options.fuse.overlap,
+                        target_level=options.fuse.target_level, progress=False)
+    times["fuse"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = short.metadata
+    if metadata is not None:  # read_linear already applied the orientation
+        metadata = dataclasses.replace(metadata, orientation=1)
+    write_output(out_path, fused.rgb, metadata, output_bits(out_path, options.fuse.bits))
+    times["write"] = time.perf_counter() - t
+    if options.contact_sheet:
+        t = time.perf_counter()
+        h = options.thumb_height
+        strip = np.hstack([_thumb(short.rgb, fused.gain * ratio, h), _thumb(long.rgb, fused.gain, h),
+                           _thumb(fused.rgb, fused.gain, h)])
+        _write_jpeg(thumb_path(out_path), strip)
+        times["thumbs"] = time.perf_counter() - t
+    return times
+
+
+def contact_sheet(out_folder: Path, out_paths: list[Path]) -> Path | None:
+    """Stack the cached strips of ``out_paths`` (short | long | fused) into ``contact_sheet.jpg``."""
+    rows = []
+    for out in out_paths:
+        strip = cv2.imread(str(thumb_path(out))) if thumb_path(out).is_file() else None
+        if strip is None:
+            continue
+        label = np.full((22, strip.shape[1], 3), 255, np.uint8)
+        cv2.putText(label, out.stem.removesuffix("_fused") + "   short | long | fused", (4, 16),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(np.vstack([label, strip]))
+    if not rows:
+        return None
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    path = out_folder / CONTACT_SHEET
+    _write_jpeg(path, np.vstack(rows))
+    return path
+
+
+ModelLoader = Callable[[], Any]
+PairCallback = Callable[[PairOutcome], None]
+
+
+def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: ProcessOptions | None = None,
+                  model: Any = None, on_pair: PairCallback | None = None,
+                  progress_bar: bool = True) -> ProcessReport:
+    """Fuse every pair of this shard whose output is missing; never stops on a bad pair.
+
+    ``model``: a loaded model, or None to load ``options.fuse.model`` when there is work.
+    ``on_pair``: called after each pair with its :class:`PairOutcome`.
+    """
+    from tqdm import tqdm
+
+    from deblurnet.inference import load_model
+
+    options = options or ProcessOptions()
+    root, out_dir = Path(root), Path(out_dir)
+    mine = shard(pairs, *options.shard)
+    report = ProcessReport()
+    by_folder: dict[Path, list[Path]] = {}
+    with tqdm(total=len(mine), unit="pair", desc="process", disable=not progress_bar) as bar:
+        for pair in mine:
+            out = output_path(pair, root, out_dir, options.output_ext)
+            by_folder.setdefault(out.parent, []).append(out)
+            if out.is_file():
+                outcome = PairOutcome(pair, out, "done")
+            else:
+                if model is None:  # loaded only when there is work; failing here stops the batch
+                    model = load_model(options.fuse.model, options.fuse.weights, options.fuse.device)
+                try:
+                    outcome = PairOutcome(pair, out, "fused", seconds=fuse_one(pair, out, model, options))
+                except Exception as exc:  # noqa: BLE001 - one bad pair never stops the batch
+                    outcome = PairOutcome(pair, out, "failed", error=str(exc) or type(exc).__name__)
+            report.outcomes.append(outcome)
+            if on_pair is not None:
+                on_pair(outcome)
+            bar.update(1)
+    if options.contact_sheet:
+        changed = {o.out_path.parent for o in report.outcomes if o.status == "fused"}
+        for folder, outs in by_folder.items():
+            if folder in changed or not (folder / CONTACT_SHEET).exists():
+                contact_sheet(folder, outs)
+    return report
+
+
+def process_folder(root: Path, out_dir: Path | None = None, pairing: PairingOptions | None = None,
+                   options: ProcessOptions | None = None, model: Any = None,
+                   on_pair: PairCallback | None = None, progress_bar: bool = True) -> ProcessReport:
+    """Pair ``root`` and fuse the pairs into ``out_dir`` (default ``root/burstcap-fused``)."""
+    root = Path(root)
+    out_dir = Path(out_dir) if out_dir is not None else root / DEFAULT_OUT_NAME
+    found = find_pairs(root, pairing, exclude=out_dir)
+    report = process_pairs(found.pairs, root, out_dir, options, model, on_pair, progress_bar)
+    report.skipped = found.skipped
+    return report
+
+
+__all__ = [
+    "Pair", "PairOutcome", "Pairing", "PairingOptions", "ProcessOptions", "ProcessReport", "Skip",
+    "contact_sheet", "find_pairs", "fuse_one", "output_path", "process_folder", "process_pairs",
+    "shard", "sidecar_ratio",
+]

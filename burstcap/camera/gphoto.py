@@ -26,7 +26,7 @@ GP_ERROR_NO_MEMORY = -3
 GP_ERROR_NOT_SUPPORTED = -6
 GP_ERROR_CAMERA_BUSY = -110
 DISCONNECT_CODES = frozenset({-7, -10, -34, -35, -52, -53, -105})  # I/O, timeout, USB find/claim, gone
-EVENT_DRAIN_MS = 200  # wait this long for late FILE_ADDED events (RAW+JPEG) after a capture
+EVENT_DRAIN_MS = 100  # wait this long for late FILE_ADDED events (RAW+JPEG) after a capture
 
 
 def _gp() -> ModuleType:

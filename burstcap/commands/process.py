@@ -1,16 +1,105 @@
-"""`burstcap process`: (not implemented yet)."""
+"""`burstcap process DIR`: find short/long pairs in a folder and fuse them all (resumable, shardable)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
 from burstcap.errors import BurstcapError
+from burstcap.fuse import FuseOptions, load_options
+from burstcap.process import (DEFAULT_OUT_NAME, PairOutcome, PairingOptions, ProcessOptions,
+                              find_pairs, process_pairs)
+
+EPILOG = f"""\
+examples:
+  burstcap process shots/ --recursive
+      every session folder (session.json) and every EXIF pair under shots/, into shots/{DEFAULT_OUT_NAME}/
+  burstcap process card/ --out fused/ --model deblur-merger --device cuda --format png
+  burstcap process card/ --out fused/ --shard 0/4   (and 1/4, 2/4, 3/4 on other GPUs or hosts)
+
+Pairing: a folder with a session.json (from 'burstcap shoot') is one pair. Elsewhere files are paired
+by EXIF: same camera, consecutive captures at most --window seconds apart, exposure ratio at least
+--min-ratio; the darker one is the short frame. Every file not used is listed with the reason.
+Outputs are written atomically, so a pair whose output exists is done: rerun after an interruption
+and only the rest is processed. A bad pair is reported and the batch goes on; the exit status is 1
+when any pair failed. Each output folder gets contact_sheet.jpg (short | long | fused per pair).
+"""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'1/4' -> (1, 4) (argparse type; 0 <= i < n)."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shard {text!r} must look like i/n, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"shard {text!r}: need 0 <= i < n")
+    return i, n
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("process", help="(not implemented yet)")
+    p = sub.add_parser(
+        "process", help="find short/long pairs in a folder and fuse them (resumable, shardable)",
+        description="Pair the RAW (or sRGB) files of a folder by session sidecar or EXIF, fuse every "
+                    "pair with the 'burstcap fuse' pipeline, write a contact sheet per folder.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", type=Path, metavar="DIR", help="folder of RAW or sRGB files / sessions")
+    p.add_argument("--recursive", "-r", action="store_true", help="also search every sub-folder")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help=f"output folder, mirroring DIR's layout (default: DIR/{DEFAULT_OUT_NAME})")
+    p.add_argument("--format", choices=("tif", "png", "jpg"), default="tif",
+                   help="output format: tif (16-bit, default), png (8-bit), jpg (8-bit)")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="fusion model: deblur-rnn (default), deblur-merger, or a 'burstcap.models' plugin")
+    p.add_argument("--weights", type=Path, default=None, metavar="FILE",
+                   help="model weights .safetensors (default: the shipped weights)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="where the network runs (default auto: CUDA when present, else CPU)")
+    p.add_argument("--tile", type=int, default=None, metavar="PX",
+                   help="tile side for large images (default 512; 0: whole image)")
+    p.add_argument("--config", type=Path, default=None, metavar="TOML",
+                   help="fuse options from the [fuse] table of a TOML file (as 'burstcap fuse')")
+    p.add_argument("--window", type=float, default=10.0, metavar="SECONDS",
+                   help="EXIF pairing: most seconds between the two captures (default: 10)")
+    p.add_argument("--min-ratio", type=float, default=2.0, metavar="R",
+                   help="EXIF pairing: least long/short exposure ratio (default: 2)")
+    p.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
+                   help="process only pairs I, I+N, I+2N... of the sorted list (default 0/1: all)")
+    p.add_argument("--no-contact-sheet", action="store_true", help="do not write contact sheets")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file lines")
     p.set_defaults(func=run)
 
 
+def _fuse_options(args: argparse.Namespace) -> FuseOptions:
+    options = load_options(args.config) if args.config else FuseOptions()
+    given = {k: getattr(args, k) for k in ("model", "weights", "device", "tile") if getattr(args, k) is not None}
+    return dataclasses.replace(options, **given).validate()
+
+
 def run(args: argparse.Namespace) -> int:
-    raise BurstcapError("'process' is not implemented yet")
+    root: Path = args.folder
+    if not root.is_dir():
+        raise BurstcapError(f"{root}: not a folder")
+    out_dir = args.out or root / DEFAULT_OUT_NAME
+    options = ProcessOptions(fuse=_fuse_options(args), output_ext=f".{args.format}", shard=args.shard,
+                             contact_sheet=not args.no_contact_sheet)
+    found = find_pairs(root, PairingOptions(args.window, args.min_ratio, args.recursive), exclude=out_dir)
+    if not args.quiet:
+        for pair in found.pairs:
+            print(f"pair  {pair.short.relative_to(root)} + {pair.long.name}  ({pair.reason})")
+        for skip in found.skipped:
+            print(f"skip  {skip.path.relative_to(root)}: {skip.reason}")
+
+    def show(outcome: PairOutcome) -> None:
+        if outcome.status == "failed" and not args.quiet:
+            print(f"FAILED {outcome.pair.short.relative_to(root)}: {outcome.error}")
+
+    report = process_pairs(found.pairs, root, out_dir, options, on_pair=show, progress_bar=not args.quiet)
+    i, n = options.shard
+    shard_note = f" (shard {i}/{n}: {len(report.outcomes)} of {len(found.pairs)} pairs)" if n > 1 else ""
+    print(f"{report.count('fused')} fused, {report.count('done')} already done, "
+          f"{len(report.failures)} failed, {len(found.skipped)} files skipped{shard_note} -> {out_dir}")
+    for failure in report.failures:
+        print(f"  failed: {failure.pair.short} + {failure.pair.long.name}: {failure.error}")
+    return 1 if report.failures else 0

@@ -10,7 +10,8 @@ from pathlib import Path
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names
 from burstcap.errors import BurstcapError
 from burstcap.pipeline import Pipeline, PipelineConfig
-from burstcap.process import FuseSettings
+from burstcap.fuse import FuseOptions
+from burstcap.process import ProcessOptions
 from burstcap.shoot import Progress, ShootRequest, parse_shutter
 
 EPILOG = """\
@@ -77,8 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fusion model ('burstcap.models' entry point; default: deblur-rnn)")
     p.add_argument("--weights", type=Path, default=None, metavar="FILE",
                    help="model weights (.safetensors; default: the shipped weights)")
-    p.add_argument("--device", default="auto", metavar="DEV",
-                   help="torch device for fusion: auto, cpu, cuda, cuda:1, mps (default: auto)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the fusion network runs: auto (CUDA when present, else CPU), cpu, cuda")
     p.add_argument("--list-backends", action="store_true", help="print the installed backends and exit")
     p.set_defaults(func=run)
 
@@ -98,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
                            tolerance_stops=args.tolerance)
     config = PipelineConfig(out_root=args.out, backend=args.backend, camera=args.camera, port=args.port,
                             fuse=not args.no_process,
-                            fuse_settings=FuseSettings(model=args.model, weights=args.weights,
-                                                       device=args.device))
+                            process=ProcessOptions(fuse=FuseOptions(model=args.model, weights=args.weights,
+                                                                    device=args.device).validate(),
+                                                   contact_sheet=False))
     pipeline = Pipeline(config, progress=_print_progress)
     for session in pipeline.shoot(request, count=args.count):
         print(f"{session.folder}: {session.camera.model}, effective ratio "

@@ -1,0 +1,71 @@
+"""The service's access token: generated on first start, kept in a user-only (0600) file.
+
+Every ``/api`` call must send ``Authorization: Bearer <token>``. Browsers cannot set headers on an
+``EventSource`` or an ``<img src>``, so the event stream and the image endpoints (and only those) also
+accept ``?token=<token>``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from burstcap.errors import BurstcapError
+
+#: Bytes of randomness in a new token (encoded as URL-safe base64, 43 characters).
+TOKEN_BYTES = 32
+
+#: Declares the bearer scheme in the OpenAPI document, so /docs offers an "Authorize" button.
+_BEARER = HTTPBearer(auto_error=False, description="the token printed by 'burstcap serve'")
+
+
+def load_or_create_token(path: Path) -> str:
+    """Return the token stored in ``path``, creating the file (mode 0600) with a new one if absent.
+
+    Raises ``BurstcapError`` when the file is readable by group or others, or empty.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise BurstcapError(f"{path}: token file is accessible to other users (mode {mode:04o}); "
+                                f"run 'chmod 600 {path}' or delete it to get a new token") from None
+        token = path.read_text(encoding="utf-8").strip()
+        if not token:
+            raise BurstcapError(f"{path}: token file is empty; delete it to get a new token")
+        return token
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    return token
+
+
+class TokenCheck:
+    """FastAPI dependency: 401 unless the request carries the token.
+
+    ``allow_query=True`` also accepts ``?token=`` (event stream and images only).
+    """
+
+    def __init__(self, token: str, allow_query: bool = False) -> None:
+        self._token = token
+        self._allow_query = allow_query
+
+    def __call__(self, request: Request,
+                 credentials: HTTPAuthorizationCredentials | None = Depends(_BEARER)) -> None:
+        given = credentials.credentials if credentials else ""
+        if not given and self._allow_query:
+            given = request.query_params.get("token", "")
+        if not given or not secrets.compare_digest(given.strip().encode(), self._token.encode()):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="missing or wrong access token: send 'Authorization: Bearer <token>' "
+                       "(the token is printed by 'burstcap serve' and stored in its token file)",
+                headers={"WWW-Authenticate": "Bearer"})

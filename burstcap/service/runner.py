@@ -1,0 +1,252 @@
+"""Background work of the service: one capture at a time, processing queued behind it.
+
+The camera and the two steps are injected, so the service runs the real camera and fusion pipeline
+in production and a virtual camera with a fast processing step in tests:
+
+- ``open_camera() -> CameraBackend``: a new, unopened backend for each camera session;
+- ``capture(camera, params, job_dir, progress) -> list[CapturedPair]``: shoot ``params.count`` pairs
+  into ``job_dir`` with the opened camera;
+- ``process(pair, ratio, out_path, progress) -> Path``: fuse one pair into ``out_path``.
+
+``progress(fraction, stage)`` takes a fraction in [0, 1] of that step and a short human message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from burstcap.camera.backend import CameraBackend, CameraInfo
+from burstcap.errors import BurstcapError
+from burstcap.service.store import Job, JobState, JobStore, PairFiles
+from burstcap.service.thumbs import make_thumbnail
+from deblurnet.errors import DeblurnetError
+from hardware_profiles.errors import ProfileError
+from isp.errors import IspError
+
+log = logging.getLogger(__name__)
+
+#: Errors whose message is meant for the user (bad input, camera state): recorded without a traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (BurstcapError, IspError, ProfileError, DeblurnetError)
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ShootParams:
+    """What the user asked for: long/short exposure ratio (> 1), how many pairs, and optionally the
+    long frame's exposure (seconds) and ISO (None: keep the camera's current values)."""
+
+    ratio: float
+    count: int = 1
+    long_exposure_s: float | None = None
+    iso_long: int | None = None
+
+
+@dataclass(frozen=True)
+class CapturedPair:
+    """A downloaded short/long pair (paths inside the job folder)."""
+
+    short: Path
+    long: Path
+
+
+CaptureFn = Callable[[CameraBackend, ShootParams, Path, ProgressFn], list[CapturedPair]]
+ProcessFn = Callable[[CapturedPair, float, Path, ProgressFn], Path]
+
+
+class CaptureBusyError(BurstcapError):
+    """A capture is already running; the camera takes one at a time."""
+
+    def __init__(self, job_id: str | None) -> None:
+        super().__init__(f"the camera is busy with job {job_id}; wait until its capture has finished"
+                         if job_id else "the camera is busy; try again in a moment")
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """The last camera reading. ``busy`` is True when it comes from the cache during a capture."""
+
+    info: CameraInfo | None
+    settings: dict[str, str] = field(default_factory=dict)
+    busy: bool = False
+    error: str | None = None
+    checked: float | None = None  # Unix time of the reading
+
+
+#: Share of a job's progress bar given to capture; processing gets the rest.
+CAPTURE_SHARE = 0.5
+
+
+class JobRunner:
+    """Runs jobs in two single-worker pools (capture, processing) and records them in the store."""
+
+    def __init__(self, store: JobStore, out_dir: Path, open_camera: Callable[[], CameraBackend],
+                 capture: CaptureFn, process: ProcessFn, thumbnail_px: int = 320) -> None:
+        self.store = store
+        self.out_dir = Path(out_dir).resolve()
+        self._open_camera = open_camera
+        self._capture = capture
+        self._process = process
+        self._thumbnail_px = thumbnail_px
+        self._camera_lock = threading.Lock()  # held for the whole capture (and camera reads)
+        self._capturing: str | None = None
+        self._camera_cache = CameraStatus(info=None)
+        self._capture_pool = ThreadPoolExecutor(1, thread_name_prefix="burstcap-capture")
+        self._process_pool = ThreadPoolExecutor(1, thread_name_prefix="burstcap-process")
+        self._version = 0
+        self._version_lock = threading.Lock()
+
+    @property
+    def version(self) -> int:
+        """Bumped at every job change: the event stream compares it to know when to send."""
+        return self._version
+
+    def submit(self, params: ShootParams) -> Job:
+        """Start a capture now; raise :class:`CaptureBusyError` when one is running."""
+        if not self._camera_lock.acquire(blocking=False):
+            raise CaptureBusyError(self._capturing)
+        try:
+            job = Job(id=uuid.uuid4().hex, ratio=params.ratio, count=params.count)
+            self._capturing = job.id
+            self._save(job)
+            self._capture_pool.submit(self._run_capture, job, params)
+        except BaseException:
+            self._capturing = None
+            self._camera_lock.release()
+            raise
+        return job
+
+    def camera_status(self) -> CameraStatus:
+        """Read the camera (model, battery, settings), or the last reading while it is busy."""
+        if not self._camera_lock.acquire(blocking=False):
+            cached = self._camera_cache
+            return CameraStatus(cached.info, cached.settings, True, cached.error, cached.checked)
+        try:
+            camera = self._open_camera()
+            try:
+                info = camera.open()
+                settings = {name: w.value for name, w in camera.widgets().items()}
+                status = CameraStatus(info=info, settings=settings, checked=time.time())
+            finally:
+                camera.close()
+        except BurstcapError as exc:
+            status = CameraStatus(info=None, error=str(exc), checked=time.time())
+        finally:
+            self._camera_lock.release()
+        self._camera_cache = status
+        return status
+
+    def close(self) -> None:
+        """Stop taking work. Jobs still running are marked failed at the next start."""
+        self._capture_pool.shutdown(wait=False, cancel_futures=True)
+        self._process_pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- the two steps, each on its own worker thread ---------------------------------------------
+
+    def _run_capture(self, job: Job, params: ShootParams) -> None:
+        start = time.monotonic()
+        job_dir = self.out_dir / "jobs" / job.id
+        try:
+            job_dir.mkdir(parents=True, exist_ok=True)
+            camera = self._open_camera()
+            try:
+                camera.open()
+                self._progress(job, 0.0, "capturing")
+                pairs = self._capture(camera, params, job_dir,
+                                      lambda f, s: self._progress(job, f * CAPTURE_SHARE, s))
+            finally:
+                camera.close()
+            if len(pairs) == 0:
+                raise BurstcapError("the capture produced no pair")
+            job.pairs = [PairFiles(short=self._relative(p.short), long=self._relative(p.long))
+                         for p in pairs]
+            for pair in job.pairs:
+                self._thumbnail(job, pair, "short", pair.short)
+                self._thumbnail(job, pair, "long", pair.long)
+        except Exception as exc:  # noqa: BLE001 - any failure becomes the job's error
+            self._fail(job, exc, "capture")
+            return
+        finally:
+            self._capturing = None
+            self._camera_lock.release()
+        job.timings["capture_s"] = round(time.monotonic() - start, 4)
+        job.state = JobState.QUEUED
+        job.progress = CAPTURE_SHARE
+        job.stage = "waiting for processing"
+        self._save(job)
+        self._process_pool.submit(self._run_process, job, time.monotonic())
+
+    def _run_process(self, job: Job, queued_at: float) -> None:
+        start = time.monotonic()
+        job.timings["queue_s"] = round(start - queued_at, 4)
+        job.state = JobState.PROCESSING
+        self._save(job)
+        try:
+            for i, pair in enumerate(job.pairs):
+                def progress(f: float, stage: str, i: int = i) -> None:
+                    share = (i + min(max(f, 0.0), 1.0)) / len(job.pairs)
+                    self._progress(job, CAPTURE_SHARE + share * (1 - CAPTURE_SHARE), stage)
+
+                progress(0.0, f"processing pair {i + 1} of {len(job.pairs)}")
+                out_path = self.out_dir / "jobs" / job.id / f"fused_{i:02d}.jpg"
+                written = self._process(CapturedPair(self.out_dir / pair.short,
+                                                     self.out_dir / pair.long),
+                                        job.ratio, out_path, progress)
+                pair.result = self._relative(written)
+                self._thumbnail(job, pair, "result", pair.result)
+        except Exception as exc:  # noqa: BLE001 - any failure becomes the job's error
+            self._fail(job, exc, "processing")
+            return
+        job.timings["process_s"] = round(time.monotonic() - start, 4)
+        job.timings["total_s"] = round(time.time() - job.created, 4)
+        job.state = JobState.DONE
+        job.progress = 1.0
+        job.stage = "done"
+        job.finished = time.time()
+        self._save(job)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _relative(self, path: Path) -> str:
+        """``path`` relative to the output folder; refuses files outside it."""
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(self.out_dir):
+            raise BurstcapError(f"{path}: written outside the output folder {self.out_dir}")
+        return resolved.relative_to(self.out_dir).as_posix()
+
+    def _thumbnail(self, job: Job, pair: PairFiles, kind: str, rel: str) -> None:
+        dest = self.out_dir / "jobs" / job.id / "thumbs" / f"{Path(rel).stem}_{kind}.jpg"
+        try:
+            make_thumbnail(self.out_dir / rel, dest, self._thumbnail_px)
+        except BurstcapError as exc:  # a missing thumbnail must not fail the job
+            log.warning("job %s: no thumbnail for %s: %s", job.id, rel, exc)
+            return
+        pair.thumbnails[kind] = self._relative(dest)
+
+    def _progress(self, job: Job, fraction: float, stage: str) -> None:
+        job.progress = round(min(max(fraction, 0.0), 1.0), 4)
+        job.stage = stage
+        self._save(job)
+
+    def _fail(self, job: Job, exc: Exception, step: str) -> None:
+        if not isinstance(exc, USER_ERRORS):
+            log.error("job %s: %s failed", job.id, step, exc_info=exc)
+        message = str(exc) if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {exc}"
+        job.state = JobState.FAILED
+        job.error = f"{step} failed: {message}"
+        job.stage = f"{step} failed"
+        job.finished = time.time()
+        self._save(job)
+
+    def _save(self, job: Job) -> None:
+        self.store.put(job)
+        with self._version_lock:
+            self._version += 1

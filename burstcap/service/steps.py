@@ -1,0 +1,57 @@
+"""The service's real capture and processing steps: :func:`burstcap.shoot.shoot_pair` and the fusion
+pipeline (:func:`burstcap.fuse.fuse_pair`), adapted to :mod:`burstcap.service.runner`'s types."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from torch import nn
+
+from burstcap.camera.backend import CameraBackend
+from burstcap.fuse import FuseOptions, fuse_pair
+from burstcap.service.runner import CapturedPair, ProcessFn, ProgressFn, ShootParams
+from burstcap.shoot import Progress, ShootRequest, shoot_pair
+
+
+def shoot_pairs(camera: CameraBackend, params: ShootParams, job_dir: Path,
+                progress: ProgressFn) -> list[CapturedPair]:
+    """Shoot ``params.count`` pairs on the open ``camera``, one session folder each in ``job_dir``.
+
+    ``params.ratio`` is long/short (> 1); :class:`ShootRequest` wants short/long, hence ``1 / ratio``.
+    """
+    request = ShootRequest(ratio=1.0 / params.ratio, long_exposure_s=params.long_exposure_s,
+                           iso_long=params.iso_long)
+    pairs = []
+    for i in range(params.count):
+        def report(p: Progress, i: int = i) -> None:
+            progress((i + p.fraction) / params.count,
+                     f"pair {i + 1}/{params.count}: {p.message or p.stage}")
+
+        session = shoot_pair(camera, request, job_dir, progress=report)
+        pairs.append(CapturedPair(short=session.short, long=session.long))
+    return pairs
+
+
+def fuse_step(options: FuseOptions = FuseOptions(), out_format: str = "jpg",
+              model: nn.Module | None = None) -> ProcessFn:
+    """A processing step running :func:`burstcap.fuse.fuse_pair` with ``options``, writing
+    ``fused_NN.<out_format>``. ``model``: an already built network (default: load ``options.model``
+    at the first job and keep it for the next ones)."""
+    loaded: list[nn.Module] = [model] if model is not None else []
+    lock = threading.Lock()
+
+    def process(pair: CapturedPair, ratio: float, out_path: Path, progress: ProgressFn) -> Path:
+        with lock:
+            if not loaded:
+                from deblurnet.inference import load_model
+
+                progress(0.0, f"loading {options.model}")
+                loaded.append(load_model(options.model, options.weights, options.device))
+        progress(0.1, f"fusing with {options.model}")
+        result = fuse_pair(pair.short, pair.long, out_path.with_suffix("." + out_format.lstrip(".")),
+                           options, model=loaded[0], progress=False)
+        progress(1.0, "fused")
+        return result.out_path
+
+    return process

@@ -1,0 +1,124 @@
+"""Job records, persisted in SQLite beside the images so history survives a restart.
+
+A job is one press of the shutter: ``count`` short/long pairs captured, then each pair fused. File
+paths in a record are relative to the service's output folder; the file endpoints resolve them and
+refuse anything that leaves that folder.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from burstcap.errors import BurstcapError
+
+#: Name of the database file inside the output folder.
+DB_NAME = "jobs.sqlite"
+
+
+class JobState(str, Enum):
+    """Where a job is. ``done`` and ``failed`` are final."""
+
+    CAPTURING = "capturing"
+    QUEUED = "queued"  # captured, waiting for the processing worker
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED)
+
+
+@dataclass
+class PairFiles:
+    """The files of one captured pair, relative to the output folder (None until written)."""
+
+    short: str
+    long: str
+    result: str | None = None
+    thumbnails: dict[str, str] = field(default_factory=dict)  # "short" | "long" | "result" -> path
+
+
+@dataclass
+class Job:
+    """One shoot request and everything that happened to it. Times are Unix seconds."""
+
+    id: str
+    ratio: float
+    count: int
+    state: JobState = JobState.CAPTURING
+    progress: float = 0.0  # [0, 1] over capture and processing together
+    stage: str = "waiting for the camera"
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    error: str | None = None
+    pairs: list[PairFiles] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["state"] = self.state.value
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Job":
+        data = json.loads(text)
+        data["state"] = JobState(data["state"])
+        data["pairs"] = [PairFiles(**p) for p in data["pairs"]]
+        return cls(**data)
+
+
+class JobStore:
+    """Thread-safe job table in ``<out_dir>/jobs.sqlite``; every write is committed at once."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = Path(out_dir) / DB_NAME
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created REAL NOT NULL, "
+                "record TEXT NOT NULL)")
+        except sqlite3.Error as exc:
+            raise BurstcapError(f"{self.path}: cannot open the job database: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def put(self, job: Job) -> None:
+        """Insert or replace ``job``."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO jobs (id, created, record) VALUES (?, ?, ?)",
+                             (job.id, job.created, job.to_json()))
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute("SELECT record FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_json(row[0]) if row else None
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        """The newest ``limit`` jobs, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM jobs ORDER BY created DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        return [Job.from_json(r[0]) for r in rows]
+
+    def fail_unfinished(self, reason: str) -> list[str]:
+        """Mark every job that is not final as failed (after a crash); return their ids."""
+        failed = []
+        for job in self.recent(limit=1_000_000):
+            if not job.state.final:
+                job.error = f"{reason} (it was {job.state.value})"
+                job.state = JobState.FAILED
+                job.finished = time.time()
+                self.put(job)
+                failed.append(job.id)
+        return failed
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,447 @@
+"""The HTTP service against a real uvicorn on 127.0.0.1, with libgphoto2's virtual camera behind it.
+
+Camera: the real :class:`GPhoto2Backend` on libgphoto2's virtual camera (``VCAMERADIR`` + the ``vusb``
+io-lib, switched for the duration of each test), serving a 128x96 JPEG generated here; both frames of
+a pair are that JPEG (the virtual camera duplicates it). Processing: the real fusion step
+(:func:`burstcap.service.steps.fuse_step` -> :func:`burstcap.fuse.fuse_pair`) with an *untrained*
+compact DeblurMerger instead of the shipped weights, so a pair fuses in ~0.2 s. The virtual camera
+has no timing (a capture returns at once), so tests that need a capture in progress hold it at the
+camera boundary with :class:`GatedCapture` (the one fake here).
+
+Other test modules (test_browser.py, test_load.py) import the fixtures below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+import torch
+
+from burstcap.camera.backend import CameraBackend
+from burstcap.camera.gphoto import GPhoto2Backend
+from burstcap.camera.scripted import CameraScript, ScriptedBackend
+from burstcap.errors import BurstcapError, CameraError
+from burstcap.fuse import FuseOptions
+from burstcap.service import BackgroundServer, ServiceConfig, ShootParams, create_app
+from burstcap.service.runner import CapturedPair, CaptureFn, ProcessFn, ProgressFn
+from burstcap.service.steps import fuse_step, shoot_pairs
+
+pytestmark = [pytest.mark.camera, pytest.mark.timeout(90)]
+
+FRAME_W, FRAME_H = 128, 96
+
+
+# -- fixtures shared with test_browser.py and test_load.py ------------------------------------------
+
+@pytest.fixture
+def virtual_camera(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point libgphoto2 at its virtual camera serving one generated JPEG; returns the folder."""
+    import gphoto2
+
+    folder = tmp_path / "vcamera" / "DCIM" / "100TEST"
+    folder.mkdir(parents=True)
+    y, x = np.mgrid[0:FRAME_H, 0:FRAME_W]
+    image = np.stack([x * 2, y * 2, 255 - x - y], axis=-1).clip(0, 255).astype(np.uint8)
+    cv2.rectangle(image, (40, 30), (88, 66), (255, 255, 255), -1)
+    assert cv2.imwrite(str(folder / "IMG_0001.JPG"), image)
+    monkeypatch.setenv("VCAMERADIR", str(tmp_path / "vcamera"))
+    monkeypatch.setenv("IOLIBS", str(Path(gphoto2.__file__).parent / "libgphoto2" / "vusb"))
+    return folder
+
+
+@lru_cache(maxsize=1)
+def tiny_fuse() -> ProcessFn:
+    """The real fusion step with an untrained, seeded compact DeblurMerger (fast on CPU)."""
+    from deblurnet.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("deblur-merger", preset="compact").eval()
+    return fuse_step(FuseOptions(device="cpu"), out_format="jpg", model=model)
+
+
+class GatedCapture:
+    """Fake at the camera-timing boundary: holds each capture until ``release`` is set (the virtual
+    camera's exposures take no time), then shoots for real through ``shoot_pairs``."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.calls = 0
+
+    def __call__(self, camera: CameraBackend, params: ShootParams, job_dir: Path,
+                 progress: ProgressFn) -> list[CapturedPair]:
+        self.calls += 1
+        self.started.set()
+        progress(0.0, "exposing")
+        if not self.release.wait(timeout=60):
+            raise CameraError("test gate never opened")
+        return shoot_pairs(camera, params, job_dir, progress)
+
+
+@dataclass
+class Service:
+    """A running service: base URL, token, output folder; ``client()`` sends the token."""
+
+    url: str
+    token: str
+    out_dir: Path
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10,
+                            headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+
+    def wait(self, job_id: str, timeout_s: float = 30.0) -> dict:
+        """Poll the job until it is done or failed; return its JSON."""
+        deadline = time.monotonic() + timeout_s
+        with self.client() as client:
+            while time.monotonic() < deadline:
+                job = client.get(f"/api/jobs/{job_id}").raise_for_status().json()
+                if job["state"] in ("done", "failed"):
+                    return job
+                time.sleep(0.05)
+        raise AssertionError(f"job {job_id} did not finish in {timeout_s} s: {job}")
+
+
+@contextmanager
+def running_service(out_dir: Path, capture: CaptureFn = shoot_pairs,
+                    process: ProcessFn | None = None,
+                    open_camera=GPhoto2Backend) -> Iterator[Service]:
+    """create_app + uvicorn on 127.0.0.1 (a free port) on a thread, stopped at exit."""
+    app = create_app(ServiceConfig(out_dir=out_dir), open_camera=open_camera, capture=capture,
+                     process=process or tiny_fuse())
+    token = (out_dir / "service-token").read_text().strip()
+    with BackgroundServer(app) as server:
+        yield Service(server.url, token, out_dir)
+
+
+@pytest.fixture
+def service(tmp_path: Path, virtual_camera: Path) -> Iterator[Service]:
+    with running_service(tmp_path / "out") as svc:
+        yield svc
+
+
+# -- the happy path ----------------------------------------------------------------------------------
+
+def test_shoot_poll_fetch_result(service: Service) -> None:
+    with service.client() as client:
+        response = client.post("/api/shoot", json={"ratio": 8, "count": 2})
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert job["state"] == "capturing" and job["ratio"] == 8 and job["count"] == 2
+
+        done = service.wait(job["id"])
+        assert done["state"] == "done", done["error"]
+        assert done["progress"] == 1.0 and done["error"] is None
+        assert {"capture_s", "queue_s", "process_s", "total_s"} <= set(done["timings"])
+        assert len(done["pairs"]) == 2
+        for pair in done["pairs"]:
+            result = client.get(pair["result_url"])
+            assert result.status_code == 200 and result.headers["content-type"] == "image/jpeg"
+            fused = cv2.imdecode(np.frombuffer(result.content, np.uint8), cv2.IMREAD_COLOR)
+            assert fused.shape == (FRAME_H, FRAME_W, 3)
+            assert set(pair["thumbnail_urls"]) == {"short", "long", "result"}
+            for url in pair["thumbnail_urls"].values():  # <img src> style: token in the query
+                thumb = httpx.get(f"{service.url}{url}&token={service.token}")
+                assert thumb.status_code == 200
+                assert cv2.imdecode(np.frombuffer(thumb.content, np.uint8), 1).shape[1] == FRAME_W
+
+        listed = client.get("/api/jobs").json()["jobs"]
+        assert [j["id"] for j in listed] == [job["id"]]
+        camera = client.get("/api/camera").json()
+        assert camera["connected"] and camera["model"] == "Nikon DSC D750"
+        assert camera["battery"] == "50%" and camera["settings"]["shutterspeed"].endswith("s")
+        assert camera["busy"] is False
+
+    # the images sit beside the database, in the shoot_pair session folders, with their sidecars
+    sidecars = list((service.out_dir / "jobs" / job["id"]).glob("*/session.json"))
+    assert len(sidecars) == 2 and (service.out_dir / "jobs.sqlite").is_file()
+    assert json.loads(sidecars[0].read_text())["camera"]["model"] == "Nikon DSC D750"
+
+
+def test_event_stream_reports_progress_to_done(service: Service) -> None:
+    states: list[str] = []
+    with service.client() as client:
+        with httpx.stream("GET", f"{service.url}/api/events?token={service.token}",
+                          timeout=30) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            job_id = client.post("/api/shoot", json={"ratio": 4}).json()["id"]
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    jobs = {j["id"]: j for j in json.loads(line[6:])["jobs"]}
+                    if job_id in jobs:
+                        states.append(jobs[job_id]["state"])
+                        if states[-1] in ("done", "failed"):
+                            break
+    assert states[-1] == "done"
+    assert states.count("done") == 1 and len(states) >= 2  # saw it before it finished
+
+
+def test_capture_failure_is_recorded_and_camera_absence_reported(tmp_path: Path) -> None:
+    absent = lambda: ScriptedBackend(script=CameraScript(present=False))  # noqa: E731
+    with running_service(tmp_path / "out", open_camera=absent) as svc, svc.client() as client:
+        camera = client.get("/api/camera").json()
+        assert camera["connected"] is False and "no camera" in camera["error"]
+        job = svc.wait(client.post("/api/shoot", json={}).json()["id"])
+        assert job["state"] == "failed" and job["error"].startswith("capture failed: no camera")
+        # the camera is free again: the next shot is accepted
+        assert client.post("/api/shoot", json={"ratio": 2}).status_code == 202
+
+
+# -- security ---------------------------------------------------------------------------------------
+
+def test_every_api_call_needs_the_token(service: Service) -> None:
+    mode = stat.S_IMODE((service.out_dir / "service-token").stat().st_mode)
+    assert mode == 0o600 and len(service.token) >= 40
+    with service.client() as client:
+        job = service.wait(client.post("/api/shoot", json={"ratio": 8}).json()["id"])
+    result = job["pairs"][0]["result_url"]
+    calls = [("POST", "/api/shoot"), ("GET", "/api/jobs"), ("GET", f"/api/jobs/{job['id']}"),
+             ("GET", result), ("GET", job["pairs"][0]["thumbnail_urls"]["short"]),
+             ("GET", "/api/camera"), ("GET", "/api/events")]
+    with httpx.Client(base_url=service.url, timeout=10) as anonymous:
+        for method, url in calls:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": service.token}):
+                response = anonymous.request(method, url, headers=headers, json={"ratio": 8})
+                assert response.status_code == 401, (method, url, headers)
+                assert "token" in response.json()["detail"]
+        # ?token= is accepted for images and the event stream only
+        assert anonymous.get(f"/api/jobs?token={service.token}").status_code == 401
+        assert anonymous.get(f"{result}&token={service.token}").status_code == 200
+        assert anonymous.get(f"{result}&token=wrong").status_code == 401
+        # the page itself and the API docs are public (they hold no secret)
+        assert anonymous.get("/").status_code == 200
+        assert anonymous.get("/docs").status_code == 200
+        assert "bearer" in anonymous.get("/openapi.json").text.lower()
+
+
+def test_token_survives_restart_and_is_refused_when_world_readable(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    create_app(ServiceConfig(out_dir=out), GPhoto2Backend, shoot_pairs, tiny_fuse())
+    first = (out / "service-token").read_text()
+    create_app(ServiceConfig(out_dir=out), GPhoto2Backend, shoot_pairs, tiny_fuse())
+    assert (out / "service-token").read_text() == first
+    os.chmod(out / "service-token", 0o644)
+    with pytest.raises(BurstcapError, match="service-token.*other users.*chmod 600"):
+        create_app(ServiceConfig(out_dir=out), GPhoto2Backend, shoot_pairs, tiny_fuse())
+
+
+def test_traversal_attempts_are_refused(service: Service, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    with service.client() as client:
+        job = service.wait(client.post("/api/shoot", json={"ratio": 8}).json()["id"])
+        jid = job["id"]
+        attempts = [
+            "/api/jobs/..%2F..%2F..%2Fetc%2Fpasswd/result",
+            "/api/jobs/%2e%2e%2f%2e%2e%2fjobs.sqlite/result",
+            f"/api/jobs/{jid}%2F..%2F..%2Fservice-token/result",
+            f"/api/jobs/{jid}/thumbnail/..%2F..%2F..%2Fservice-token",
+            f"/api/jobs/{jid}/thumbnail/%2Fetc%2Fpasswd",
+            f"/api/jobs/{jid}/result?pair=-1",
+            f"/api/jobs/{jid}/result?pair=..%2F..%2Fservice-token",
+            f"/api/jobs/{jid}/result?pair=1",
+            "/static/..%2F..%2Fservice%2Fauth.py",
+            "/static/%2e%2e/%2e%2e/pyproject.toml",
+            "/api/jobs/" + "0" * 32 + "/result",
+        ]
+        for url in attempts:
+            response = client.get(url)
+            assert response.status_code in (404, 422), (url, response.status_code)
+            assert "TOP-SECRET" not in response.text and service.token not in response.text
+        # a raw, un-normalised path straight to the socket
+        raw = httpx.Request("GET", f"{service.url}/static/../../../etc/passwd")
+        raw.url = raw.url.copy_with(raw_path=b"/static/../../../etc/passwd")
+        assert client.send(raw).status_code == 404
+
+        # a result file replaced by a symlink leading out of the output folder
+        result = service.out_dir / "jobs" / jid / "fused_00.jpg"
+        result.unlink()
+        result.symlink_to(secret)
+        response = client.get(job["pairs"][0]["result_url"])
+        assert response.status_code == 404 and "TOP-SECRET" not in response.text
+
+        # a tampered record pointing outside the output folder is refused too
+        with sqlite3.connect(service.out_dir / "jobs.sqlite") as db:
+            record = json.loads(db.execute("SELECT record FROM jobs WHERE id=?", (jid,)).fetchone()[0])
+            record["pairs"][0]["thumbnails"]["short"] = str(secret)
+            record["pairs"][0]["thumbnails"]["long"] = "../../secret.txt"
+            db.execute("UPDATE jobs SET record=? WHERE id=?", (json.dumps(record), jid))
+        for kind in ("short", "long"):
+            response = client.get(f"/api/jobs/{jid}/thumbnail/{kind}")
+            assert response.status_code == 404 and "TOP-SECRET" not in response.text
+
+
+def test_bad_requests_get_clear_422_and_413(service: Service) -> None:
+    cases = [({"ratio": 0.5}, "ratio"), ({"ratio": "fast"}, "ratio"), ({"count": 0}, "count"),
+             ({"count": 11}, "count"), ({"count": 1.5}, "count"), ({"shutter": "1/8"}, "shutter"),
+             ({"long_exposure_s": -1}, "long_exposure_s")]
+    with service.client() as client:
+        for body, field in cases:
+            response = client.post("/api/shoot", json=body)
+            assert response.status_code == 422, body
+            assert field in response.json()["detail"] and response.json()["errors"]
+        response = client.post("/api/shoot", content=b"{not json",
+                               headers={"Content-Type": "application/json"})
+        assert response.status_code == 422
+        response = client.post("/api/shoot", json={"ratio": 8, "pad": "x" * 50_000})
+        assert response.status_code == 413 and "larger than" in response.json()["detail"]
+        assert client.get("/api/jobs?limit=0").status_code == 422
+        assert client.get("/api/jobs").json()["jobs"] == []  # nothing was started
+
+
+# -- one capture at a time ---------------------------------------------------------------------------
+
+def test_second_shoot_while_capturing_gets_409(tmp_path: Path, virtual_camera: Path) -> None:
+    gate = GatedCapture()
+    with running_service(tmp_path / "out", capture=gate) as svc, svc.client() as client:
+        try:
+            first = client.post("/api/shoot", json={"ratio": 8})
+            assert first.status_code == 202
+            assert gate.started.wait(10)
+            second = client.post("/api/shoot", json={"ratio": 4})
+            assert second.status_code == 409
+            assert first.json()["id"] in second.json()["detail"]
+            assert "busy" in second.json()["detail"]
+            camera = client.get("/api/camera").json()  # the camera is not touched mid-capture
+            assert camera["busy"] is True
+        finally:
+            gate.release.set()
+        assert svc.wait(first.json()["id"])["state"] == "done"
+        third = client.post("/api/shoot", json={"ratio": 2})
+        assert third.status_code == 202
+        assert svc.wait(third.json()["id"])["state"] == "done"
+        assert gate.calls == 2
+        assert len(client.get("/api/jobs").json()["jobs"]) == 2
+
+
+# -- persistence --------------------------------------------------------------------------------------
+
+def test_restart_keeps_the_job_history(tmp_path: Path, virtual_camera: Path) -> None:
+    out = tmp_path / "out"
+    with running_service(out) as svc, svc.client() as client:
+        job = svc.wait(client.post("/api/shoot", json={"ratio": 8}).json()["id"])
+        before = client.get(job["pairs"][0]["result_url"]).content
+    with running_service(out) as svc, svc.client() as client:
+        jobs = client.get("/api/jobs").json()["jobs"]
+        assert [j["id"] for j in jobs] == [job["id"]] and jobs[0]["state"] == "done"
+        assert client.get(job["pairs"][0]["result_url"]).content == before
+
+
+CRASHING_SERVER = """
+    import sys, time
+    from pathlib import Path
+    from burstcap.camera.scripted import ScriptedBackend
+    from burstcap.service import BackgroundServer, ServiceConfig, create_app
+
+    def capture(camera, params, job_dir, progress):
+        progress(0.5, "exposing")
+        time.sleep(60)
+        return []
+
+    app = create_app(ServiceConfig(out_dir=Path(sys.argv[1])), ScriptedBackend, capture,
+                     lambda *args: None)
+    with BackgroundServer(app) as server:
+        print(server.url, flush=True)
+        time.sleep(60)
+"""
+
+
+def test_job_running_when_the_server_died_is_marked_failed(tmp_path: Path) -> None:
+    """The server process is killed (SIGKILL) mid-capture; the next start marks the job failed."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CRASHING_SERVER), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if not url else url
+        headers = {"Authorization": f"Bearer {(out / 'service-token').read_text().strip()}"}
+        job_id = httpx.post(f"{url}/api/shoot", json={}, headers=headers).json()["id"]
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{url}/api/jobs/{job_id}", headers=headers).json()["stage"] != "exposing":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    with running_service(out) as svc, svc.client() as client:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        assert job["state"] == "failed" and "server stopped" in job["error"]
+        assert "capturing" in job["error"] and job["finished"] is not None
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+def test_serve_command_prints_token_url_and_qr_and_serves(tmp_path: Path,
+                                                          virtual_camera: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "burstcap.cli", "serve", "--port", "0",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith("burstcap: serving") and "http://127.0.0.1:" in lines[0]
+        url = lines[1].split(": ", 1)[1].strip()
+        token = (out / "service-token").read_text().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith(f"/#token={token}")
+        assert "█" in proc.stdout.readline() + proc.stdout.readline()  # the QR code
+        base = url.split("/#")[0]
+        deadline = time.monotonic() + 20
+        while True:  # uvicorn starts after the banner
+            try:
+                page = httpx.get(base + "/")
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert page.status_code == 200 and "shutter" in page.text
+        camera = httpx.get(base + "/api/camera", headers={"Authorization": f"Bearer {token}"})
+        assert camera.json()["model"] == "Nikon DSC D750"
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: a graceful stop
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "warning" not in err.lower()
+
+
+def test_serve_command_refuses_a_taken_port_in_one_line(tmp_path: Path) -> None:
+    with BackgroundServer(create_app(ServiceConfig(out_dir=tmp_path / "a"), GPhoto2Backend,
+                                     shoot_pairs, tiny_fuse())) as taken:
+        proc = subprocess.run([sys.executable, "-m", "burstcap.cli", "serve", "--port",
+                               str(taken.port), "--out", str(tmp_path / "b"), "--no-qr"],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("burstcap: error: cannot listen on 127.0.0.1:")
+    assert "Traceback" not in proc.stderr
+
+
+def test_warns_beyond_loopback_and_reads_toml(tmp_path: Path) -> None:
+    from burstcap.commands.serve import phone_url
+    from burstcap.service.config import load_config
+
+    assert ServiceConfig().loopback_only and ServiceConfig(host="::1").loopback_only
+    assert not ServiceConfig(host="0.0.0.0").loopback_only
+    assert phone_url(ServiceConfig(), 8000, "abc") == "http://127.0.0.1:8000/#token=abc"
+    toml = tmp_path / "serve.toml"
+    toml.write_text('[serve]\nhost = "0.0.0.0"\nport = 9000\nout_dir = "shots"\n')
+    assert load_config(toml) == ServiceConfig(host="0.0.0.0", port=9000, out_dir=Path("shots"))
+    toml.write_text('[serve]\nbogus = 1\n')
+    with pytest.raises(BurstcapError, match="serve.toml: unknown setting \\[serve\\] bogus"):
+        load_config(toml)

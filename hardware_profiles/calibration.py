@@ -90,6 +90,10 @@ def _read(path: Path):
     try:
         raw = read_raw(path)
     except IspError as exc:
+        if "no image data" in str(exc):
+            raise CalibrationError(
+                f"{path}: every pixel has the same value (fully saturated or blank); if it is a flat, "
+                "reshoot it with a shorter exposure or a dimmer target") from None
         raise CalibrationError(f"{exc}; remove or reshoot this frame") from None
     if raw.cfa_pattern is None:
         raise CalibrationError(f"{path}: a LinearRaw (demosaiced) file cannot be calibrated; "
@@ -175,7 +179,7 @@ def group_frames(infos: list[FrameInfo]) -> list[CalibrationSet]:
 def _clip_level(mosaic: np.ndarray) -> float:
     """1.0 (white), or lower when many pixels pile up at a lower maximum (early clipping)."""
     top = float(mosaic.max())
-    if top < 1.0 and np.count_nonzero(mosaic >= top) > MAX_CLIPPED_FRACTION * mosaic.size + 1:
+    if top < 1.0 and np.count_nonzero(mosaic >= top) > max(16, 1e-3 * mosaic.size):
         return top
     return 1.0 - 1e-6
 

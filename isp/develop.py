@@ -11,6 +11,7 @@ import numpy as np
 from isp.color import apply_matrix
 from isp.demosaic import bin_half_size, demosaic_bilinear, demosaic_opencv_ea, site_channels
 from isp.errors import IspError
+from isp.libraw_messages import capture_libraw_stderr
 from isp.orientation import apply_orientation
 from isp.raw import RawImage
 
@@ -121,7 +122,7 @@ def _libraw_render(path: Path, raw: RawImage, algorithm: str, half_size: bool) -
 
     r, g, b = (float(v) for v in raw.white_balance)
     try:
-        with rawpy.imread(str(path)) as libraw:
+        with capture_libraw_stderr(), rawpy.imread(str(path)) as libraw:
             rgb16 = libraw.postprocess(
                 demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algorithm),
                 output_color=rawpy.ColorSpace.raw,

@@ -9,6 +9,7 @@ import numpy as np
 
 from isp.color import cam_to_srgb_from_xyz_to_cam
 from isp.errors import RawReadError
+from isp.libraw_messages import Captured, capture_libraw_stderr
 from isp.metadata import CaptureMetadata, exif_orientation_from_libraw_flip, read_tiff_metadata
 
 #: Below this many bits per pixel a raw file cannot hold its image: it was cut short.
@@ -119,24 +120,30 @@ def read_raw(path: str | Path) -> RawImage:
 
     path = Path(path)
     check_input_path(path)
+    captured = Captured()
     try:
-        raw = rawpy.imread(str(path))
+        with capture_libraw_stderr() as captured:
+            raw = rawpy.imread(str(path))
     except rawpy.LibRawFileUnsupportedError:
         raise RawReadError(path, "not a raw file LibRaw can read (unsupported format)") from None
     except rawpy.LibRawError as exc:
-        raise RawReadError(path, f"cannot decode raw file ({_libraw_message(exc)}); truncated or corrupt?") from None
+        raise RawReadError(path, f"cannot decode raw file ({_libraw_message(exc, captured, path)}); truncated or corrupt?") from None
     except OSError as exc:
         raise RawReadError(path, f"cannot open: {exc.strerror or exc}") from None
     with raw:
         try:
-            return _decode(raw, path)
+            with capture_libraw_stderr() as captured:
+                return _decode(raw, path)
         except rawpy.LibRawError as exc:
-            raise RawReadError(path, f"cannot decode raw data ({_libraw_message(exc)}); truncated or corrupt?") from None
+            raise RawReadError(path, f"cannot decode raw data ({_libraw_message(exc, captured, path)}); truncated or corrupt?") from None
 
 
-def _libraw_message(exc: Exception) -> str:
+def _libraw_message(exc: Exception, captured: Captured, path: Path) -> str:
+    """LibRaw's error text plus what it printed to stderr (without its "path: " prefix), one line."""
     text = exc.args[0] if exc.args else type(exc).__name__
-    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    message = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    printed = "; ".join(line.strip().removeprefix(f"{path}: ") for line in captured.text.splitlines() if line.strip())
+    return f"{message}: {printed}" if printed else message
 
 
 def _decode(raw: object, path: Path) -> RawImage:

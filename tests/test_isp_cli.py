@@ -1,0 +1,33 @@
+"""Bad raw input through the real CLI: one line on stderr naming the file, non-zero exit.
+
+One subprocess only (starting the CLI imports torch: seconds on a loaded 2-core machine).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import shared_data_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fuse_with_a_bad_raw_prints_one_line_and_fails(tmp_path: Path) -> None:
+    """The truncated NEF makes LibRaw print "data corrupted at ..." on C stderr: it must be
+    folded into the one error line (a text file renamed .NEF stands in when the data is absent)."""
+    bad = shared_data_dir() / "raw" / "truncated" / "exiftool_Nikon.nef"
+    if not bad.exists():
+        bad = tmp_path / "bad.NEF"
+        bad.write_text("not a raw file\n")
+    out = tmp_path / "x.png"
+    command = [sys.executable, "-m", "burstcap.cli", "fuse", str(bad), str(bad), "-o", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert str(bad) in lines[0] and "Traceback" not in done.stderr
+    if bad.suffix == ".nef":
+        assert "data corrupted" in lines[0]
+    assert not out.exists()

@@ -89,13 +89,17 @@ def _shoot_one(backend: CameraBackend, dest_stem: Path, policy: RetryPolicy) -> 
     if not raws:
         names = ", ".join(f.name for f in files) or "nothing"
         raise BurstcapError(f"the camera saved no RAW file ({names}); set its image quality to RAW")
-    dest = dest_stem.with_suffix(Path(raws[0].name).suffix.lower())
+    dest = dest_stem.parent / (dest_stem.name + Path(raws[0].name).suffix.lower())
     return retry_busy(lambda: backend.download(raws[0], dest), policy, f"download {raws[0].name}")
 
 
 def _existing(stem: Path) -> Path | None:
     return next((p for p in sorted(stem.parent.glob(stem.name + ".*"))
                  if p.suffix.lower() in RAW_EXTENSIONS), None)
+
+
+def _iso_text(iso: float | None) -> str:
+    return f"{iso:g}" if iso else "current"
 
 
 def capture_series(backend: CameraBackend, out_dir: Path, plan: TetherPlan, say: Say,
@@ -149,7 +153,11 @@ def capture_series(backend: CameraBackend, out_dir: Path, plan: TetherPlan, say:
             if iso_widget is not None and iso_text is not None:
                 back = set_value(iso_widget.name, iso_text)
                 iso_value = parse_iso(back) or iso_value
-            for text, seconds in exposures(iso_value):
+            steps = exposures(iso_value)
+            if kind == "flat" and len(steps) < plan.levels:
+                say(f"ISO {_iso_text(iso_value)}: the camera offers only {len(steps)} distinct "
+                    f"exposure times for the {plan.levels} planned levels (needs at least 3)")
+            for text, seconds in steps:
                 back_s = parse_shutter(set_value(shutter.name, text)) or seconds
                 for i in range(count):
                     stem = folder(iso_value) / (f"dark_{i:02d}" if kind == "dark"
@@ -157,8 +165,7 @@ def capture_series(backend: CameraBackend, out_dir: Path, plan: TetherPlan, say:
                     if _existing(stem):
                         continue
                     stem.parent.mkdir(parents=True, exist_ok=True)
-                    say(f"{kind} frame {i + 1}/{count} at ISO {iso_value or 'current'}, "
-                        f"{text} s")
+                    say(f"{kind} frame {i + 1}/{count} at ISO {_iso_text(iso_value)}, {text} s")
                     _shoot_one(backend, stem, policy)
                     shot += 1
 

@@ -13,10 +13,12 @@ import numpy as np
 
 from isp.atomic import atomic_path
 from isp.color import srgb_decode, srgb_encode
+from isp.develop import develop
 from isp.errors import IspError, RawReadError
 from isp.metadata import CaptureMetadata, read_pil_metadata, read_tiff_metadata
 from isp.tiffmeta import append_exif_ifd, ifd0_tags
 from isp.orientation import apply_orientation
+from isp.raw import check_input_path, read_raw
 
 #: Extensions read as sRGB-encoded images; everything else goes to LibRaw.
 SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -29,6 +31,7 @@ class LinearImage:
     """A decoded input: ``rgb`` (H, W, 3) float32 scene-linear, display-oriented.
 
     ``is_raw`` tells whether it came from a RAW file (then 1.0 = sensor white level).
+    ``metadata.orientation`` is the file's tag, already applied to ``rgb``.
     """
 
     rgb: np.ndarray
@@ -44,9 +47,6 @@ def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = 
     ``half_size`` halves RAW files by binning and sRGB files by area averaging.
     Raises :class:`isp.RawReadError` naming the file when it cannot be read.
     """
-    from isp.develop import develop
-    from isp.raw import check_input_path, read_raw
-
     path = Path(path)
     check_input_path(path)
     if path.suffix.lower() not in SRGB_EXTENSIONS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class RawImage:
 
 
 def check_input_path(path: Path) -> None:
+    """Raise RawReadError unless ``path`` is an existing, non-empty regular file."""
     if not path.exists():
         raise RawReadError(path, "no such file")
     if path.is_dir():
@@ -52,7 +54,7 @@ def check_input_path(path: Path) -> None:
         raise RawReadError(path, "file is empty")
 
 
-def _white_balance(camera_wb: list[float], daylight_wb: list[float], path: Path) -> np.ndarray:
+def _white_balance(camera_wb: list[float], daylight_wb: list[float]) -> np.ndarray:
     """(3,) R, G, B multipliers normalised to G = 1 (camera's as-shot, else daylight, else unity)."""
     for wb in (camera_wb, daylight_wb):
         r, g, b = (float(v) for v in wb[:3])
@@ -98,7 +100,8 @@ def _measure_hidden_matrix(raw: object) -> np.ndarray:
 
 
 def _metadata(raw: object, path: Path) -> CaptureMetadata:
-    """TIFF/EXIF tags where the file has them, completed by what LibRaw parsed."""
+    """TIFF/EXIF tags where the file has them, completed by what LibRaw parsed; the orientation is
+    always LibRaw's (it knows the maker-specific places)."""
     other = raw.other  # type: ignore[attr-defined]
     from_libraw = CaptureMetadata(
         exposure_time_s=float(other.shutter_speed) if other.shutter_speed > 0 else None,
@@ -107,7 +110,8 @@ def _metadata(raw: object, path: Path) -> CaptureMetadata:
         timestamp=other.timestamp if other.timestamp is not None and other.timestamp.year > 1970 else None,
         orientation=exif_orientation_from_libraw_flip(raw.sizes.flip),  # type: ignore[attr-defined]
     )
-    return read_tiff_metadata(path).merged(from_libraw)
+    merged = read_tiff_metadata(path).merged(from_libraw)
+    return dataclasses.replace(merged, orientation=from_libraw.orientation)
 
 
 def read_raw(path: str | Path) -> RawImage:
@@ -168,7 +172,7 @@ def _decode(raw: object, path: Path) -> RawImage:
     white = float(raw.white_level)  # type: ignore[attr-defined]
     if not np.all(white > black):
         raise RawReadError(path, f"white level {white} is not above black levels {black.tolist()}")
-    wb = _white_balance(raw.camera_whitebalance, raw.daylight_whitebalance, path)  # type: ignore[attr-defined]
+    wb = _white_balance(raw.camera_whitebalance, raw.daylight_whitebalance)  # type: ignore[attr-defined]
     cam_to_srgb = _cam_to_srgb(raw.color_matrix, raw.rgb_xyz_matrix)  # type: ignore[attr-defined]
     metadata = _metadata(raw, path)
 

@@ -91,3 +91,23 @@ def test_missing_path_and_directory(tmp_path: Path) -> None:
     with pytest.raises(RawReadError, match="directory"):
         read_raw(tmp_path)
     assert issubclass(RawReadError, IspError)
+
+
+def test_non_bayer_cfa_is_refused(tmp_path: Path) -> None:
+    """A DNG whose CFAPattern is R G / B B (no Bayer) is refused, not mis-developed."""
+    import struct
+
+    from isp.dng import write_dng
+
+    path = write_dng(tmp_path / "rgbb.dng", np.random.default_rng(0).integers(100, 4000, (64, 64), dtype=np.uint16))
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    for index in range(count):
+        entry = ifd + 2 + 12 * index
+        if struct.unpack_from("<H", data, entry)[0] == 33422:  # CFAPattern, 4 bytes inline
+            data[entry + 8 : entry + 12] = bytes([0, 1, 2, 2])
+    path.write_bytes(bytes(data))
+    with pytest.raises(RawReadError, match="not a Bayer pattern") as info:
+        read_raw(path)
+    assert str(path) in str(info.value)

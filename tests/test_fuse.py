@@ -1,0 +1,255 @@
+"""The pair -> fused image pipeline (burstcap.fuse) and the `burstcap fuse` command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from burstcap.errors import BurstcapError
+from burstcap.fuse import (FuseOptions, fuse_arrays, fuse_pair, load_options, normalisation_gain,
+                           parse_ratio, write_output)
+from deblurnet.checkpoint import save_weights
+from deblurnet.inference import prepare_model
+from deblurnet.models import create_model
+from isp.color import srgb_decode
+from isp.errors import IspError
+from isp.io import read_linear
+from isp.metadata import CaptureMetadata
+
+WHEN = datetime(2025, 5, 4, 10, 11, 12)
+
+
+def settled(gain: float | None = None) -> torch.nn.Module:
+    """An untrained DeblurRNN with BatchNorm / spectral-norm estimates settled by a few train-mode
+    passes; ``gain`` 0.0 makes it return its short input exactly."""
+    torch.manual_seed(0)
+    model = create_model("deblur-rnn")
+    model.train()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        for _ in range(4):
+            model(x, x)
+        if gain is not None:
+            for module in model.modules():
+                if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
+                    module.gain.fill_(gain)
+    return prepare_model(model, "cpu", threads=torch.get_num_threads())
+
+
+@pytest.fixture(scope="module")
+def identity_model() -> torch.nn.Module:
+    return settled(gain=0.0)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    return save_weights(settled(), tmp_path_factory.mktemp("w") / "rnn.safetensors")
+
+
+def _scene(size: tuple[int, int] = (320, 240)) -> np.ndarray:
+    """Scene-linear (H, W, 3) sharp image."""
+    return srgb_decode(cv2.resize(data.astronaut().astype(np.float32) / 255.0, size))
+
+
+@pytest.fixture()
+def png_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """short.tif (1/400 s) and long.tif (1/50 s, blurred, shifted by 3 px), 16-bit with EXIF tags."""
+    sharp = _scene()
+    rng = np.random.default_rng(0)
+    short = sharp / 8 + rng.normal(0, 0.004, sharp.shape).astype(np.float32)
+    long = np.roll(cv2.blur(sharp, (9, 1)), 3, axis=1)
+    paths = tmp_path / "short.tif", tmp_path / "long.tif"
+    write_output(paths[0], short, CaptureMetadata("Nikon", "D850", 1 / 400, 800, 4.0, WHEN), 16)
+    write_output(paths[1], long, CaptureMetadata("Nikon", "D850", 1 / 50, 800, 4.0, WHEN), 16)
+    return paths
+
+
+def _exif(path: Path) -> tuple:
+    """(make, model, exposure time s, ISO, capture time) as Pillow reads them from ``path``."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        exif = image.getexif()
+        sub = exif.get_ifd(0x8769) or exif  # TIFF files keep these tags in IFD0
+        stamp = sub.get(36867)
+        return (exif.get(271), exif.get(272), float(sub.get(33434)), int(sub.get(34855)),
+                datetime.strptime(stamp, "%Y:%m:%d %H:%M:%S") if stamp else None)
+
+
+# ----------------------------------------------------------------------------------- fuse_arrays
+
+
+def test_exposure_normalisation_round_trips(identity_model) -> None:
+    """With a network that returns its short input, the output is the short frame times the ratio,
+    whatever the absolute brightness (the normalisation gain is undone after the network)."""
+    sharp = _scene()
+    for scale in (0.02, 1.0):
+        short, long = sharp * scale / 8, sharp * scale
+        result = fuse_arrays(short, long, 8.0, identity_model, align=False, tile=128, overlap=32)
+        assert result.gain == pytest.approx(normalisation_gain(long), rel=1e-6)
+        assert result.gain * np.percentile(long.max(axis=2), 99) == pytest.approx(0.9, rel=0.02)
+        unclipped = long * result.gain < 0.999
+        assert np.allclose(result.rgb[unclipped], (short * 8)[unclipped], rtol=1e-3, atol=1e-6)
+        assert result.alignment.method == "identity"
+
+
+def test_long_frame_is_aligned_before_the_network(identity_model) -> None:
+    sharp = _scene()
+    long = np.roll(sharp, (2, -4), axis=(0, 1))
+    result = fuse_arrays(sharp / 4, long, 4.0, identity_model)
+    warp = result.alignment.warp
+    assert warp[0, 2] == pytest.approx(-4, abs=0.3) and warp[1, 2] == pytest.approx(2, abs=0.3)
+
+
+def test_black_or_mismatched_frames_are_refused(identity_model) -> None:
+    zeros = np.zeros((64, 64, 3), np.float32)
+    with pytest.raises(BurstcapError, match="black"):
+        fuse_arrays(zeros, zeros, 8.0, identity_model)
+    with pytest.raises(BurstcapError, match="one size"):
+        fuse_arrays(zeros, np.zeros((64, 32, 3), np.float32), 8.0, identity_model)
+
+
+# -------------------------------------------------------------------------------------- fuse_pair
+
+
+def test_fuse_pair_png_with_metadata(png_pair, tmp_path: Path, identity_model) -> None:
+    short, long = png_pair
+    before = short.read_bytes(), long.read_bytes()
+    for name, bits, dtype in (("out.png", None, np.uint8), ("out16.png", 16, np.uint16),
+                              ("out.tif", None, np.uint16), ("out.jpg", None, np.uint8)):
+        out = tmp_path / name
+        result = fuse_pair(short, long, out, FuseOptions(bits=bits), model=identity_model)
+        assert (result.ratio, result.ratio_source) == (pytest.approx(8.0), "metadata")
+        assert (result.width, result.height) == (320, 240) and result.profile is None
+        assert cv2.imread(str(out), cv2.IMREAD_UNCHANGED).dtype == dtype
+        assert _exif(out) == ("Nikon", "D850", pytest.approx(1 / 400), 800, WHEN)
+    assert result.alignment.shift_px == pytest.approx(3.0, abs=0.5)
+    assert (short.read_bytes(), long.read_bytes()) == before  # inputs never modified
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["short.tif", "long.tif", "out.png", "out16.png", "out.tif", "out.jpg"])  # no temp files left
+
+
+def test_ratio_option_and_image_estimate(png_pair, tmp_path: Path, identity_model) -> None:
+    short, long = png_pair
+    result = fuse_pair(short, long, tmp_path / "a.png", FuseOptions(ratio=8.0), model=identity_model)
+    assert result.ratio_source == "option"
+    # Without metadata (plain PNGs from OpenCV) the ratio is estimated from the pixels.
+    for path in png_pair:
+        cv2.imwrite(str(path.with_suffix(".png")), cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+    short, long = short.with_suffix(".png"), long.with_suffix(".png")
+    result = fuse_pair(short, long, tmp_path / "b.png", model=identity_model)
+    assert result.ratio_source == "image" and result.ratio == pytest.approx(8.0, rel=0.1)
+
+
+def test_failed_fusion_leaves_the_old_output(tmp_path: Path, identity_model) -> None:
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    write_output(a, _scene(), None, 8)
+    write_output(b, srgb_decode(cv2.resize(data.coffee().astype(np.float32) / 255, (320, 240))), None, 8)
+    out = tmp_path / "out.png"
+    out.write_bytes(b"previous result")
+    with pytest.raises(BurstcapError, match="same scene"):
+        fuse_pair(a, b, out, FuseOptions(ratio=1.0), model=identity_model)
+    assert out.read_bytes() == b"previous result"
+
+
+def test_fuse_pair_errors(png_pair, tmp_path: Path, identity_model) -> None:
+    short, long = png_pair
+    with pytest.raises(BurstcapError, match="unsupported output format '.webp'"):
+        fuse_pair(short, long, tmp_path / "x.webp", model=identity_model)
+    with pytest.raises(BurstcapError, match="overwrite an input"):
+        fuse_pair(short, long, long, model=identity_model)
+    with pytest.raises(BurstcapError, match="holds 16-bit"):
+        fuse_pair(short, long, tmp_path / "x.tif", FuseOptions(bits=8), model=identity_model)
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(BurstcapError, match="small.png.*differs"):
+        fuse_pair(short, small, tmp_path / "x.png", model=identity_model)
+    fake = tmp_path / "fake.NEF"
+    fake.write_text("this is not a raw file\n")
+    with pytest.raises(IspError, match="fake.NEF"):
+        fuse_pair(fake, long, tmp_path / "x.png", model=identity_model)
+
+
+def test_real_raw_pair_reports_noise_profile(shared_data, tmp_path: Path, identity_model) -> None:
+    """A real Kodak DC50 raw (a camera without a profile): generic profile, with a warning."""
+    raw = shared_data / "raw" / "valid" / "RAW_KODAK_DC50.KDC"
+    result = fuse_pair(raw, raw, tmp_path / "kodak.tif", FuseOptions(ratio=1.0), model=identity_model)
+    assert result.profile == "generic"
+    assert any("no noise profile for camera" in w for w in result.warnings)
+    assert result.alignment.shift_px < 0.1
+    fused = read_linear(tmp_path / "kodak.tif").rgb
+    developed = read_linear(raw).rgb
+    assert fused.shape == developed.shape
+    # Identity network: the output is the developed frame, up to 16-bit rounding and the clip at
+    # 1/gain that the exposure normalisation implies.
+    inside = developed * result.gain < 0.99
+    assert np.allclose(fused[inside], np.clip(developed, 0, None)[inside], atol=2e-3)
+
+
+# ------------------------------------------------------------------------------------ options, CLI
+
+
+def test_parse_ratio() -> None:
+    assert parse_ratio("8") == parse_ratio("1/8") == parse_ratio("0.125") == 8.0
+    assert parse_ratio("2.5") == 2.5
+    for bad in ("abc", "1/0", "-4", "0"):
+        with pytest.raises(BurstcapError):
+            parse_ratio(bad)
+
+
+def test_toml_options(tmp_path: Path) -> None:
+    path = tmp_path / "fuse.toml"
+    path.write_text('[fuse]\nratio = "1/4"\ntile = 256\ndevice = "cpu"\nalign = false\n')
+    options = load_options(path)
+    assert (options.ratio, options.tile, options.device, options.align) == (4.0, 256, "cpu", False)
+    path.write_text("[fuse]\ntiles = 3\n")
+    with pytest.raises(BurstcapError, match="fuse.toml.*unknown fuse option"):
+        load_options(path)
+    path.write_text("[fuse]\ntile = 'big'\n")
+    with pytest.raises(BurstcapError, match="tile must be an integer"):
+        load_options(path)
+
+
+def test_cli_fuses_a_pair(png_pair, tmp_path: Path, weights: Path, capsys) -> None:
+    from burstcap.cli import main
+
+    short, long = png_pair
+    out = tmp_path / "fused.jpg"
+    code = main(["fuse", str(short), str(long), "-o", str(out), "--weights", str(weights),
+                 "--device", "cpu", "--tile", "128", "--ratio", "1/8"])
+    assert code == 0 and out.is_file()
+    line = capsys.readouterr().out
+    assert "wrote" in line and "ratio 8 (option)" in line and "cpu" in line and "aligned" in line
+
+
+@pytest.mark.parametrize("maker", ["truncated", "text"])
+def test_cli_bad_files_fail_in_one_line(maker: str, shared_data, tmp_path: Path, capsys) -> None:
+    """A truncated real raw and a text file named .NEF: one line naming the file, exit 2, no
+    traceback (checked in a real subprocess for SHORT, in-process for LONG)."""
+    from burstcap.cli import main
+
+    if maker == "truncated":
+        bad = shared_data / "raw" / "truncated" / "exiftool_Nikon.nef"
+    else:
+        bad = tmp_path / "notes.NEF"
+        bad.write_text("not a raw file\n")
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.zeros((32, 32, 3), np.uint8))
+    out = tmp_path / "out.png"
+    proc = subprocess.run([sys.executable, "-m", "burstcap.cli", "fuse", str(bad), str(good), "-o", str(out)],
+                          capture_output=True, text=True)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("burstcap: error: ") and str(bad) in lines[0]
+    assert main(["fuse", str(good), str(bad), "-o", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0]
+    assert not out.exists()

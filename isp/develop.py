@@ -43,6 +43,7 @@ def develop(
     are kept for ``bilinear``. ``demosaic``: one of :data:`DEMOSAIC_METHODS` (``libraw-*`` re-read
     ``raw.path``, or a temporary DNG of the mosaic when there is none). ``half_size`` gives
     (H/2, W/2, 3) by 2x2 binning (no demosaic). ``orient`` applies the EXIF orientation.
+    LinearRaw files are already demosaiced: ``demosaic`` is ignored for them.
     """
     if demosaic not in DEMOSAIC_METHODS:
         raise IspError(f"unknown demosaic {demosaic!r}; choose one of {', '.join(DEMOSAIC_METHODS)}")

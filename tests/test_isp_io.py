@@ -115,3 +115,23 @@ def test_write_image_errors_leave_existing_file(tmp_path: Path) -> None:
     with pytest.raises(IspError, match="8-bit"):
         write_image(tmp_path / "out.jpg", np.zeros((4, 4, 3), np.float32), bits=16)
     assert target.read_bytes() == b"old"
+
+
+def test_jpeg_exif_is_read_and_orientation_applied(tmp_path: Path) -> None:
+    from PIL import Image
+
+    pixels = np.zeros((4, 8, 3), np.uint8)
+    pixels[0, 0] = 255  # white top-left corner as stored
+    image = Image.fromarray(pixels)
+    exif = Image.Exif()
+    exif[274] = 6  # stored pixels must turn 90 degrees clockwise for display
+    exif[271] = "Acme"
+    exif.get_ifd(0x8769)[33434] = 0.01
+    exif.get_ifd(0x8769)[34855] = 400
+    path = tmp_path / "o.jpg"
+    image.save(path, exif=exif, quality=100)
+    read = read_linear(path)
+    assert read.rgb.shape == (8, 4, 3)
+    assert read.rgb[0, -1].min() > 0.8 and read.rgb[-1, 0].max() < 0.1  # corner moved top-right
+    assert read.metadata.make == "Acme" and read.metadata.orientation == 6
+    assert read.metadata.exposure_time_s == pytest.approx(0.01) and read.metadata.iso == 400

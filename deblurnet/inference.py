@@ -308,7 +308,7 @@ def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, tile: int | None
     if progress is None and len(boxes) >= 4:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(boxes), desc="fusing", unit="tile", leave=False)
+        bar = tqdm(total=len(boxes), desc="fusing", unit="tile", leave=False, disable=None)
     for first in range(0, len(boxes), max(1, batch_size)):
         chunk = boxes[first:first + max(1, batch_size)]
         shorts, longs, sizes = [], [], []

@@ -111,8 +111,6 @@ def test_third_party_backend_and_model_are_discovered(tmp_path: Path) -> None:
         return subprocess.run([sys.executable, "-m", "burstcap.cli", *args], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=100)
 
-    listed = burstcap("shoot", "--list-backends")
-    assert listed.stdout.split() == ["gphoto2", "plugcam"]
     result = burstcap("shoot", "--backend", "plugcam", "--ratio", "1/8", "--long", "1/15", "--iso-long",
                       "100", "--model", "plug-tiny", "--device", "cpu", "--out", "shots")
     assert result.returncode == 0, result.stderr

@@ -306,7 +306,8 @@ def calibrate_folder(root: str | os.PathLike[str], name: str | None = None,
 
 
 def plot_fit(result: CalibrationResult, path: str | os.PathLike[str]) -> Path:
-    """Mean vs temporal variance per ISO and CFA channel with the fitted lines, as a PNG (atomic)."""
+    """Mean vs temporal variance per ISO and CFA channel (dots: flat pairs, x: dark frames) with the
+    fitted lines, as a PNG written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -328,6 +329,7 @@ def plot_fit(result: CalibrationResult, path: str | os.PathLike[str]) -> Path:
             style = "o" if c in (0, 3) or cfa[c] != "G" or c == cfa.index("G") else "s"
             ax.plot(signal[:, c], var[:, c], style, ms=4, color=colours[cfa[c]], alpha=0.7,
                     label=f"{cfa[c]}{c} a={fit.a[c]:.3g} b={fit.b[c]:.3g}")
+            ax.plot([0.0], [fit.b[c]], "x", ms=6, color=colours[cfa[c]])  # dark frames
             ax.plot(xs, fit.a[c] * xs + fit.b[c], "-", lw=1, color=colours[cfa[c]])
         ax.set_title(f"ISO {iso:g} (residual {fit.residual:.1%})")
         ax.set_xlabel("signal (normalised, dark subtracted)")

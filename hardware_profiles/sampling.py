@@ -16,6 +16,9 @@ from hardware_profiles.errors import ProfileError
 from hardware_profiles.profile import NoiseProfile, cfa_to_rgb
 from hardware_profiles.registry import list_profiles, load_profile
 
+#: Below this many photo-electrons (x / a) shot noise is drawn exactly from a Poisson law.
+POISSON_BELOW = 64.0
+
 
 def _per_pixel(values: float | np.ndarray, image: np.ndarray, cfa: str, what: str) -> np.ndarray:
     """Broadcast scalar / (3,) / (4,) noise parameters to ``image``'s shape."""
@@ -46,26 +49,31 @@ def sample_noisy(image: np.ndarray, a: float | np.ndarray, b: float | np.ndarray
 
     image: mosaic (H, W) or scene-linear RGB (H, W, 3) float, normalised raw units (0 black, 1 clip).
     a, b: scalar, (4,) per CFA position (for RGB, averaged per colour using ``cfa``) or (3,) R, G, B.
-    row_sigma: sigma of a per-row offset (0 = none). poisson: Poisson shot noise (else Gaussian
-    with the same variance). Returns float32 of the same shape, not clipped (negatives kept).
-    The input is not modified.
+    row_sigma: sigma of a per-row offset (0 = none). poisson: exact Poisson shot noise where a pixel
+    holds fewer than ``POISSON_BELOW`` photo-electrons (x / a), Gaussian of the same variance above
+    (indistinguishable there, and much faster); False: Gaussian everywhere.
+    Returns float32 of the same shape, not clipped (negatives kept). The input is not modified.
     """
-    x = np.asarray(image, dtype=np.float64)
-    a_px = _per_pixel(a, x, cfa, "a")
-    b_px = _per_pixel(b, x, cfa, "b")
+    x = np.asarray(image, dtype=np.float32)
+    a_px = _per_pixel(a, x, cfa, "a").astype(np.float32, copy=False)
+    b_px = _per_pixel(b, x, cfa, "b").astype(np.float32, copy=False)
     if np.any(a_px < 0) or np.any(b_px < 0):
         raise ProfileError("noise parameters a and b must be non-negative")
     signal = np.maximum(x, 0.0)
+    normal = rng.standard_normal(x.shape, dtype=np.float32)
+    noisy = x + np.sqrt(a_px * signal) * normal
     if poisson:
-        safe_a = np.where(a_px > 0, a_px, 1.0)
-        shot = np.where(a_px > 0, rng.poisson(signal / safe_a) * safe_a, signal)
-    else:
-        shot = signal + rng.standard_normal(x.shape) * np.sqrt(a_px * signal)
-    noisy = shot + np.minimum(x, 0.0) + rng.standard_normal(x.shape) * np.sqrt(b_px)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            electrons = signal / a_px
+        low = (electrons < POISSON_BELOW) & (a_px > 0)
+        if low.any():
+            a_low = np.broadcast_to(a_px, x.shape)[low]
+            noisy[low] = rng.poisson(electrons[low]) * a_low + np.minimum(x[low], 0.0)
+    noisy += np.sqrt(b_px) * rng.standard_normal(x.shape, dtype=np.float32)
     if row_sigma > 0:
-        rows = rng.standard_normal(x.shape[0]) * row_sigma
+        rows = rng.standard_normal(x.shape[0]).astype(np.float32) * np.float32(row_sigma)
         noisy += rows.reshape((-1,) + (1,) * (x.ndim - 1))
-    return noisy.astype(np.float32)
+    return noisy
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -110,6 +110,19 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
                                            for e in exc.errors()])
         return JSONResponse(body.model_dump(), 422)
 
+    listings: dict[int, tuple[int, bytes]] = {}  # limit -> (runner version, JSON body)
+
+    def listing_json(limit: int) -> bytes:
+        """The body of ``GET /api/jobs?limit=``, rebuilt only after a job changed (pollers and the
+        event stream hit this all the time)."""
+        version = runner.version  # read first: a change during the rebuild only causes another
+        cached = listings.get(limit)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        body = JobList(jobs=[JobView.of(j) for j in store.recent(limit)]).model_dump_json().encode()
+        listings[limit] = (version, body)
+        return body
+
     def find_job(job_id: str) -> Job:
         job = store.get(job_id)
         if job is None:
@@ -144,9 +157,9 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
         return JobView.of(job)
 
     @app.get("/api/jobs", response_model=JobList, dependencies=api, responses=errors, tags=["jobs"])
-    def list_jobs(limit: int = Query(config.history, ge=1, le=1000)) -> JobList:
+    def list_jobs(limit: int = Query(config.history, ge=1, le=1000)) -> Response:
         """The newest jobs, newest first."""
-        return JobList(jobs=[JobView.of(j) for j in store.recent(limit)])
+        return Response(listing_json(limit), media_type="application/json")
 
     @app.get("/api/jobs/{job_id}", response_model=JobView, dependencies=api, responses=errors,
              tags=["jobs"])
@@ -186,9 +199,8 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
             while not await request.is_disconnected():
                 if runner.version != seen:
                     seen = runner.version
-                    jobs = await to_thread.run_sync(store.recent, config.history)
-                    body = JobList(jobs=[JobView.of(j) for j in jobs]).model_dump_json()
-                    yield f"event: jobs\ndata: {body}\n\n"
+                    body = await to_thread.run_sync(listing_json, config.history)
+                    yield f"event: jobs\ndata: {body.decode()}\n\n"
                     last_sent = time.monotonic()
                 elif time.monotonic() - last_sent > KEEPALIVE_S:
                     yield ": keep-alive\n\n"

@@ -168,9 +168,9 @@ class JobRunner:
                 raise BurstcapError("the capture produced no pair")
             job.pairs = [PairFiles(short=self._relative(p.short), long=self._relative(p.long))
                          for p in pairs]
-            for pair in job.pairs:
-                self._thumbnail(job, pair, "short", pair.short)
-                self._thumbnail(job, pair, "long", pair.long)
+            for i, pair in enumerate(job.pairs):
+                self._thumbnail(job, i, "short", pair.short)
+                self._thumbnail(job, i, "long", pair.long)
         except Exception as exc:  # noqa: BLE001 - any failure becomes the job's error
             self._fail(job, exc, "capture")
             return
@@ -201,7 +201,7 @@ class JobRunner:
                                                      self.out_dir / pair.long),
                                         job.ratio, out_path, progress)
                 pair.result = self._relative(written)
-                self._thumbnail(job, pair, "result", pair.result)
+                self._thumbnail(job, i, "result", pair.result)
         except Exception as exc:  # noqa: BLE001 - any failure becomes the job's error
             self._fail(job, exc, "processing")
             return
@@ -222,14 +222,15 @@ class JobRunner:
             raise BurstcapError(f"{path}: written outside the output folder {self.out_dir}")
         return resolved.relative_to(self.out_dir).as_posix()
 
-    def _thumbnail(self, job: Job, pair: PairFiles, kind: str, rel: str) -> None:
-        dest = self.out_dir / "jobs" / job.id / "thumbs" / f"{Path(rel).stem}_{kind}.jpg"
+    def _thumbnail(self, job: Job, index: int, kind: str, rel: str) -> None:
+        """A preview of ``rel`` as ``jobs/<id>/thumbs/<index>_<kind>.jpg``, recorded in the pair."""
+        dest = self.out_dir / "jobs" / job.id / "thumbs" / f"{index:02d}_{kind}.jpg"
         try:
             make_thumbnail(self.out_dir / rel, dest, self._thumbnail_px)
         except BurstcapError as exc:  # a missing thumbnail must not fail the job
             log.warning("job %s: no thumbnail for %s: %s", job.id, rel, exc)
             return
-        pair.thumbnails[kind] = self._relative(dest)
+        job.pairs[index].thumbnails[kind] = self._relative(dest)
 
     def _progress(self, job: Job, fraction: float, stage: str) -> None:
         job.progress = round(min(max(fraction, 0.0), 1.0), 4)

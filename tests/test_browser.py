@@ -1,0 +1,82 @@
+"""The phone page in a real browser: Debian's Chromium driven by Playwright at a phone viewport.
+
+The service behind it is the real one on 127.0.0.1 with libgphoto2's virtual camera and the fast
+fusion step (untrained compact DeblurMerger) of test_service.py. The test saves the screenshot
+docs/phone-screenshot.png. Skips when /usr/bin/chromium is absent (apt-get install chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from test_service import Service, running_service, virtual_camera  # noqa: F401 - fixture
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "phone-screenshot.png"
+PHONE = {"width": 390, "height": 844}
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.camera, pytest.mark.timeout(120),
+              pytest.mark.skipif(not CHROMIUM.exists(),
+                                 reason=f"{CHROMIUM} is absent (apt-get install chromium)")]
+
+
+@pytest.fixture
+def phone(tmp_path: Path, virtual_camera: Path) -> Iterator[tuple[object, Service]]:  # noqa: F811
+    """A phone-sized Chromium page and a running service."""
+    from playwright.sync_api import sync_playwright
+
+    with running_service(tmp_path / "out") as svc, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                          has_touch=True)
+            yield context.new_page(), svc
+        finally:
+            browser.close()
+
+
+def test_phone_page_shoots_and_shows_the_fused_result(phone) -> None:
+    page, svc = phone
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{svc.url}/#token={svc.token}")
+    page.wait_for_function("document.getElementById('camera').textContent.includes('D750')")
+    assert svc.token not in page.url  # moved to sessionStorage, out of the address bar
+    # fits the phone: no horizontal scrolling, big shutter
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    box = page.locator("#shutter").bounding_box()
+    assert box["width"] >= 96 and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+    page.locator("label:has-text('×4')").tap()
+    page.locator("#shutter").tap()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gallery img.result')]"
+        ".some(img => img.complete && img.naturalWidth > 0)", timeout=60_000)
+    page.wait_for_function("document.getElementById('status-text').textContent.startsWith('Done')")
+    assert "×4" in page.locator("#status-text").text_content()
+    assert page.locator("#gallery li").count() == 1
+    assert page.evaluate("[...document.querySelectorAll('#gallery img')]"
+                         ".every(img => img.naturalWidth > 0)")  # result + short + long previews
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert not errors
+
+    page.evaluate("window.scrollTo(0, 0)")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=SCREENSHOT.parent, suffix=".png")
+    os.close(fd)
+    page.screenshot(path=tmp)
+    os.replace(tmp, SCREENSHOT)
+
+
+def test_page_without_token_explains_how_to_get_one(phone) -> None:
+    page, svc = phone
+    page.goto(svc.url + "/")
+    assert page.locator("#token-missing").is_visible()
+    assert page.locator("#shutter").is_disabled()

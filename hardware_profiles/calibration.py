@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from hardware_profiles.photon_transfer import (
     pair_stats,
 )
 from hardware_profiles.profile import IsoMeasurement, NoiseProfile, Provenance, fit_law
+
+if TYPE_CHECKING:
+    from isp.raw import RawImage
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,8 @@ class CalibrationResult:
     fits: dict[float, PtcFit]
 
 
-def _read(path: Path):
+def _read(path: Path) -> "RawImage":
+    """Read one calibration RAW with isp; any isp error becomes a CalibrationError naming it."""
     from isp.errors import IspError
     from isp.raw import read_raw
 

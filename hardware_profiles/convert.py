@@ -14,8 +14,9 @@ Sources and conversions (all to normalised linear raw units, variance = a * x + 
   Assumptions: (1) K is proportional to ISO (ELD, Sec. 3: the overall system gain grows with the
   analogue amplification) and Kmin, Kmax are the gains at ISO 100 and 6400: Kmax / Kmin = 64.0 for all
   five cameras, and the full-well capacities this implies at ISO 100 (S / Kmin: A7S2 ~169 ke-,
-  D850 ~36 ke-, 5D Mark IV ~73 ke-, 70D ~33 ke-, 700D ~30 ke-) agree with published sensor
-  measurements (sensorgen.info / photonstophotos.net); (2) 14-bit raw with black / white levels as
+  D850 ~36 ke-, 5D Mark IV ~73 ke-, 70D ~33 ke-, 700D ~30 ke-) are of the order of the full-well
+  capacities published for these sensors (e.g. sensorgen.info), which a different ISO anchor
+  would not be; (2) 14-bit raw with black / white levels as
   LibRaw reports for these bodies (listed per camera below). ELD's per-ISO black-level offsets
   (``color_bias``) and Tukey-lambda read-noise shapes (``G_shape``) are not converted: our model is
   Gaussian read noise (ELD's "g" model).

@@ -164,3 +164,17 @@ def test_sample_noisy_rgb_rows_and_input_untouched() -> None:
     assert rows.mean(axis=1).var() == pytest.approx(1e-4, rel=0.1)
     with pytest.raises(hp.ProfileError, match="4 values"):
         hp.sample_noisy(np.zeros((8, 8)), [1e-3, 1e-3, 1e-3], 1e-5, rng)
+
+
+def test_profile_for_file_reads_the_exif_of_a_raw(tmp_path: Path, shared_data: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from isp.dng import write_dng
+    from isp.metadata import CaptureMetadata
+
+    mosaic = np.random.default_rng(0).integers(400, 4000, (64, 64)).astype(np.uint16)
+    path = write_dng(tmp_path / "d850.dng", mosaic, black_level=400, white_level=15520,
+                     metadata=CaptureMetadata(make="NIKON CORPORATION", model="NIKON D850", iso=800))
+    assert hp.profile_for_file(path).name == "nikon-d850"
+    with caplog.at_level(logging.WARNING, logger="hardware_profiles"):
+        assert hp.profile_for_file(shared_data / "raw/valid/RAW_KODAK_DC50.KDC").name == "generic"
+    assert "using the generic profile" in caplog.text

@@ -421,15 +421,17 @@ def test_serve_command_prints_token_url_and_qr_and_serves(tmp_path: Path,
     assert "warning" not in err.lower()
 
 
-def test_serve_command_refuses_a_taken_port_in_one_line(tmp_path: Path) -> None:
+def test_serve_command_refuses_a_taken_port_in_one_line(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    from burstcap.cli import main
+
     with BackgroundServer(create_app(ServiceConfig(out_dir=tmp_path / "a"), GPhoto2Backend,
                                      shoot_pairs, tiny_fuse())) as taken:
-        proc = subprocess.run([sys.executable, "-m", "burstcap.cli", "serve", "--port",
-                               str(taken.port), "--out", str(tmp_path / "b"), "--no-qr"],
-                              capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2
-    assert proc.stderr.startswith("burstcap: error: cannot listen on 127.0.0.1:")
-    assert "Traceback" not in proc.stderr
+        code = main(["serve", "--port", str(taken.port), "--out", str(tmp_path / "b"), "--no-qr"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"burstcap: error: cannot listen on 127.0.0.1:{taken.port}: ")
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_warns_beyond_loopback_and_reads_toml(tmp_path: Path) -> None:

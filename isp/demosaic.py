@@ -44,8 +44,9 @@ def demosaic_bilinear(mosaic: np.ndarray, cfa_pattern: str) -> np.ndarray:
     neighbours (mirrored at the borders, which equals averaging the available ones).
     """
     channels = site_channels(cfa_pattern)
-    planes = []
-    sparse = np.empty_like(mosaic, dtype=np.float32)
+    rgb = np.empty((*mosaic.shape, 3), dtype=np.float32)
+    sparse = np.empty(mosaic.shape, dtype=np.float32)
+    plane = np.empty(mosaic.shape, dtype=np.float32)
     for channel in range(3):
         sparse.fill(0.0)
         for index, site_channel in enumerate(channels):
@@ -53,9 +54,9 @@ def demosaic_bilinear(mosaic: np.ndarray, cfa_pattern: str) -> np.ndarray:
                 dy, dx = divmod(index, 2)
                 sparse[dy::2, dx::2] = mosaic[dy::2, dx::2]
         kernel = _KERNEL_G if channel == 1 else _KERNEL_RB
-        planes.append(cv2.filter2D(sparse, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT_101))
-    del sparse
-    return cv2.merge(planes)
+        cv2.filter2D(sparse, cv2.CV_32F, kernel, dst=plane, borderType=cv2.BORDER_REFLECT_101)
+        rgb[:, :, channel] = plane
+    return rgb
 
 
 def demosaic_opencv_ea(mosaic: np.ndarray, cfa_pattern: str) -> np.ndarray:

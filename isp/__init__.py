@@ -8,8 +8,10 @@ Conventions used across the project:
 - *Mosaic*: float32 (H, W), black-subtracted and divided by (white - black) per CFA channel, so 0 is
   black and 1 is clipping; negative values are kept (noise work needs them).
 
-Modules: ``color`` (sRGB transfer, matrices), ``raw`` (read_raw), ``develop``, ``io`` (read_linear,
-write_image), ``dng`` (write_dng), ``unprocess``, ``exposure`` (exposure_ratio), ``metadata``.
+Modules: ``color`` (sRGB transfer, matrices), ``raw`` (read_raw), ``demosaic``, ``develop``,
+``orientation``, ``io`` (read_linear, write_image), ``dng`` (write_dng), ``unprocess``, ``exposure``
+(exposure_ratio), ``metadata`` (CaptureMetadata, reading tags), ``tiffmeta`` (writing tags),
+``atomic`` (atomic output), ``libraw_messages`` (LibRaw's stderr into error messages).
 
 ``isp`` knows nothing of cameras, networks or the CLI.
 """

@@ -135,3 +135,18 @@ def test_jpeg_exif_is_read_and_orientation_applied(tmp_path: Path) -> None:
     assert read.rgb[0, -1].min() > 0.8 and read.rgb[-1, 0].max() < 0.1  # corner moved top-right
     assert read.metadata.make == "Acme" and read.metadata.orientation == 6
     assert read.metadata.exposure_time_s == pytest.approx(0.01) and read.metadata.iso == 400
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orientation_matches_pillow_exif_transpose(orientation: int) -> None:
+    from PIL import Image, ImageOps
+
+    from isp.orientation import apply_orientation
+
+    stored = np.arange(3 * 5 * 3, dtype=np.uint8).reshape(3, 5, 3) * 5
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[274] = orientation
+    image.info["exif"] = exif.tobytes()
+    expected = np.asarray(ImageOps.exif_transpose(image))
+    np.testing.assert_array_equal(apply_orientation(stored, orientation), expected)

@@ -181,3 +181,14 @@ def test_cli_prints_one_line_and_exits_2_on_bad_input(tmp_path: Path,
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert main(["calibrate", "--from", str(tmp_path / "nowhere")]) == 2
     assert "not a folder of calibration RAWs" in capsys.readouterr().err
+
+
+def test_cli_single_frame_prints_the_estimate(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kdc = shared_data / "raw/valid/RAW_KODAK_DC50.KDC"
+    assert main(["calibrate", "--single", str(kdc)]) == 0
+    out = capsys.readouterr().out
+    assert "single-frame estimate" in out and "a = [" in out and "b = [" in out
+    truncated = next((shared_data / "raw/truncated").iterdir())
+    assert main(["calibrate", "--single", str(truncated)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("burstcap: error: ") and str(truncated) in err and len(err.splitlines()) == 1

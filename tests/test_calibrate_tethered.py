@@ -9,6 +9,7 @@ whether the lens cap is on (toggled by the prompts the command shows the user).
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,28 @@ def test_isos_on_a_camera_without_iso_setting_are_refused(tmp_path: Path) -> Non
     with pytest.raises(BurstcapError, match="no settable ISO"):
         calibrate.run(args, backend=camera, prompt=lambda m: None)
     assert camera.captures == 0
+
+
+@pytest.mark.camera
+@pytest.mark.timeout(60)
+def test_real_gphoto2_backend_on_the_virtual_camera_refuses_jpeg_only(tmp_path: Path) -> None:
+    """The real gphoto2 backend against libgphoto2's virtual camera (which captures JPEGs only):
+    the user is told the first step, then gets one clear line about RAW, exit code 2."""
+    import os
+    import subprocess
+
+    import cv2
+
+    folder = tmp_path / "vcamera" / "DCIM" / "100TEST"
+    folder.mkdir(parents=True)
+    assert cv2.imwrite(str(folder / "IMG_0001.JPG"), np.full((32, 48, 3), 128, np.uint8))
+    env = {k: v for k, v in os.environ.items() if k not in ("IOLIBS", "CAMLIBS")}
+    env["VCAMERADIR"] = str(tmp_path / "vcamera")  # read by python-gphoto2 before import
+    result = subprocess.run([sys.executable, "-m", "burstcap.cli", "calibrate", "--yes", "--to",
+                             str(tmp_path / "cal")], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=50)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "Put the lens cap on" in lines[0]
+    assert lines[-1].startswith("burstcap: error: the camera saved no RAW file (")
+    assert lines[-1].endswith("set its image quality to RAW") and "Traceback" not in result.stderr

@@ -1,8 +1,11 @@
 """The phone page in a real browser: Debian's Chromium driven by Playwright at a phone viewport.
 
-The service behind it is the real one on 127.0.0.1 with libgphoto2's virtual camera and the fast
-fusion step (untrained compact DeblurMerger) of test_service.py. The test saves the screenshot
-docs/phone-screenshot.png. Skips when /usr/bin/chromium is absent (apt-get install chromium).
+The service behind it is the real one on 127.0.0.1 with libgphoto2's virtual camera. The camera
+serves a real photo (Kodak kodim23 at 384x256) when ../shared/data is there, else the generated frame
+of test_service.py; processing is the real fusion step with the shipped deblur-rnn weights when the
+package has them, else the untrained compact DeblurMerger of test_service.py. The test saves the
+screenshot docs/phone-screenshot.png. Skips when /usr/bin/chromium is absent (apt-get install
+chromium).
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import pytest
 
-from test_service import Service, running_service, virtual_camera  # noqa: F401 - fixture
+from burstcap.fuse import FuseOptions
+from burstcap.service import ProcessFn
+from burstcap.service.steps import fuse_step
+from conftest import shared_data_dir
+from test_service import Service, running_service, tiny_fuse, virtual_camera  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "phone-screenshot.png"
@@ -27,12 +35,30 @@ pytestmark = [pytest.mark.browser, pytest.mark.camera, pytest.mark.timeout(120),
                                  reason=f"{CHROMIUM} is absent (apt-get install chromium)")]
 
 
+def use_real_photo(camera_folder: Path) -> None:
+    """Let the virtual camera serve a real photo instead of the generated frame, when available."""
+    photo = shared_data_dir() / "kodak24" / "kodim23.png"
+    if photo.is_file():
+        image = cv2.resize(cv2.imread(str(photo)), (384, 256), interpolation=cv2.INTER_AREA)
+        assert cv2.imwrite(str(camera_folder / "IMG_0001.JPG"), image)
+
+
+def best_fuse() -> ProcessFn:
+    """The shipped deblur-rnn weights when the package has them, else the untrained tiny model."""
+    from deblurnet.inference import shipped_weights
+
+    if shipped_weights("deblur-rnn").is_file():
+        return fuse_step(FuseOptions(model="deblur-rnn", device="cpu"), out_format="jpg")
+    return tiny_fuse()
+
+
 @pytest.fixture
 def phone(tmp_path: Path, virtual_camera: Path) -> Iterator[tuple[object, Service]]:  # noqa: F811
     """A phone-sized Chromium page and a running service."""
     from playwright.sync_api import sync_playwright
 
-    with running_service(tmp_path / "out") as svc, sync_playwright() as pw:
+    use_real_photo(virtual_camera)
+    with running_service(tmp_path / "out", process=best_fuse()) as svc, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,

@@ -303,6 +303,15 @@ def test_bad_requests_get_clear_422_and_413(service: Service) -> None:
         assert response.status_code == 422
         response = client.post("/api/shoot", json={"ratio": 8, "pad": "x" * 50_000})
         assert response.status_code == 413 and "larger than" in response.json()["detail"]
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: counted while it arrives
+            yield b'{"ratio": 8, "pad": "'
+            yield from (b"x" * 1000 for _ in range(50))
+            yield b'"}'
+
+        response = client.post("/api/shoot", content=chunked(),
+                                headers={"Content-Type": "application/json"})
+        assert response.status_code == 413 and "larger than" in response.json()["detail"]
         assert client.get("/api/jobs?limit=0").status_code == 422
         assert client.get("/api/jobs").json()["jobs"] == []  # nothing was started
 

@@ -62,7 +62,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:  # chunked bodies that say no length
-                raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, self._detail())
+                raise HTTPException(413, self._detail())
             return message
 
         await self.app(scope, limited, send)
@@ -71,7 +71,7 @@ class BodyLimit:
         return f"request body larger than {self.max_bytes} bytes"
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse({"detail": self._detail()}, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        response = JSONResponse({"detail": self._detail()}, 413)
         await response(scope, receive, send)
 
 

@@ -52,6 +52,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    sync_bn: bool = False  # SyncBatchNorm across DDP processes (CUDA only: torch has no CPU version)
 
     def loss_weights(self) -> LossWeights:
         """The lambdas as a LossWeights."""

@@ -5,8 +5,11 @@ returns a scalar tensor (mean over the batch).
 
 Decisions where the paper is loose:
 
-* Sobel gradients use the unnormalised 3x3 Sobel kernels ([-1, 0, 1] x [1, 2, 1], as TensorFlow's
-  ``sobel_edges``) on each channel, with replicate padding (same size out).
+* Sobel gradients use the 3x3 Sobel kernels ([-1, 0, 1] x [1, 2, 1]) divided by 8, so a response is
+  the intensity change per pixel (kornia's ``normalized=True``), on each channel, with replicate padding
+  (same size out). Unnormalised kernels made L_grad ~6x larger than L_c at the start of training,
+  against the paper's rule that the weighted terms start at similar scales, and pulled the optimiser
+  away from the L1 fit that PSNR measures.
 * The dark-channel loss (eq. 2) compares dark channels with the mean squared difference (the "L2" of
   the paper, averaged per pixel so it does not grow with the crop size); the patch is 15 x 15 pixels
   (He et al.), odd, centred, edges ignored through -inf padding of the min-pool.
@@ -23,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SOBEL_H = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-"""Horizontal Sobel kernel (responds to left-right changes); the vertical one is its transpose."""
+SOBEL_H = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
+"""Normalised horizontal Sobel kernel (left-right change per pixel); the vertical one is its transpose."""
 
 
 @dataclasses.dataclass(frozen=True)

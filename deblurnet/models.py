@@ -120,14 +120,10 @@ def conv_lstm_step(gates: nn.Module, x: Tensor, state: State) -> State:
 
 
 def init_weights(module: nn.Module) -> None:
-    """N(0, 0.02) for convolution / linear weights (the paper), N(1, 0.02) for norm scales, zero biases."""
+    """N(1, 0.02) for norm scales, zero norm biases (pix2pix). Convolutions are initialised in
+    ``_sn`` before spectral normalisation wraps them, so its power-iteration vectors match the weights."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-            nn.init.normal_(weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
@@ -135,8 +131,16 @@ def init_weights(module: nn.Module) -> None:
 # ------------------------------------------------------------------------------------------- blocks
 
 
+def _sn(layer: nn.Module) -> nn.Module:
+    """Weights N(0, 0.02) (the paper), zero bias, then spectral normalisation of the weight."""
+    nn.init.normal_(layer.weight, 0.0, 0.02)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return spectral_norm(layer)
+
+
 def _sn_conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
-    return spectral_norm(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=bias))
+    return _sn(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=bias))
 
 
 class ConvBlock(nn.Sequential):
@@ -157,7 +161,7 @@ class UpBlock(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, kernel: int = 5, dropout: float = 0.0) -> None:
         conv = nn.ConvTranspose2d(cin, cout, kernel, 2, kernel // 2, output_padding=1, bias=False)
-        layers: list[nn.Module] = [spectral_norm(conv), nn.BatchNorm2d(cout)]
+        layers: list[nn.Module] = [_sn(conv), nn.BatchNorm2d(cout)]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         layers.append(nn.LeakyReLU(LEAK, inplace=True))
@@ -328,7 +332,7 @@ class Discriminator(nn.Module):
     def __init__(self, widths: Sequence[int] = (16, 32, 64, 64), kernel: int = 5) -> None:
         super().__init__()
         self.encoder = Encoder(6, widths, kernel)
-        self.head = spectral_norm(nn.Linear(widths[-1], 1))
+        self.head = _sn(nn.Linear(widths[-1], 1))
         init_weights(self)
         self.to(memory_format=CHANNELS_LAST)
 

@@ -325,6 +325,9 @@ def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo) -> Train
     disc: nn.Module | None = create_discriminator(model).to(device) if cfg.adv > 0 else None
     if info.world_size > 1:
         ids = [device.index] if device.type == "cuda" else None
+        if cfg.sync_bn and device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            disc = nn.SyncBatchNorm.convert_sync_batchnorm(disc) if disc is not None else None
         model = DistributedDataParallel(model, device_ids=ids)
         if disc is not None:
             disc = DistributedDataParallel(disc, device_ids=ids)

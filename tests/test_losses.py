@@ -20,11 +20,11 @@ def test_content_loss_is_mean_absolute_error() -> None:
 
 
 def test_sobel_on_a_ramp() -> None:
-    """f = 0.1 * column: interior horizontal Sobel = (1 + 2 + 1) * (0.1 * 2) = 0.8; the replicated edge
-    columns see one step only (0.4); vertical response is zero."""
+    """f = 0.1 * column: interior horizontal Sobel = (1 + 2 + 1) * (0.1 * 2) / 8 = 0.1 (the slope); the
+    replicated edge columns see one step only (0.05); vertical response is zero."""
     ramp = (0.1 * torch.arange(4.0)).expand(1, 1, 4, 4).clone()
     gh, gv = sobel_gradients(ramp)
-    expected = torch.tensor([0.4, 0.8, 0.8, 0.4]).expand(4, 4)
+    expected = torch.tensor([0.05, 0.1, 0.1, 0.05]).expand(4, 4)
     torch.testing.assert_close(gh[0, 0], expected)
     assert gv.abs().max() < 1e-6
     gh_t, gv_t = sobel_gradients(ramp.transpose(-1, -2))
@@ -35,11 +35,11 @@ def test_sobel_on_a_ramp() -> None:
 def test_gradient_loss_hand_value() -> None:
     ramp = (0.1 * torch.arange(4.0)).expand(2, 3, 4, 4).clone()
     zeros = torch.zeros_like(ramp)
-    # |gh| averages (0.4 + 0.8 + 0.8 + 0.4) / 4 = 0.6, gv = 0
-    assert gradient_loss(ramp, zeros).item() == pytest.approx(0.6)
+    # |gh| averages (0.05 + 0.1 + 0.1 + 0.05) / 4 = 0.075, gv = 0
+    assert gradient_loss(ramp, zeros).item() == pytest.approx(0.075)
     assert gradient_loss(ramp + 0.3, ramp).item() == pytest.approx(0.0, abs=1e-6)  # offsets ignored
     both = ramp + ramp.transpose(-1, -2)
-    assert gradient_loss(both, zeros).item() == pytest.approx(1.2)
+    assert gradient_loss(both, zeros).item() == pytest.approx(0.15)
 
 
 def dark_channel_loop(img: np.ndarray, patch: int) -> np.ndarray:

@@ -124,8 +124,13 @@ def test_convlstm_state_carries_short_frame_into_deblurring_net() -> None:
         out_a = model.deblur(denoised, long, state_a)
         out_a2 = model.deblur(denoised, long, state_a)
         out_b = model.deblur(denoised, long, state_b)
-    assert torch.equal(out_a, out_a2)
-    assert (out_a - out_b).abs().max() > 1e-4
+    assert torch.equal(out_a, out_a2)  # deterministic, so any difference below is the state's
+    assert (out_a - out_b).abs().max() > 1e-6
+    # and the gradient of the deblurring output w.r.t. the short frame flows only through the state
+    short = short_a.clone().requires_grad_(True)
+    _, state = model.denoise(short)
+    model.deblur(denoised, long, state).sum().backward()
+    assert short.grad is not None and short.grad.abs().sum() > 0
 
 
 def test_two_sets_of_weights() -> None:

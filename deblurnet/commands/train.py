@@ -70,6 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--device", choices=["auto", "cpu", "cuda"], help=f"where to train (default {D.device})")
     a("--no-amp", dest="amp", action="store_const", const=False,
       help="train in float32 on CUDA too (default: mixed precision on CUDA)")
+    a("--sync-bn", dest="sync_bn", action="store_const", const=True,
+      help="under torchrun on CUDA, synchronise BatchNorm statistics across processes (CUDA only)")
     a("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
     a("--export", type=Path, metavar="FILE.safetensors",
       help="after training, write fp16 shipped weights and their JSON card here")

@@ -1,0 +1,245 @@
+"""deblurnet training: steps lower the loss, DDP (2 gloo processes) equals one process, checkpoints
+round-trip and resume, the CLI and its TOML config."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from deblurnet import DeblurnetError
+from deblurnet.checkpoint import load_checkpoint, load_weights, read_card, save_weights
+from deblurnet.cli import main
+from deblurnet.config import TrainConfig, load_toml, override
+from deblurnet.models import create_model, list_models
+from deblurnet.train import DistInfo, build_state, crop_augment, train_step, unwrap
+
+SMALL = {"widths": [8, 16, 16], "disc_widths": [8, 16], "dropout": 0.0}
+
+
+def fixed_batch(b: int = 4, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """(short, long, sharp): a smooth sharp image, a noisy copy and a horizontally blurred copy."""
+    g = torch.Generator().manual_seed(seed)
+    sharp = torch.nn.functional.avg_pool2d(torch.rand(b, 3, size + 4, size + 4, generator=g), 5, 1)
+    short = (sharp + 0.1 * torch.randn(sharp.shape, generator=g)).clamp(0, 1)
+    long = torch.nn.functional.avg_pool2d(sharp, (1, 5), 1, (0, 2))
+    return short, long, sharp
+
+
+def write_triplets(root: Path, n: int = 3, size: tuple[int, int] = (40, 48)) -> Path:
+    """A triplet folder (short/ long/ sharp/ 8-bit PNGs) generated from code."""
+    rng = np.random.default_rng(0)
+    for key in ("short", "long", "sharp"):
+        (root / key).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        sharp = cv2.GaussianBlur(rng.random((*size, 3)).astype(np.float32), (0, 0), 1.5)
+        images = {"sharp": sharp, "long": cv2.blur(sharp, (7, 1)),
+                  "short": np.clip(sharp + rng.normal(0, 0.05, sharp.shape), 0, 1)}
+        for key, img in images.items():
+            cv2.imwrite(str(root / key / f"{i:03d}.png"), (img[..., ::-1] * 255).round().astype(np.uint8))
+    return root
+
+
+@pytest.mark.parametrize(("name", "adv"), [("deblur-rnn", 1.0), ("deblur-merger", 0.0)])
+def test_twenty_steps_on_a_fixed_batch_lower_the_loss(name: str, adv: float) -> None:
+    torch.manual_seed(0)
+    cfg = TrainConfig(model=name, adv=adv, model_options=SMALL, lr=1e-3)
+    state = build_state(cfg, torch.device("cpu"), DistInfo())
+    batch = fixed_batch()
+    logs = [train_step(state, batch) for _ in range(20)]
+    assert state.step == 20
+    assert (state.disc is None) == (adv == 0) and ("loss_d" in logs[0]) == (adv > 0)
+    first, last = logs[0]["loss_g"], np.mean([r["loss_g"] for r in logs[-3:]])
+    assert last < 0.6 * first, (first, last)
+    assert np.mean([r["grad"] for r in logs[-3:]]) < logs[0]["grad"]
+    if name == "deblur-rnn":
+        assert np.mean([r["denoise"] for r in logs[-3:]]) < logs[0]["denoise"]
+
+
+def test_crop_augment_moves_the_three_images_together() -> None:
+    img = torch.rand(3, 20, 30)
+    g = torch.Generator().manual_seed(3)
+    a, b, c = crop_augment((img, img.clone(), img.clone()), 16, g)
+    assert a.shape == (3, 16, 16) and torch.equal(a, b) and torch.equal(a, c)
+    with pytest.raises(DeblurnetError, match="smaller than the crop"):
+        crop_augment((img, img, img), 24, g)
+
+
+# ---------------------------------------------------------------------------------------------- DDP
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        state = _ddp_state(DistInfo(rank, 2, 0))
+        short, long, sharp = fixed_batch(4)
+        half = slice(2 * rank, 2 * rank + 2)
+        for _ in range(2):
+            train_step(state, (short[half], long[half], sharp[half]))
+        if rank == 0:
+            torch.save(unwrap(state.model).state_dict(), out)
+    finally:
+        dist.destroy_process_group()
+
+
+def _ddp_state(info: DistInfo):
+    """Generator + discriminator in eval-mode norm (see the test's docstring), same seed everywhere."""
+    torch.manual_seed(0)
+    state = build_state(TrainConfig(model="deblur-rnn", adv=1.0, model_options=SMALL, lr=1e-3),
+                        torch.device("cpu"), info)
+    unwrap(state.model).eval()
+    unwrap(state.disc).eval()
+    return state
+
+
+@pytest.mark.timeout(120)
+def test_ddp_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
+    """Two DDP processes (gloo, loopback) on halves of a batch end with the same weights as one process
+    on the whole batch, after two full iterations (D and G steps).
+
+    BatchNorm is put in eval mode (running statistics) for this comparison: torch's SyncBatchNorm runs
+    only on GPUs, and per-process batch statistics of half batches legitimately differ from whole-batch
+    ones. Dropout is 0. With that, the loss is a per-pixel mean, so averaging the two processes'
+    gradients equals the whole-batch gradient and DDP must match exactly up to float rounding.
+    """
+    out = tmp_path / "ddp.pt"
+    mp.spawn(_ddp_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
+    ddp = torch.load(out, weights_only=True)
+
+    state = _ddp_state(DistInfo())
+    batch = fixed_batch(4)
+    for _ in range(2):
+        train_step(state, batch)
+    single = state.model.state_dict()
+    initial = _ddp_state(DistInfo()).model.state_dict()
+    assert ddp.keys() == single.keys()
+    for key, value in single.items():
+        torch.testing.assert_close(ddp[key], value, rtol=1e-4, atol=1e-5, msg=key)
+    assert sum(not torch.equal(v, initial[k]) for k, v in single.items()) > 10  # weights did move
+
+
+# ---------------------------------------------------------------------------------------- checkpoint
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_weights_round_trip(tmp_path: Path, name: str, dtype: torch.dtype) -> None:
+    model = create_model(name, **SMALL).eval()
+    path = save_weights(model, tmp_path / "w" / f"{name}.safetensors", {"steps": 7}, dtype=dtype)
+    card = read_card(path)
+    assert card["steps"] == 7 and card["model"]["name"] == name and card["dtype"] == str(dtype)[6:]
+    loaded = load_weights(path)
+    assert not loaded.training and type(loaded) is type(model)
+    short, long = torch.rand(1, 3, 21, 19), torch.rand(1, 3, 21, 19)
+    with torch.no_grad():
+        a, b = model(short, long), loaded(short, long)
+    a, b = (x[0] if isinstance(x, tuple) else x for x in (a, b))
+    if dtype == torch.float32:
+        assert torch.equal(a, b)
+    else:
+        torch.testing.assert_close(a, b, atol=2e-2, rtol=0)
+    assert not any(p.name.startswith(".") for p in path.parent.iterdir())  # no temp files left
+
+
+def test_load_weights_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"not safetensors")
+    with pytest.raises(DeblurnetError, match="x.json"):
+        load_weights(bad)
+    (tmp_path / "x.json").write_text(json.dumps({"model": {"name": "deblur-rnn", "preset": "compact"}}))
+    with pytest.raises(DeblurnetError, match="x.safetensors"):
+        load_weights(bad)
+
+
+@pytest.mark.timeout(120)
+def test_cli_train_checkpoint_resume_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_triplets(tmp_path / "triplets")
+    run = tmp_path / "run"
+    toml = tmp_path / "train.toml"
+    toml.write_text('model = "deblur-merger"\nsteps = 99\nbatch_size = 2\ncrop = 32\n'
+                    'model_options = { widths = [8, 16, 16], disc_widths = [8, 16] }\n')
+    common = ["train", "--config", str(toml), "--data", str(data), "--out", str(run),
+              "--ckpt-every", "2", "--val-every", "2"]
+    assert main([*common, "--steps", "3", "--val", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "on cpu" in out
+    ckpt = load_checkpoint(run)
+    assert ckpt.step == 3 and ckpt.model_config["name"] == "deblur-merger"
+    assert ckpt.train_config["steps"] == 3 and ckpt.discriminator is not None
+
+    export = tmp_path / "ship" / "m.safetensors"
+    assert main([*common, "--steps", "5", "--export", str(export)]) == 0  # resumes automatically
+    assert "resumed" in capsys.readouterr().out
+    records = [json.loads(line) for line in (run / "train.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in records if "loss_g" in r]
+    assert steps == [1, 2, 3, 4, 5]
+    assert [r["step"] for r in records if "val_psnr" in r] == [2, 3]
+    assert all(np.isfinite(r["val_psnr"]) for r in records if "val_psnr" in r)
+    assert load_checkpoint(run).step == 5
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-0000004", "step-0000005"]
+    card = read_card(export)
+    assert card["steps"] == 5 and card["validation"]["step"] == 3 and card["data"] == str(data)
+    assert load_weights(export).config["widths"] == [8, 16, 16]
+
+    # resuming restores the weights and optimiser exactly: a fresh state loaded from step 5 equals it
+    from deblurnet.train import restore_state
+    cfg = load_toml(toml)
+    state = build_state(cfg, torch.device("cpu"), DistInfo())
+    restore_state(state, run)
+    assert state.step == 5
+    saved = load_checkpoint(run).generator
+    assert all(torch.equal(v, saved[k]) for k, v in state.model.state_dict().items())
+    assert state.opt_g.state_dict()["state"]  # Adam moments came back
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("stepz = 3\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.toml" in err and "stepz" in err
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    run = tmp_path / "r2"
+    (run / "checkpoints" / "step-0000001").mkdir(parents=True)
+    assert main(["train", "--resume", str(run / "checkpoints" / "step-0000001"), "--data",
+                 str(write_triplets(tmp_path / "t")), "--out", str(run), "--crop", "32",
+                 "--batch-size", "2"]) == 2
+    assert "checkpoint" in capsys.readouterr().err
+
+
+def test_config_precedence_and_types(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('steps = 10\nlr = 1\nadv = 0\n[synth]\nweight_stills = 0.0\n')
+    cfg = load_toml(toml)
+    assert cfg.steps == 10 and cfg.lr == 1.0 and isinstance(cfg.lr, float) and cfg.adv == 0.0
+    assert cfg.synth == {"weight_stills": 0.0} and cfg.loss_weights().adv == 0
+    assert override(cfg, {"steps": 20}).steps == 20
+    with pytest.raises(DeblurnetError, match="c.toml.*steps"):
+        toml.write_text('steps = "ten"\n')
+        load_toml(toml)
+
+
+def test_help_text_lists_options_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--data", "--val", "--resume", "--adv", "--config", "--export", "torchrun", "examples"):
+        assert option in text

@@ -92,10 +92,13 @@ class NoiseDraw:
 
 
 def sample_random_params(rng: np.random.Generator,
-                         profiles: Sequence[str | NoiseProfile] | None = None) -> NoiseDraw:
+                         profiles: Sequence[str | NoiseProfile] | None = None,
+                         scatter: bool = False) -> NoiseDraw:
     """Draw a profile uniformly (all shipped/found profiles when ``profiles`` is None), then an ISO
     log-uniformly in its ``iso_range``, and return the profile's noise parameters at that ISO.
 
+    scatter: multiply b by exp(N(0, law.b_sigma)), the body-to-body / frame-to-frame spread of read
+    noise the profile's fit reports (as ELD and Brooks et al. sample it); same draw for all channels.
     Usage: ``profile, iso, a, b = sample_random_params(rng)``.
     """
     pool = list(profiles) if profiles is not None else list_profiles()
@@ -106,4 +109,6 @@ def sample_random_params(rng: np.random.Generator,
     lo, hi = profile.iso_range
     iso = float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if hi > lo else float(lo)
     a, b = profile.params(iso)
+    if scatter:
+        b = b * np.exp(rng.standard_normal() * np.asarray(profile.law.b_sigma))
     return NoiseDraw(profile=profile, iso=iso, a=a, b=b, row_sigma=profile.row_sigma(iso))

@@ -178,3 +178,14 @@ def test_profile_for_file_reads_the_exif_of_a_raw(tmp_path: Path, shared_data: P
     with caplog.at_level(logging.WARNING, logger="hardware_profiles"):
         assert hp.profile_for_file(shared_data / "raw/valid/RAW_KODAK_DC50.KDC").name == "generic"
     assert "using the generic profile" in caplog.text
+
+
+def test_sample_random_params_scatter_follows_the_law_sigma() -> None:
+    rng = np.random.default_rng(9)
+    generic = hp.load_profile("generic")
+    ratios = []
+    for _ in range(400):
+        d = hp.sample_random_params(rng, [generic], scatter=True)
+        ratios.append(np.log(d.b[0] / generic.params(d.iso)[1][0]))
+    assert np.std(ratios) == pytest.approx(0.26, rel=0.12)
+    assert abs(np.mean(ratios)) < 0.05

@@ -23,7 +23,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -104,9 +104,9 @@ class Service:
     token: str
     out_dir: Path
 
-    def client(self, **kwargs) -> httpx.Client:
+    def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10,
-                            headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+                            headers={"Authorization": f"Bearer {self.token}"})
 
     def wait(self, job_id: str, timeout_s: float = 30.0) -> dict:
         """Poll the job until it is done or failed; return its JSON."""
@@ -123,7 +123,7 @@ class Service:
 @contextmanager
 def running_service(out_dir: Path, capture: CaptureFn = shoot_pairs,
                     process: ProcessFn | None = None,
-                    open_camera=GPhoto2Backend) -> Iterator[Service]:
+                    open_camera: Callable[[], CameraBackend] = GPhoto2Backend) -> Iterator[Service]:
     """create_app + uvicorn on 127.0.0.1 (a free port) on a thread, stopped at exit."""
     app = create_app(ServiceConfig(out_dir=out_dir), open_camera=open_camera, capture=capture,
                      process=process or tiny_fuse())
@@ -444,11 +444,13 @@ def test_serve_command_refuses_a_taken_port_in_one_line(tmp_path: Path,
 
 
 def test_warns_beyond_loopback_and_reads_toml(tmp_path: Path) -> None:
-    from burstcap.commands.serve import phone_url
+    from burstcap.commands.serve import exposure_warning, phone_url
     from burstcap.service.config import load_config
 
-    assert ServiceConfig().loopback_only and ServiceConfig(host="::1").loopback_only
-    assert not ServiceConfig(host="0.0.0.0").loopback_only
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert exposure_warning(ServiceConfig(host=host), 8000) is None
+    for host in ("0.0.0.0", "::", "192.168.1.20", "camera.local"):
+        assert "warning: listening on" in exposure_warning(ServiceConfig(host=host), 8000)
     assert phone_url(ServiceConfig(), 8000, "abc") == "http://127.0.0.1:8000/#token=abc"
     toml = tmp_path / "serve.toml"
     toml.write_text('[serve]\nhost = "0.0.0.0"\nport = 9000\nout_dir = "shots"\n')

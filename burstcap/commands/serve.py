@@ -85,6 +85,14 @@ def phone_url(config: ServiceConfig, port: int, token: str) -> str:
     return f"http://{host}:{port}/#token={token}"
 
 
+def exposure_warning(config: ServiceConfig, port: int) -> str | None:
+    """The warning printed when the service listens beyond this machine (None on loopback)."""
+    if config.loopback_only:
+        return None
+    return (f"burstcap: warning: listening on {config.host}:{port}, beyond this machine: anyone on "
+            "the network who gets the token can use the camera (there is no TLS)")
+
+
 def _lan_address() -> str:
     """This machine's address on its default route (no packet is sent), else its hostname."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -135,9 +143,9 @@ def _serve(args: argparse.Namespace, config: ServiceConfig, sock: socket.socket)
     port = sock.getsockname()[1]
     token = load_or_create_token(config.token_path)
     url = phone_url(config, port, token)
-    if not config.loopback_only:
-        print(f"burstcap: warning: listening on {config.host}:{port}, beyond this machine: anyone "
-              "on the network who gets the token can use the camera", file=sys.stderr)
+    warning = exposure_warning(config, port)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"burstcap: serving {config.out_dir.resolve()} on http://{config.host}:{port} "
           f"(API docs at /docs, token in {config.token_path})")
     print(f"Open on the phone: {url}")

@@ -29,7 +29,7 @@ from burstcap.service.models import (CameraView, ErrorView, JobList, JobView, Sh
                                      ValidationErrorView)
 from burstcap.service.runner import (CaptureBusyError, CaptureFn, JobRunner, ProcessFn,
                                      ShootParams)
-from burstcap.service.store import Job, JobStore
+from burstcap.service.store import Job, JobStore, PairFiles
 
 #: The static phone page (index.html, app.js, style.css).
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -139,7 +139,7 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"the {what} of job {job.id} is missing")
         return FileResponse(resolved)
 
-    def pair_of(job: Job, pair: int):
+    def pair_of(job: Job, pair: int) -> PairFiles:
         if pair >= len(job.pairs):
             raise HTTPException(status.HTTP_404_NOT_FOUND,
                                 f"job {job.id} has {len(job.pairs)} captured pair(s); no pair {pair}")

@@ -243,3 +243,20 @@ def test_help_text_lists_options_and_examples(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     for option in ("--data", "--val", "--resume", "--adv", "--config", "--export", "torchrun", "examples"):
         assert option in text
+
+
+def test_plot_log_writes_a_png(tmp_path: Path) -> None:
+    from deblurnet.plots import main as plots_main
+    from deblurnet.plots import plot_log
+
+    log = tmp_path / "train.jsonl"
+    lines = [{"step": s, "loss_g": 10.0 / s} for s in range(1, 31)]
+    lines += [{"step": 10, "val_psnr": 25.0, "val_psnr_long": 24.0, "val_psnr_short": 20.0},
+              {"step": 30, "val_psnr": 28.0, "val_psnr_long": 24.0, "val_psnr_short": 20.0}]
+    log.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    png = plot_log(log, tmp_path / "out" / "plot.png")
+    img = cv2.imread(str(png))
+    assert img is not None and img.shape[1] > img.shape[0] > 200
+    assert img.std() > 10  # something was drawn
+    (tmp_path / "empty.jsonl").write_text("\n")
+    assert plots_main([str(tmp_path / "empty.jsonl")]) == 2

@@ -176,22 +176,43 @@ def test_shoot_poll_fetch_result(service: Service) -> None:
     assert json.loads(sidecars[0].read_text())["camera"]["model"] == "Nikon DSC D750"
 
 
+def job_states(stream: httpx.Response, job_id: str) -> Iterator[str]:
+    """The state of ``job_id`` in each ``event: jobs`` of a server-sent event stream."""
+    for line in stream.iter_lines():
+        if line.startswith("data: "):
+            jobs = {j["id"]: j for j in json.loads(line[6:])["jobs"]}
+            if job_id in jobs:
+                yield jobs[job_id]["state"]
+
+
 def test_event_stream_reports_progress_to_done(service: Service) -> None:
-    states: list[str] = []
+    events = f"{service.url}/api/events?token={service.token}"
     with service.client() as client:
-        with httpx.stream("GET", f"{service.url}/api/events?token={service.token}",
-                          timeout=30) as stream:
+        with httpx.stream("GET", events, timeout=30) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             job_id = client.post("/api/shoot", json={"ratio": 4}).json()["id"]
-            for line in stream.iter_lines():
-                if line.startswith("data: "):
-                    jobs = {j["id"]: j for j in json.loads(line[6:])["jobs"]}
-                    if job_id in jobs:
-                        states.append(jobs[job_id]["state"])
-                        if states[-1] in ("done", "failed"):
-                            break
-    assert states[-1] == "done"
-    assert states.count("done") == 1 and len(states) >= 2  # saw it before it finished
+            states = []
+            for state in job_states(stream, job_id):
+                states.append(state)
+                if state in ("done", "failed"):
+                    break
+        assert states[-1] == "done" and states.count("done") == 1
+
+
+def test_client_leaving_mid_job_loses_nothing(tmp_path: Path, virtual_camera: Path) -> None:
+    gate = GatedCapture()
+    with running_service(tmp_path / "out", capture=gate) as svc, svc.client() as client:
+        events = f"{svc.url}/api/events?token={svc.token}"
+        try:
+            with httpx.stream("GET", events, timeout=30) as stream:
+                job_id = client.post("/api/shoot", json={"ratio": 8}).json()["id"]
+                assert next(job_states(stream, job_id)) == "capturing"
+            # the stream is closed (the phone went to sleep); the job goes on
+        finally:
+            gate.release.set()
+        assert svc.wait(job_id)["state"] == "done"
+        with httpx.stream("GET", events, timeout=30) as stream:  # a new stream replays it
+            assert next(job_states(stream, job_id)) == "done"
 
 
 def test_capture_failure_is_recorded_and_camera_absence_reported(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ class JobRunner:
     def _run_capture(self, job: Job, params: ShootParams) -> None:
         start = time.monotonic()
         job_dir = self.out_dir / "jobs" / job.id
-        try:
+        try:  # the camera lock (taken by submit) is held only while the camera is in use
             job_dir.mkdir(parents=True, exist_ok=True)
             camera = self._open_camera()
             try:
@@ -168,15 +168,15 @@ class JobRunner:
                 raise BurstcapError("the capture produced no pair")
             job.pairs = [PairFiles(short=self._relative(p.short), long=self._relative(p.long))
                          for p in pairs]
-            for i, pair in enumerate(job.pairs):
-                self._thumbnail(job, i, "short", pair.short)
-                self._thumbnail(job, i, "long", pair.long)
         except Exception as exc:  # noqa: BLE001 - any failure becomes the job's error
             self._fail(job, exc, "capture")
             return
         finally:
             self._capturing = None
             self._camera_lock.release()
+        for i, pair in enumerate(job.pairs):
+            self._thumbnail(job, i, "short", pair.short)
+            self._thumbnail(job, i, "long", pair.long)
         job.timings["capture_s"] = round(time.monotonic() - start, 4)
         job.state = JobState.QUEUED
         job.progress = CAPTURE_SHARE

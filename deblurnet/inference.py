@@ -233,34 +233,26 @@ def tile_starts(length: int, tile: int, step: int) -> list[int]:
     return starts
 
 
-def _reflect_index(start: int, stop: int, length: int) -> np.ndarray:
+def _reflect_index(start: int, stop: int, length: int, device: torch.device) -> torch.Tensor:
     """Indices start..stop-1 into an axis of ``length``, reflected past the end like torch 'reflect'."""
-    idx = np.arange(start, stop)
-    idx = np.where(idx >= length, 2 * (length - 1) - idx, idx)
-    return np.clip(idx, 0, length - 1)
+    idx = torch.arange(start, stop, device=device)
+    idx = torch.where(idx >= length, 2 * (length - 1) - idx, idx)
+    return idx.clamp_(0, length - 1)
+
+
+def _cut(image: torch.Tensor, y: int, x: int, th: int, tw: int) -> torch.Tensor:
+    """The (3, th, tw) window at (y, x) of a (3, H, W) image, reflected past the bottom/right edge."""
+    h, w = image.shape[-2:]
+    if y + th <= h and x + tw <= w:
+        return image[:, y:y + th, x:x + tw]
+    rows = image[:, y:min(y + th, h)] if y + th <= h else image.index_select(
+        1, _reflect_index(y, y + th, h, image.device))
+    return rows[..., x:x + tw] if x + tw <= w else rows.index_select(
+        2, _reflect_index(x, x + tw, w, image.device))
 
 
 def _round_up(x: int, multiple: int) -> int:
     return -(-x // multiple) * multiple
-
-
-def _to_tensor(images: list[np.ndarray], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    batch = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2)))
-    batch = batch.to(device=device, dtype=dtype, non_blocking=True)
-    if device.type == "cuda":
-        batch = batch.contiguous(memory_format=torch.channels_last)
-    return batch
-
-
-def _run(model: nn.Module, short: list[np.ndarray], long: list[np.ndarray]) -> np.ndarray:
-    """Network on a batch of (h, w, 3) tiles -> (B, h, w, 3) float32."""
-    param = next(model.parameters())
-    s = _to_tensor(short, param.device, param.dtype)
-    l = _to_tensor(long, param.device, param.dtype)
-    out = model(s, l)
-    if isinstance(out, tuple):  # DeblurRNN returns (sharp, denoised) unless told otherwise
-        out = out[0]
-    return out.float().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _check_inputs(short: np.ndarray, long: np.ndarray) -> tuple[int, int]:
@@ -268,6 +260,25 @@ def _check_inputs(short: np.ndarray, long: np.ndarray) -> tuple[int, int]:
         raise DeblurnetError(f"expected short and long of one shape (H, W, 3), got {short.shape} and "
                              f"{long.shape}")
     return short.shape[0], short.shape[1]
+
+
+def _planar(image: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(H, W, 3) numpy -> (3, H, W) tensor on ``device``: a view on the CPU, one copy to a GPU."""
+    planar = torch.from_numpy(np.asarray(image, np.float32)).permute(2, 0, 1)
+    return planar.to(device=device, dtype=dtype, non_blocking=True)
+
+
+def _run(model: nn.Module, short: torch.Tensor, long: torch.Tensor) -> torch.Tensor:
+    """Network on (B, 3, h, w) batches -> (B, 3, h, w) float32 on the model's device."""
+    if short.device.type == "cuda":
+        short = short.contiguous(memory_format=torch.channels_last)
+        long = long.contiguous(memory_format=torch.channels_last)
+    else:
+        short, long = short.contiguous(), long.contiguous()
+    out = model(short, long)
+    if isinstance(out, tuple):  # DeblurRNN returns (sharp, denoised) unless told otherwise
+        out = out[0]
+    return out.float()
 
 
 @torch.inference_mode()
@@ -280,51 +291,51 @@ def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, tile: int | None
     by the exposure ratio), aligned. ``tile``: tile side in pixels (rounded up to the network stride);
     ``None`` or 0 runs the whole image at once (memory grows with the image). ``overlap``: pixels shared
     by neighbouring tiles (rounded up to the stride). ``progress``: a callback ``(done, total)``,
-    ``False`` for silence, ``None`` for a tqdm bar when there are 4 tiles or more. ``batch_size``:
-    tiles per network call.
+    ``False`` for silence, ``None`` for a tqdm bar (on a terminal) when there are 4 tiles or more.
+    ``batch_size``: tiles per network call. Tiles are cut and blended on the model's device, so on a
+    GPU the whole image is uploaded once and downloaded once.
     """
     h, w = _check_inputs(short, long)
-    short = np.asarray(short, np.float32)
-    long = np.asarray(long, np.float32)
+    param = next(model.parameters())
+    device, dtype = param.device, param.dtype
+    s_all, l_all = _planar(short, device, dtype), _planar(long, device, dtype)
     multiple = int(getattr(model, "multiple", 1))
     if not tile or (h <= tile and w <= tile):
-        result = _run(model, [short], [long])[0]
+        out = _run(model, s_all[None], l_all[None])[0]
         if callable(progress):
             progress(1, 1)
-        return result
+        return out.permute(1, 2, 0).cpu().numpy()
 
     tile = _round_up(max(int(tile), 2 * multiple), multiple)
     overlap = _round_up(max(int(overlap), 0), multiple)
     if overlap >= tile:
         raise DeblurnetError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
     hp, wp = _round_up(h, multiple), _round_up(w, multiple)
-    ys = tile_starts(hp, tile, tile - overlap)
-    xs = tile_starts(wp, tile, tile - overlap)
-    boxes = [(y, x) for y in ys for x in xs]
+    th, tw = min(tile, hp), min(tile, wp)
+    boxes = [(y, x) for y in tile_starts(hp, tile, tile - overlap)
+             for x in tile_starts(wp, tile, tile - overlap)]
 
-    acc = np.zeros((h, w, 3), np.float32)
-    weight = np.zeros((h, w), np.float32)
+    acc = torch.zeros((3, h, w), dtype=torch.float32, device=device)
+    weight = torch.zeros((h, w), dtype=torch.float32, device=device)
     bar = None
     if progress is None and len(boxes) >= 4:
         from tqdm import tqdm
 
         bar = tqdm(total=len(boxes), desc="fusing", unit="tile", leave=False, disable=None)
-    for first in range(0, len(boxes), max(1, batch_size)):
-        chunk = boxes[first:first + max(1, batch_size)]
-        shorts, longs, sizes = [], [], []
+    step = max(1, batch_size)
+    for first in range(0, len(boxes), step):
+        chunk = boxes[first:first + step]
+        shorts, longs = [], []
         for y, x in chunk:
-            th, tw = min(tile, hp), min(tile, wp)
-            iy, ix = _reflect_index(y, y + th, h), _reflect_index(x, x + tw, w)
-            shorts.append(short[np.ix_(iy, ix)])
-            longs.append(long[np.ix_(iy, ix)])
-            sizes.append((th, tw))
-        outs = _run(model, shorts, longs)
-        for (y, x), (th, tw), out in zip(chunk, sizes, outs):
-            wy = tile_weights(th, overlap, y == 0, y + th >= hp)
-            wx = tile_weights(tw, overlap, x == 0, x + tw >= wp)
+            shorts.append(_cut(s_all, y, x, th, tw))
+            longs.append(_cut(l_all, y, x, th, tw))
+        outs = _run(model, torch.stack(shorts), torch.stack(longs))
+        for (y, x), out in zip(chunk, outs):
+            wy = torch.from_numpy(tile_weights(th, overlap, y == 0, y + th >= hp)).to(device)
+            wx = torch.from_numpy(tile_weights(tw, overlap, x == 0, x + tw >= wp)).to(device)
             vh, vw = min(th, h - y), min(tw, w - x)  # the part inside the image
-            win = np.outer(wy[:vh], wx[:vw])
-            acc[y:y + vh, x:x + vw] += out[:vh, :vw] * win[..., None]
+            win = wy[:vh, None] * wx[None, :vw]
+            acc[:, y:y + vh, x:x + vw].addcmul_(out[:, :vh, :vw], win)
             weight[y:y + vh, x:x + vw] += win
         if bar is not None:
             bar.update(len(chunk))
@@ -332,5 +343,5 @@ def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, tile: int | None
             progress(min(first + len(chunk), len(boxes)), len(boxes))
     if bar is not None:
         bar.close()
-    acc /= np.maximum(weight, 1e-6)[..., None]
-    return acc
+    acc /= weight.clamp_(min=1e-6)
+    return acc.permute(1, 2, 0).cpu().numpy()

@@ -13,7 +13,8 @@
    with its reason and the batch goes on. ``shard=(i, n)`` keeps every n-th pair (from i) of the
    sorted list, so n processes or hosts split a batch with no coordination.
 3. **Contact sheet**: one JPEG per folder (``contact_sheet.jpg``): short | long | fused thumbnails,
-   one row per fused pair (strips cached in ``.thumbs/`` so resumed runs still show every pair).
+   one row per fused pair (strips cached in ``.thumbs/``, so resumed runs and other shards' pairs
+   still show).
 """
 
 from __future__ import annotations
@@ -361,15 +362,16 @@ def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) ->
     return times
 
 
-def contact_sheet(out_folder: Path, out_paths: list[Path]) -> Path | None:
-    """Stack the cached strips of ``out_paths`` (short | long | fused) into ``contact_sheet.jpg``."""
+def contact_sheet(out_folder: Path) -> Path | None:
+    """Stack every cached strip of ``out_folder`` (short | long | fused per fused pair, in name order,
+    whichever run or shard made it) into ``contact_sheet.jpg``; None when there is none yet."""
     rows = []
-    for out in out_paths:
-        strip = cv2.imread(str(thumb_path(out))) if thumb_path(out).is_file() else None
+    for strip_path in sorted((out_folder / THUMBS_DIR).glob("*.jpg")):
+        strip = cv2.imread(str(strip_path))
         if strip is None:
             continue
         label = np.full((22, strip.shape[1], 3), 255, np.uint8)
-        cv2.putText(label, out.stem.removesuffix("_fused") + "   short | long | fused", (4, 16),
+        cv2.putText(label, strip_path.stem.removesuffix("_fused") + "   short | long | fused", (4, 16),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         rows.append(np.vstack([label, strip]))
     if not rows:
@@ -381,7 +383,6 @@ def contact_sheet(out_folder: Path, out_paths: list[Path]) -> Path | None:
     return path
 
 
-ModelLoader = Callable[[], Any]
 PairCallback = Callable[[PairOutcome], None]
 
 
@@ -401,11 +402,11 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
     root, out_dir = Path(root), Path(out_dir)
     mine = shard(pairs, *options.shard)
     report = ProcessReport()
-    by_folder: dict[Path, list[Path]] = {}
+    folders: set[Path] = set()
     with tqdm(total=len(mine), unit="pair", desc="process", disable=not progress_bar) as bar:
         for pair in mine:
             out = output_path(pair, root, out_dir, options.output_ext)
-            by_folder.setdefault(out.parent, []).append(out)
+            folders.add(out.parent)
             if out.is_file():
                 outcome = PairOutcome(pair, out, "done")
             else:
@@ -421,9 +422,9 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
             bar.update(1)
     if options.contact_sheet:
         changed = {o.out_path.parent for o in report.outcomes if o.status == "fused"}
-        for folder, outs in by_folder.items():
+        for folder in sorted(folders):
             if folder in changed or not (folder / CONTACT_SHEET).exists():
-                contact_sheet(folder, outs)
+                contact_sheet(folder)
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 
 from burstcap.errors import BurstcapError
@@ -17,6 +18,7 @@ examples:
       every session folder (session.json) and every EXIF pair under shots/, into shots/{DEFAULT_OUT_NAME}/
   burstcap process card/ --out fused/ --model deblur-merger --device cuda --format png
   burstcap process card/ --out fused/ --shard 0/4   (and 1/4, 2/4, 3/4 on other GPUs or hosts)
+  torchrun --nproc-per-node 4 --no-python burstcap process card/ --out fused/ --shard env --device cuda
 
 Pairing: a folder with a session.json (from 'burstcap shoot') is one pair. Elsewhere files are paired
 by EXIF: same camera, consecutive captures at most --window seconds apart, exposure ratio at least
@@ -28,7 +30,12 @@ when any pair failed. Each output folder gets contact_sheet.jpg (short | long | 
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """'1/4' -> (1, 4) (argparse type; 0 <= i < n)."""
+    """'1/4' -> (1, 4) (argparse type; 0 <= i < n); 'env' -> ($RANK, $WORLD_SIZE) as torchrun sets."""
+    if text == "env":
+        if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+            raise argparse.ArgumentTypeError("--shard env needs RANK and WORLD_SIZE in the environment "
+                                             "(run under torchrun)")
+        text = f"{os.environ['RANK']}/{os.environ['WORLD_SIZE']}"
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:
@@ -65,7 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-ratio", type=float, default=2.0, metavar="R",
                    help="EXIF pairing: least long/short exposure ratio (default: 2)")
     p.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
-                   help="process only pairs I, I+N, I+2N... of the sorted list (default 0/1: all)")
+                   help="process only pairs I, I+N, I+2N... of the sorted list (default 0/1: all); "
+                        "'env' takes I/N from $RANK/$WORLD_SIZE and the GPU from $LOCAL_RANK (torchrun)")
     p.add_argument("--no-contact-sheet", action="store_true", help="do not write contact sheets")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file lines")
     p.set_defaults(func=run)
@@ -77,11 +85,21 @@ def _fuse_options(args: argparse.Namespace) -> FuseOptions:
     return dataclasses.replace(options, **given).validate()
 
 
+def _pick_local_gpu() -> None:
+    """Under torchrun (``$LOCAL_RANK`` set) with CUDA, make this process use its own GPU."""
+    if "LOCAL_RANK" in os.environ:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
+
+
 def run(args: argparse.Namespace) -> int:
     root: Path = args.folder
     if not root.is_dir():
         raise BurstcapError(f"{root}: not a folder")
     out_dir = args.out or root / DEFAULT_OUT_NAME
+    _pick_local_gpu()
     options = ProcessOptions(fuse=_fuse_options(args), output_ext=f".{args.format}", shard=args.shard,
                              contact_sheet=not args.no_contact_sheet)
     found = find_pairs(root, PairingOptions(args.window, args.min_ratio, args.recursive), exclude=out_dir)

@@ -254,14 +254,24 @@ def test_every_api_call_needs_the_token(service: Service) -> None:
 
 
 def test_token_survives_restart_and_is_refused_when_world_readable(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    create_app(ServiceConfig(out_dir=out), GPhoto2Backend, shoot_pairs, tiny_fuse())
-    first = (out / "service-token").read_text()
-    create_app(ServiceConfig(out_dir=out), GPhoto2Backend, shoot_pairs, tiny_fuse())
-    assert (out / "service-token").read_text() == first
-    os.chmod(out / "service-token", 0o644)
+    from burstcap.service.auth import load_or_create_token
+
+    path = tmp_path / "out" / "service-token"
+    first = load_or_create_token(path)
+    assert load_or_create_token(path) == first and path.read_text() == first + "\n"
+    os.chmod(path, 0o644)
     with pytest.raises(BurstcapError, match="service-token.*other users.*chmod 600"):
-        create_app(ServiceConfig(out_dir=out), GPhoto2Backend, shoot_pairs, tiny_fuse())
+        create_app(ServiceConfig(out_dir=path.parent), GPhoto2Backend, shoot_pairs, tiny_fuse())
+
+
+def test_one_service_per_output_folder(tmp_path: Path) -> None:
+    with running_service(tmp_path / "out", open_camera=ScriptedBackend):
+        with pytest.raises(BurstcapError, match="in use by another burstcap service"):
+            create_app(ServiceConfig(out_dir=tmp_path / "out"), ScriptedBackend, shoot_pairs,
+                       tiny_fuse())
+    # released when the server stops
+    with running_service(tmp_path / "out", open_camera=ScriptedBackend):
+        pass
 
 
 def test_traversal_attempts_are_refused(service: Service, tmp_path: Path) -> None:

@@ -89,6 +89,7 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         runner.close()
+        store.close()
 
     app = FastAPI(title="burstcap", version=__version__, lifespan=lifespan,
                   description="Shoot short/long exposure pairs on a tethered camera and fuse them. "

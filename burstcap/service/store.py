@@ -7,6 +7,7 @@ refuse anything that leaves that folder.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -75,10 +76,23 @@ class Job:
 
 
 class JobStore:
-    """Thread-safe job table in ``<out_dir>/jobs.sqlite``; every write is committed at once."""
+    """Thread-safe job table in ``<out_dir>/jobs.sqlite``; every write is committed at once.
+
+    One store per output folder at a time: it holds an exclusive lock on ``jobs.sqlite.lock`` until
+    :meth:`close` (or the process ends), so a second server cannot mark the first one's running jobs
+    as failed.
+    """
 
     def __init__(self, out_dir: Path) -> None:
         self.path = Path(out_dir) / DB_NAME
+        lock_path = self.path.with_name(DB_NAME + ".lock")
+        self._lock_file = open(lock_path, "a")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise BurstcapError(f"{out_dir}: in use by another burstcap service (lock {lock_path}); "
+                                "stop it or choose another output folder") from None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -86,6 +100,7 @@ class JobStore:
                 "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created REAL NOT NULL, "
                 "record TEXT NOT NULL)")
         except sqlite3.Error as exc:
+            self._lock_file.close()
             raise BurstcapError(f"{self.path}: cannot open the job database: {exc}") from exc
         self._lock = threading.Lock()
 
@@ -120,5 +135,7 @@ class JobStore:
         return failed
 
     def close(self) -> None:
+        """Close the database and release the folder (idempotent)."""
         with self._lock:
             self._db.close()
+            self._lock_file.close()

@@ -233,3 +233,33 @@ def test_shard_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for bad in ("4/4", "x", "1/0"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_shard(bad)
+
+
+def test_session_folders_pair_by_sidecar(tmp_path: Path) -> None:
+    """A session shot by shoot_pair (scripted camera, RAW+JPEG) pairs by its sidecar, JPEGs skipped."""
+    from burstcap.camera.scripted import CameraScript, ScriptedBackend
+    from burstcap.shoot import ShootRequest, shoot_pair
+
+    frames = []
+    for k, (level, exposure) in enumerate(((0.5 / 8, 1 / 125), (0.5, 1 / 15))):
+        dng = write_frame(tmp_path / f"f{k}.dng", level, exposure, T0)
+        frames.append([(f"IMG_{k}.JPG", b"jpeg"), (f"IMG_{k}.DNG", dng.read_bytes())])
+    with ScriptedBackend(script=CameraScript(captures=frames)) as camera:
+        session = shoot_pair(camera, ShootRequest(ratio=1 / 8, long_exposure_s=1 / 15, iso_long=100),
+                             tmp_path / "shots")
+    found = find_pairs(tmp_path / "shots", PairingOptions(recursive=True))
+    (pair,) = found.pairs
+    assert (pair.short, pair.long) == (session.folder / "short_IMG_0.DNG", session.folder / "long_IMG_1.DNG")
+    assert pair.ratio == pytest.approx((1 / 15 * 100) / (1 / 125 * 800))  # from the read-back settings
+    assert sorted(s.path.name for s in found.skipped) == ["long_IMG_1.JPG", "short_IMG_0.JPG"]
+    assert all("companion" in s.reason for s in found.skipped)
+
+
+def test_dry_run_lists_the_shard_and_fuses_nothing(shots: Path, capsys: pytest.CaptureFixture) -> None:
+    from burstcap.cli import main
+
+    assert main(["process", str(shots), "--dry-run", "--shard", "1/2"]) == 0
+    out = capsys.readouterr().out
+    assert "pair  IMG_02a.dng + IMG_02b.dng" in out and "IMG_01a.dng +" not in out
+    assert "skip  notes.txt: not an image file" in out
+    assert not (shots / "burstcap-fused").exists()

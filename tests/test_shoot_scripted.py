@@ -140,3 +140,18 @@ def test_gap_is_measured_between_exposures(tmp_path: Path) -> None:
     assert side["short"]["capture_s"] == pytest.approx(2 / 125, abs=0.01)
     assert side["long"]["capture_s"] == pytest.approx(2 / 15, abs=0.02)
     assert 0 <= session.gap_s < 0.05
+
+
+def test_ctrl_c_releases_the_camera_and_leaves_no_session(tmp_path: Path) -> None:
+    from burstcap.pipeline import Pipeline, PipelineConfig
+
+    class Interrupted(ScriptedBackend):
+        def download(self, file, dest):
+            raise KeyboardInterrupt
+
+    camera = Interrupted(script=CameraScript(captures=pair()))
+    pipeline = Pipeline(PipelineConfig(out_root=tmp_path / "out", fuse=False), backend=camera)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(ShootRequest(long_exposure_s=1 / 15))
+    assert camera.calls[-1] == "close" and not camera.is_open
+    assert list((tmp_path / "out").iterdir()) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 from burstcap.errors import BurstcapError
 from burstcap.fuse import FuseOptions, load_options
 from burstcap.process import (DEFAULT_OUT_NAME, PairOutcome, PairingOptions, ProcessOptions,
-                              find_pairs, process_pairs)
+                              find_pairs, process_pairs, shard)
 
 EPILOG = f"""\
 examples:
@@ -75,6 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="process only pairs I, I+N, I+2N... of the sorted list (default 0/1: all); "
                         "'env' takes I/N from $RANK/$WORLD_SIZE and the GPU from $LOCAL_RANK (torchrun)")
     p.add_argument("--no-contact-sheet", action="store_true", help="do not write contact sheets")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only list the pairs (of this shard) and the skipped files; fuse nothing")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file lines")
     p.set_defaults(func=run)
 
@@ -103,11 +105,13 @@ def run(args: argparse.Namespace) -> int:
     options = ProcessOptions(fuse=_fuse_options(args), output_ext=f".{args.format}", shard=args.shard,
                              contact_sheet=not args.no_contact_sheet)
     found = find_pairs(root, PairingOptions(args.window, args.min_ratio, args.recursive), exclude=out_dir)
-    if not args.quiet:
-        for pair in found.pairs:
+    if not args.quiet or args.dry_run:
+        for pair in shard(found.pairs, *options.shard):
             print(f"pair  {pair.short.relative_to(root)} + {pair.long.name}  ({pair.reason})")
         for skip in found.skipped:
             print(f"skip  {skip.path.relative_to(root)}: {skip.reason}")
+    if args.dry_run:
+        return 0
 
     def show(outcome: PairOutcome) -> None:
         if outcome.status == "failed" and not args.quiet:

@@ -30,6 +30,12 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+def _float_array(x: object) -> np.ndarray:
+    """``x`` as a numpy float array (integers become float32, floats keep their dtype)."""
+    a = np.asarray(x)
+    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float32)
+
+
 def srgb_encode(x: ArrayT) -> ArrayT:
     """Linear -> sRGB-encoded, elementwise (numpy array or torch tensor, any shape).
 
@@ -42,13 +48,14 @@ def srgb_encode(x: ArrayT) -> ArrayT:
         t: Any = x
         power = 1.055 * torch.clamp(t, min=_LINEAR_KNEE) ** (1.0 / 2.4) - 0.055
         return torch.where(t <= _LINEAR_KNEE, 12.92 * t, power)  # type: ignore[return-value]
-    a = np.asarray(x)
-    if not np.issubdtype(a.dtype, np.floating):
-        a = a.astype(np.float32)
-    power = np.maximum(a, a.dtype.type(_LINEAR_KNEE)) ** a.dtype.type(1.0 / 2.4)
-    power *= a.dtype.type(1.055)
-    power -= a.dtype.type(0.055)
-    return np.where(a <= _LINEAR_KNEE, a * a.dtype.type(12.92), power)  # type: ignore[return-value]
+    a = _float_array(x)
+    out = np.empty_like(a)
+    np.maximum(a, a.dtype.type(_LINEAR_KNEE), out=out)
+    np.power(out, a.dtype.type(1.0 / 2.4), out=out)
+    out *= a.dtype.type(1.055)
+    out -= a.dtype.type(0.055)
+    np.multiply(a, a.dtype.type(12.92), out=out, where=a <= _LINEAR_KNEE)
+    return out  # type: ignore[return-value]
 
 
 def srgb_decode(x: ArrayT) -> ArrayT:
@@ -62,13 +69,14 @@ def srgb_decode(x: ArrayT) -> ArrayT:
         t: Any = x
         power = ((torch.clamp(t, min=_ENCODED_KNEE) + 0.055) / 1.055) ** 2.4
         return torch.where(t <= _ENCODED_KNEE, t / 12.92, power)  # type: ignore[return-value]
-    a = np.asarray(x)
-    if not np.issubdtype(a.dtype, np.floating):
-        a = a.astype(np.float32)
-    power = np.maximum(a, a.dtype.type(_ENCODED_KNEE)) + a.dtype.type(0.055)
-    power /= a.dtype.type(1.055)
-    power **= a.dtype.type(2.4)
-    return np.where(a <= _ENCODED_KNEE, a / a.dtype.type(12.92), power)  # type: ignore[return-value]
+    a = _float_array(x)
+    out = np.empty_like(a)
+    np.maximum(a, a.dtype.type(_ENCODED_KNEE), out=out)
+    out += a.dtype.type(0.055)
+    out *= a.dtype.type(1.0 / 1.055)
+    np.power(out, a.dtype.type(2.4), out=out)
+    np.divide(a, a.dtype.type(12.92), out=out, where=a <= _ENCODED_KNEE)
+    return out  # type: ignore[return-value]
 
 
 def cam_to_srgb_from_xyz_to_cam(xyz_to_cam: np.ndarray) -> np.ndarray:

@@ -92,10 +92,10 @@ def _to_linear_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
     if pixels.shape[2] in (1, 2):
         pixels = np.repeat(pixels[:, :, :1], 3, axis=2)
     pixels = pixels[:, :, :3]
-    if pixels.dtype == np.uint8:
-        return np.asarray(srgb_decode(pixels.astype(np.float32) / np.float32(255.0)), dtype=np.float32)
-    if pixels.dtype == np.uint16:
-        return np.asarray(srgb_decode(pixels.astype(np.float32) / np.float32(65535.0)), dtype=np.float32)
+    if pixels.dtype in (np.uint8, np.uint16):
+        top = np.iinfo(pixels.dtype).max
+        lut = srgb_decode(np.arange(top + 1, dtype=np.float32) / np.float32(top))
+        return lut[pixels]  # one table look-up per sample
     if np.issubdtype(pixels.dtype, np.floating):
         return np.ascontiguousarray(pixels, dtype=np.float32)
     raise RawReadError(path, f"unsupported sample type {pixels.dtype}; expected 8/16-bit or float")

@@ -1,0 +1,163 @@
+"""Evaluation of fusion methods on a triplet folder: PSNR / SSIM per image and mean, seconds per pair.
+
+Metrics: scikit-image `peak_signal_noise_ratio` and `structural_similarity` (7x7 uniform window,
+`channel_axis=2`) on sRGB values 0..255 over the full image, the method's output clipped to [0, 1]
+and not rounded to 8 bits. Seconds: wall time of the method on one pair (no file I/O).
+The short frames of a triplet folder are ratio-scaled by definition, so no exposure ratio is estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from tqdm import tqdm
+
+from deblurnet.baselines import BASELINES, Method
+from deblurnet.data import list_triplets, read_triplet
+from deblurnet.errors import DeblurnetError
+
+
+@dataclass
+class Score:
+    """One method on one image: PSNR (dB), SSIM, seconds for the pair."""
+
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+@dataclass
+class MethodResult:
+    """Scores of one method, per image name."""
+
+    method: str
+    scores: dict[str, Score] = field(default_factory=dict)
+    fingerprint: str = ""   # identifies the method's version/weights; resumed scores must match it
+
+    def mean(self, key: str) -> float:
+        """Mean of 'psnr', 'ssim' or 'seconds' over the images."""
+        return float(np.mean([getattr(s, key) for s in self.scores.values()])) if self.scores else float("nan")
+
+
+@dataclass
+class Report:
+    """Results of every method on one triplet folder."""
+
+    dataset: str
+    results: dict[str, MethodResult] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: dataset, image count, per method the means and per-image scores."""
+        images = max((len(r.scores) for r in self.results.values()), default=0)
+        return {"dataset": self.dataset, "images": images, "methods": {
+            name: {"psnr": r.mean("psnr"), "ssim": r.mean("ssim"), "seconds_per_pair": r.mean("seconds"),
+                   "fingerprint": r.fingerprint, "per_image": {img: asdict(s) for img, s in r.scores.items()}}
+            for name, r in self.results.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        """Inverse of `to_dict` (to resume an interrupted evaluation)."""
+        report = cls(dataset=str(data["dataset"]))
+        for name, entry in data.get("methods", {}).items():
+            scores = {img: Score(**s) for img, s in entry["per_image"].items()}
+            report.results[name] = MethodResult(name, scores, str(entry.get("fingerprint", "")))
+        return report
+
+    def table(self) -> str:
+        """An aligned text table: method, PSNR, SSIM, s/pair (means)."""
+        header = ("method", "PSNR", "SSIM", "s/pair")
+        rows = [(name, f"{r.mean('psnr'):.2f}", f"{r.mean('ssim'):.4f}", f"{r.mean('seconds'):.3f}")
+                for name, r in self.results.items()]
+        width = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        lines = ["  ".join([row[0].ljust(width[0])] + [row[i].rjust(width[i]) for i in range(1, 4)])
+                 for row in [header, *rows]]
+        lines.insert(1, "  ".join("-" * w for w in width))
+        return "\n".join(lines)
+
+
+def psnr_ssim(output: np.ndarray, sharp: np.ndarray) -> tuple[float, float]:
+    """PSNR (dB) and SSIM of (H, W, 3) float [0, 1] `output` against `sharp`, on 0..255 values."""
+    if output.shape != sharp.shape:
+        raise DeblurnetError(f"method output has shape {output.shape}, expected {sharp.shape}")
+    out = np.clip(np.asarray(output, np.float64), 0.0, 1.0) * 255.0
+    ref = np.asarray(sharp, np.float64) * 255.0
+    same = np.array_equal(ref, out)  # PSNR is infinite (JSON: Infinity), without a warning
+    psnr = float("inf") if same else float(peak_signal_noise_ratio(ref, out, data_range=255.0))
+    ssim = float(structural_similarity(ref, out, channel_axis=2, data_range=255.0))
+    return psnr, ssim
+
+
+def network_method(model: Any, tile: int | None = None) -> Method:
+    """A `Method` running a fusion network through `deblurnet.inference.fuse` (tile: None = default)."""
+    from deblurnet import inference
+
+    kwargs: dict[str, Any] = {} if tile is None else {"tile": tile}
+
+    def run(short: np.ndarray, long: np.ndarray) -> np.ndarray:
+        return inference.fuse(model, short, long, progress=False, **kwargs)
+
+    return run
+
+
+BASELINE_VERSION = "baselines-1"
+"""Fingerprint of the baseline implementations: bump it when they change."""
+
+
+def evaluate(root: Path, networks: dict[str, Method] | None = None, previous: Report | None = None,
+             on_update: Callable[[Report], None] | None = None, progress: bool = True,
+             fingerprints: dict[str, str] | None = None) -> Report:
+    """Score `networks` (name -> Method) and all `BASELINES` on the triplet folder `root`.
+
+    previous: an earlier report; its per-image scores are reused (resume) for methods whose fingerprint
+    (`fingerprints[name]`, e.g. the weights file and its date; baselines: BASELINE_VERSION) is the same
+    and when it was made on the same folder; on_update: called with the report after every image.
+    """
+    root = Path(root)
+    names = list_triplets(root)
+    methods: dict[str, Method] = {**(networks or {}), **BASELINES}
+    report = Report(dataset=str(root.resolve()))
+    prints = {**{name: BASELINE_VERSION for name in BASELINES}, **(fingerprints or {})}
+    same_folder = previous is not None and previous.dataset == report.dataset
+    for name in methods:
+        old = previous.results.get(name) if same_folder else None
+        reuse = old is not None and bool(prints.get(name)) and old.fingerprint == prints.get(name)
+        report.results[name] = MethodResult(name, dict(old.scores) if reuse else {}, prints.get(name, ""))
+    for image in tqdm(names, desc="evaluate", unit="pair", disable=not progress):
+        todo = [m for m in methods if image not in report.results[m].scores]
+        if not todo:
+            continue
+        short, long, sharp = read_triplet(root, image)
+        for method in todo:
+            start = time.perf_counter()
+            output = methods[method](short, long)
+            seconds = time.perf_counter() - start
+            report.results[method].scores[image] = Score(*psnr_ssim(output, sharp), seconds=seconds)
+        if on_update is not None:
+            on_update(report)
+    for result in report.results.values():  # folder order, whatever was resumed
+        result.scores = {img: result.scores[img] for img in names if img in result.scores}
+    return report
+
+
+def save_report(report: Report, path: Path) -> None:
+    """Write the report's JSON atomically (temp file + os.replace)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report.to_dict(), indent=1))
+    os.replace(tmp, path)
+
+
+def load_report(path: Path) -> Report:
+    """Read a report JSON written by `save_report`; DeblurnetError naming the file when unreadable."""
+    try:
+        return Report.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DeblurnetError(f"{path}: not an evaluation report ({exc})") from exc

@@ -65,6 +65,7 @@ class NetConfig:
     dropout: float = 0.1
     dropout_levels: int = 1
     residual_gain: float = 0.1
+    batch_norm: bool = True
     disc_widths: tuple[int, ...] = (16, 32, 64, 64)
 
     def __post_init__(self) -> None:
@@ -156,12 +157,12 @@ class ConvBlock(nn.Sequential):
 
 
 class UpBlock(nn.Sequential):
-    """Stride-2 transposed convolution (kernel k, spectral norm) -> BatchNorm -> dropout -> LeakyReLU.
-    (B, cin, H, W) -> (B, cout, 2H, 2W)."""
+    """Stride-2 transposed convolution (kernel k, spectral norm) -> BatchNorm (unless ``norm=False``)
+    -> dropout -> LeakyReLU. (B, cin, H, W) -> (B, cout, 2H, 2W)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 5, dropout: float = 0.0) -> None:
-        conv = nn.ConvTranspose2d(cin, cout, kernel, 2, kernel // 2, output_padding=1, bias=False)
-        layers: list[nn.Module] = [_sn(conv), nn.BatchNorm2d(cout)]
+    def __init__(self, cin: int, cout: int, kernel: int = 5, dropout: float = 0.0, norm: bool = True) -> None:
+        conv = nn.ConvTranspose2d(cin, cout, kernel, 2, kernel // 2, output_padding=1, bias=not norm)
+        layers: list[nn.Module] = [_sn(conv)] + ([nn.BatchNorm2d(cout)] if norm else [])
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         layers.append(nn.LeakyReLU(LEAK, inplace=True))
@@ -187,11 +188,11 @@ class ConvLSTMCell(nn.Module):
 class Encoder(nn.Module):
     """Stride-2 conv blocks. (B, cin, H, W) -> list of features [(B, widths[i], H/2^(i+1), W/2^(i+1))]."""
 
-    def __init__(self, cin: int, widths: Sequence[int], kernel: int = 5) -> None:
+    def __init__(self, cin: int, widths: Sequence[int], kernel: int = 5, norm: bool = True) -> None:
         super().__init__()
         chans = [cin, *widths]
         self.blocks = nn.ModuleList(
-            ConvBlock(chans[i], chans[i + 1], kernel, norm=i > 0) for i in range(len(widths)))
+            ConvBlock(chans[i], chans[i + 1], kernel, norm=norm and i > 0) for i in range(len(widths)))
 
     def forward(self, x: Tensor) -> list[Tensor]:
         feats = []
@@ -214,7 +215,7 @@ class Decoder(nn.Module):
         cin = widths[-1]
         for j in range(levels):
             dropout = cfg.dropout if j < cfg.dropout_levels else 0.0
-            blocks.append(UpBlock(cin, outs[j], cfg.kernel, dropout))
+            blocks.append(UpBlock(cin, outs[j], cfg.kernel, dropout, cfg.batch_norm))
             if j < levels - 1:  # skip from the encoder level of the same size
                 cin = outs[j] + n_skips * widths[levels - 2 - j]
         self.blocks = nn.ModuleList(blocks)
@@ -239,7 +240,7 @@ class RecurrentUNet(nn.Module):
 
     def __init__(self, cin: int, cfg: NetConfig) -> None:
         super().__init__()
-        self.encoder = Encoder(cin, cfg.widths, cfg.kernel)
+        self.encoder = Encoder(cin, cfg.widths, cfg.kernel, cfg.batch_norm)
         self.lstm = ConvLSTMCell(cfg.widths[-1], cfg.widths[-1], cfg.lstm_kernel)
         self.decoder = Decoder(cfg.widths, 1, cin, cfg)
         self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))
@@ -305,9 +306,10 @@ class DeblurMerger(nn.Module):
         self.config: dict[str, Any] = config or {"name": "deblur-merger", **_plain(cfg)}
         self.multiple = 2 ** len(cfg.widths)
         c = cfg.widths[-1]
-        self.short_encoder = Encoder(3, cfg.widths, cfg.kernel)
-        self.long_encoder = Encoder(3, cfg.widths, cfg.kernel)
-        self.merger = nn.Sequential(_sn_conv(2 * c, c, 3, bias=False), nn.BatchNorm2d(c),
+        self.short_encoder = Encoder(3, cfg.widths, cfg.kernel, cfg.batch_norm)
+        self.long_encoder = Encoder(3, cfg.widths, cfg.kernel, cfg.batch_norm)
+        norm: list[nn.Module] = [nn.BatchNorm2d(c)] if cfg.batch_norm else []
+        self.merger = nn.Sequential(_sn_conv(2 * c, c, 3, bias=not cfg.batch_norm), *norm,
                                     nn.LeakyReLU(LEAK, inplace=True))
         self.decoder = Decoder(cfg.widths, 2, 6, cfg)
         self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))

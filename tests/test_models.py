@@ -14,7 +14,7 @@ from deblurnet.models import (ConvBlock, DeblurMerger, DeblurRNN, Discriminator,
                               create_model, deblur_merger, deblur_rnn, list_models, model_from_config,
                               pad_to_multiple)
 
-SMALL = {"widths": (8, 16, 16), "disc_widths": (8, 16)}
+SMALL = {"widths": (8, 16, 16), "disc_widths": (8, 16), "dropout": 0.0}
 """Narrow nets keep these tests fast; the compact preset itself is built where it matters."""
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -178,3 +178,15 @@ def test_bad_input_shapes_raise() -> None:
         model(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
     with pytest.raises(DeblurnetError, match="widths"):
         create_model("deblur-rnn", widths=())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_batch_norm_can_be_switched_off(name: str) -> None:
+    model = create_model(name, **SMALL, batch_norm=False)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert model.config["batch_norm"] is False
+    short, long = pair(1, 12, 20)
+    with torch.no_grad():
+        train_out = sharp_of(model.train()(short, long))
+        eval_out = sharp_of(model.eval()(short, long))
+    torch.testing.assert_close(train_out, eval_out)  # no batch statistics, no dropout: same output

@@ -162,6 +162,14 @@ def test_protocol_mix_follows_weights(sources: SynthConfig) -> None:
     assert drawn.count("gopro2") > drawn.count("camera") > 0
 
 
+def test_random_profiles_draw_several_measured_cameras(sources: SynthConfig) -> None:
+    sources.camera.random_profiles = True
+    synth = Synthesizer(sources)
+    metas = [synth.sample(sample_rng(0, i), "camera").meta for i in range(12)]
+    assert len({m["profile"] for m in metas}) > 2
+    assert all(m["iso_short"] >= m["iso_long"] > 0 for m in metas)
+
+
 def test_bad_sources_name_the_folder(tmp_path: Path, sources: SynthConfig) -> None:
     with pytest.raises(DeblurnetError, match="no such folder"):
         Synthesizer(SynthConfig(gopro_dir=tmp_path / "missing", weight_stills=0))

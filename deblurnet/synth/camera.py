@@ -40,6 +40,7 @@ class CameraParams:
     """Parameters of the camera protocol (ranges are sampled uniformly or log-uniformly per sample)."""
 
     profile: str | None = None                      # hardware_profiles name; None: generic law
+    random_profiles: bool = False                   # draw one of all hardware_profiles per sample
     time_ratio: tuple[float, float] = (1 / 32, 1 / 2)   # t_short / t_long, log-uniform
     exposure: tuple[float, float] = (0.35, 1.3)     # k, scene brightness scale, log-uniform
     shot_a: tuple[float, float] = (1e-4, 0.012)     # generic law: a at the short ISO, log-uniform
@@ -77,6 +78,15 @@ def load_noise_profile(name: str) -> Any:
         return load_profile(name)
     except Exception as exc:  # ProfileError or anything bad in the file: one clear line
         raise DeblurnetError(f"noise profile '{name}': {exc}") from exc
+
+
+def load_all_profiles() -> list[Any]:
+    """Every noise profile hardware_profiles knows (for `random_profiles`)."""
+    try:
+        from hardware_profiles import list_profiles
+    except ImportError as exc:
+        raise DeblurnetError("random_profiles: hardware_profiles is unavailable") from exc
+    return [load_noise_profile(name) for name in list_profiles()]
 
 
 def sample_noise_params(params: CameraParams, profile: Any | None, rng: np.random.Generator

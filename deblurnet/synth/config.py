@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from deblurnet.errors import DeblurnetError
-from deblurnet.synth.camera import CameraParams, load_noise_profile, sample_camera
+from deblurnet.synth.camera import CameraParams, load_all_profiles, load_noise_profile, sample_camera
 from deblurnet.synth.common import ImageCache, Triplet, default_data_dir, list_images, select_range
 from deblurnet.synth.gopro2 import Gopro2Params, sample_gopro2
 from deblurnet.synth.stills import StillsParams, sample_stills
@@ -98,8 +98,19 @@ class Synthesizer:
             files = select_range(list_images(config.stills_dir), config.images, config.stills_dir)
             self.images = ImageCache(files)
         uses_camera = "camera" in self.protocols or "stills" in self.protocols
-        self.profile = (load_noise_profile(config.camera.profile)
-                        if uses_camera and config.camera.profile else None)
+        self.profiles: list[Any] = []
+        if uses_camera and config.camera.random_profiles:
+            self.profiles = load_all_profiles()
+        elif uses_camera and config.camera.profile:
+            self.profiles = [load_noise_profile(config.camera.profile)]
+
+    def _profile(self, rng: np.random.Generator) -> Any | None:
+        """The noise profile of one sample: None (generic law), the configured one, or a random one."""
+        if not self.profiles:
+            return None
+        if len(self.profiles) == 1:
+            return self.profiles[0]
+        return self.profiles[int(rng.integers(len(self.profiles)))]
 
     def sample(self, rng: np.random.Generator, protocol: str | None = None) -> Triplet:
         """One triplet; the protocol is drawn from the mix unless given."""
@@ -110,9 +121,13 @@ class Synthesizer:
         cfg = self.config
         if protocol == "gopro2":
             return sample_gopro2(self.frames, cfg.gopro2, cfg.size, rng)
+        profile = self._profile(rng)
         if protocol == "camera":
-            return sample_camera(self.frames, cfg.gopro2.blur_frames, cfg.camera, self.profile, cfg.size, rng)
-        return sample_stills(self.images, cfg.stills, cfg.camera, self.profile, cfg.size, rng)
+            triplet = sample_camera(self.frames, cfg.gopro2.blur_frames, cfg.camera, profile, cfg.size, rng)
+        else:
+            triplet = sample_stills(self.images, cfg.stills, cfg.camera, profile, cfg.size, rng)
+        triplet.meta["profile"] = getattr(profile, "name", None) or "generic-law"
+        return triplet
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:

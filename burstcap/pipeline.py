@@ -37,7 +37,8 @@ class PipelineConfig:
     camera: str | None = None
     port: str | None = None
     fuse: bool = True
-    process: ProcessOptions = field(default_factory=ProcessOptions)  # model, device, output format
+    #: model, device, output format (no contact-sheet strips inside session folders by default)
+    process: ProcessOptions = field(default_factory=lambda: ProcessOptions(contact_sheet=False))
 
 
 @dataclass(frozen=True)

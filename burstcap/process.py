@@ -137,7 +137,8 @@ def _session_pair(folder: Path, files: list[Path]) -> tuple[list[Pair], list[Ski
     missing = [p.name for p in (short, long) if not p.is_file()]
     if missing:
         return [], [Skip(folder / SIDECAR_NAME, f"sidecar names missing file(s) {missing}")]
-    skips = [Skip(p, f"companion file of the session's {short.name}/{long.name}")
+    skips = [Skip(p, "this session's fused output" if p.stem == "fused"
+                  else f"companion file of the session's {short.name}/{long.name}")
              for p in files if p not in (short, long)]
     return [Pair(folder, short, long, sidecar_ratio(side), f"sidecar {SIDECAR_NAME}")], skips
 

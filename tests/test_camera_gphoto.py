@@ -53,9 +53,20 @@ def test_autodetect_and_widgets(vcamera: dict[str, str], tmp_path: Path) -> None
             print(json.dumps({"model": cam.info().model, "port": cam.info().port,
                               "shutter": w["shutterspeed"].choices, "iso": "iso" in w,
                               "back": cam.set_widget("shutterspeed", "0.0500s")}))
+        with GPhoto2Backend(camera="Nikon DSC D750", port="usb:001,001") as cam:
+            print(cam.info().model)
+        try:
+            GPhoto2Backend(camera="Canon EOS R5").open()
+        except Exception as exc:
+            print(type(exc).__name__, exc)
     """, vcamera, tmp_path)
     assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
+    lines = out.stdout.splitlines()
+    got = json.loads(lines[0])
+    assert lines[1] == "Nikon DSC D750"  # picked by model and port
+    assert lines[2] == ("NoCameraError no camera found matching model 'Canon EOS R5' (detected: Nikon DSC "
+                        "D750 on usb:001,001); is it connected, switched on, and not held by another "
+                        "program (gvfs)?")
     assert got["model"] == "Nikon DSC D750" and got["port"] == "usb:001,001"
     assert "0.0100s" in got["shutter"] and got["iso"] is False and got["back"] == "0.0500s"
 

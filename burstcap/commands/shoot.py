@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names
 from burstcap.errors import BurstcapError
 from burstcap.pipeline import Pipeline, PipelineConfig
-from burstcap.fuse import FuseOptions
+from burstcap.fuse import FuseOptions, load_options
 from burstcap.process import ProcessOptions
 from burstcap.shoot import Progress, ShootRequest, parse_shutter
 
@@ -74,12 +75,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="camera model as autodetect names it (default: the first camera found)")
     p.add_argument("--port", default=None, metavar="PORT", help="camera port, e.g. usb:001,004")
     p.add_argument("--no-process", action="store_true", help="only shoot and download; do not fuse")
-    p.add_argument("--model", default="deblur-rnn", metavar="NAME",
+    p.add_argument("--model", default=None, metavar="NAME",
                    help="fusion model ('burstcap.models' entry point; default: deblur-rnn)")
     p.add_argument("--weights", type=Path, default=None, metavar="FILE",
                    help="model weights (.safetensors; default: the shipped weights)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="where the fusion network runs: auto (CUDA when present, else CPU), cpu, cuda")
+    p.add_argument("--config", type=Path, default=None, metavar="TOML",
+                   help="fusion options from the [fuse] table of a TOML file (as 'burstcap fuse'); "
+                        "--model/--weights/--device given here override it")
     p.add_argument("--list-backends", action="store_true", help="print the installed backends and exit")
     p.set_defaults(func=run)
 
@@ -87,6 +91,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _print_progress(p: Progress) -> None:
     if p.message:
         print(f"[{p.fraction:4.0%}] {p.stage}: {p.message}", file=sys.stderr)
+
+
+def _fuse_options(args: argparse.Namespace) -> FuseOptions:
+    options = load_options(args.config) if args.config else FuseOptions()
+    given = {k: getattr(args, k) for k in ("model", "weights", "device") if getattr(args, k) is not None}
+    return dataclasses.replace(options, **given).validate()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
                            tolerance_stops=args.tolerance)
     config = PipelineConfig(out_root=args.out, backend=args.backend, camera=args.camera, port=args.port,
                             fuse=not args.no_process,
-                            process=ProcessOptions(fuse=FuseOptions(model=args.model, weights=args.weights,
-                                                                    device=args.device).validate(),
-                                                   contact_sheet=False))
+                            process=ProcessOptions(fuse=_fuse_options(args), contact_sheet=False))
     pipeline = Pipeline(config, progress=_print_progress)
     for session in pipeline.shoot(request, count=args.count):
         print(f"{session.folder}: {session.camera.model}, effective ratio "

@@ -346,6 +346,7 @@ def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) ->
                         tile=options.fuse.tile, overlap=options.fuse.overlap,
                         target_level=options.fuse.target_level, progress=False)
     times["fuse"] = time.perf_counter() - t
+    times.update({f"fuse:{step}": secs for step, secs in getattr(fused, "seconds", {}).items()})
     t = time.perf_counter()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     metadata = short.metadata

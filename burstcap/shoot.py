@@ -198,8 +198,9 @@ def plan_exposures(widgets: dict[str, Widget], request: ShootRequest, model: str
     long_iso, long_iso_v = nearest_choice(iso.choices or (iso.value,), long_iso_target, parse_iso)
     short_iso, short_iso_v = nearest_choice(iso.choices or (iso.value,), long_iso_v / ratio, parse_iso)
     if abs(math.log2(short_iso_v * ratio / long_iso_v)) > request.tolerance_stops:
-        log.warning("%s: ISO tops out at %s (wanted %.0f): the short frame will be darker",
-                    model, short_iso, long_iso_v / ratio)
+        log.warning("%s: the nearest ISO choice is %s (wanted %.0f): the frames' brightness will "
+                    "differ; the fusion compensates from the read-back settings", model, short_iso,
+                    long_iso_v / ratio)
     return ExposurePlan(shutter.name, short_str, long_str, iso.name, short_iso, long_iso, ratio)
 
 

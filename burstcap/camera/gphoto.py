@@ -53,7 +53,8 @@ class GPhoto2Backend:
         """Autodetect (or find ``camera``/``port``) and start a PTP session."""
         gp = _gp()
         try:
-            found = [(str(m), str(p)) for m, p in gp.Camera.autodetect()]
+            cameras = gp.Camera.autodetect()
+            found = [(str(cameras.get_name(i)), str(cameras.get_value(i))) for i in range(cameras.count())]
         except gp.GPhoto2Error as exc:
             raise NoCameraError(f"camera autodetection failed: {exc}") from exc
         matches = [(m, p) for m, p in found

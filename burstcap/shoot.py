@@ -254,7 +254,23 @@ def _is_raw_format(text: str) -> bool:
     return bool(re.search(r"raw|nef|arw|cr2|cr3|orf|raf|rw2|pef|dng", text.lower()))
 
 
-def _capture(backend: CameraBackend, plan: ExposurePlan, which: str, request: ShootRequest) -> CaptureRecord:
+def _check_ratio(model: str, request: ShootRequest, short_shutter: str, long_shutter: str) -> float:
+    """short/long time of the two shutter strings; raises when it is out of tolerance."""
+    short_s, long_s = parse_shutter(short_shutter), parse_shutter(long_shutter)
+    if short_s is None or long_s is None:
+        raise CameraError(f"{model} reports shutter speeds {short_shutter!r} / {long_shutter!r}, not times")
+    effective = short_s / long_s
+    off = abs(math.log2(effective / request.ratio))
+    if off > request.tolerance_stops:
+        raise BurstcapError(
+            f"{model} snapped to {short_shutter} / {long_shutter}: ratio {_fraction(effective)} is "
+            f"{off:.2f} stops from the requested {_fraction(request.ratio)}")
+    return effective
+
+
+def _capture(backend: CameraBackend, plan: ExposurePlan, which: str, request: ShootRequest,
+             check: Callable[[str], object] = lambda shutter: None) -> CaptureRecord:
+    """Set the frame's shutter (and ISO), read them back, ``check`` the shutter read back, capture."""
     shutter_value = plan.short_shutter if which == "short" else plan.long_shutter
     iso_value = plan.short_iso if which == "short" else plan.long_iso
     shutter_back = _set(backend, plan.shutter_widget, shutter_value, request.retry)
@@ -262,6 +278,7 @@ def _capture(backend: CameraBackend, plan: ExposurePlan, which: str, request: Sh
     exposure = parse_shutter(shutter_back)
     if exposure is None:
         raise CameraError(f"camera read back shutter {shutter_back!r} after setting {shutter_value!r}")
+    check(shutter_back)
     started, t0 = _now(), time.perf_counter()
     files = retry_busy(lambda: backend.capture(request.capture_timeout_s), request.retry,
                        f"capture the {which} frame")
@@ -302,17 +319,14 @@ def shoot_pair(backend: CameraBackend, request: ShootRequest, out_root: Path,
     prepared = prepare_camera(backend, widgets, request.retry)
     report(Progress("capture-short", 0.1, f"short {plan.short_shutter}"
                     + (f" ISO {plan.short_iso}" if plan.short_iso else "")))
-    short = _capture(backend, plan, "short", request)
+    short = _capture(backend, plan, "short", request,
+                     check=lambda back: _check_ratio(info.model, request, back, plan.long_shutter))
     report(Progress("capture-long", 0.3, f"long {plan.long_shutter}"
                     + (f" ISO {plan.long_iso}" if plan.long_iso else "")))
-    long = _capture(backend, plan, "long", request)
+    long = _capture(backend, plan, "long", request,
+                    check=lambda back: _check_ratio(info.model, request, short.shutter, back))
     gap = long.t_start - short.t_end
     effective = short.exposure_s / long.exposure_s
-    off = abs(math.log2(effective / request.ratio))
-    if off > request.tolerance_stops:
-        raise BurstcapError(
-            f"{info.model} snapped to {short.shutter} / {long.shutter}: ratio {_fraction(effective)} is "
-            f"{off:.2f} stops from the requested {_fraction(request.ratio)}")
     stamp = _now().strftime("%Y%m%d-%H%M%S")
     final = _unique_folder(out_root, stamp)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=out_root))

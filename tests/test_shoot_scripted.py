@@ -101,10 +101,11 @@ def test_unreachable_ratio_is_refused_before_shooting(tmp_path: Path) -> None:
     assert "capture" not in camera.calls
 
 
-def test_snapping_beyond_tolerance_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(BurstcapError, match=r"snapped to 1/30 / 1/15"):
-        shoot(tmp_path, CameraScript(captures=pair(), snap={"1/125": "1/30"}), ratio=1 / 8,
-              long_exposure_s=1 / 15)
+def test_snapping_beyond_tolerance_is_refused_before_capturing(tmp_path: Path) -> None:
+    camera = ScriptedBackend(script=CameraScript(captures=pair(), snap={"1/125": "1/30"}))
+    with camera, pytest.raises(BurstcapError, match=r"snapped to 1/30 / 1/15: ratio 1/2 is 2.00 stops"):
+        shoot_pair(camera, ShootRequest(ratio=1 / 8, long_exposure_s=1 / 15), tmp_path)
+    assert "capture" not in camera.calls
 
 
 def test_missing_iso_widget_is_optional() -> None:

@@ -81,6 +81,12 @@ def test_noise_estimate_and_denoiser() -> None:
     flat = np.full((96, 96, 3), 0.5, np.float32)
     noisy = flat + 0.05 * np.random.default_rng(0).standard_normal(flat.shape).astype(np.float32)
     assert B.estimate_noise_sigma(noisy) == pytest.approx(0.05 / np.sqrt(3), rel=0.1)  # of the grey mean
+    assert B.estimate_noise_sigma_rgb(noisy) == pytest.approx(0.05, rel=0.1)
+    # Noise smoothed by a 3x3 binomial filter (like demosaicing): the half-resolution estimate still
+    # sees most of it, the full-resolution one hardly any.
+    smooth = cv2.GaussianBlur(noisy - 0.5, (3, 3), 0) + 0.5
+    true = float((smooth - 0.5).std())
+    assert B.estimate_noise_sigma_rgb(smooth) > 0.6 * true > 2 * B.estimate_noise_sigma(smooth[..., 0])
     sharp = texture(96, 7)
     noisy = np.clip(sharp + 0.08 * np.random.default_rng(1).standard_normal(sharp.shape).astype(np.float32), 0, 1)
     assert psnr_ssim(B.denoise_nlm(noisy), sharp)[0] > psnr_ssim(noisy, sharp)[0] + 3

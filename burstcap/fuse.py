@@ -142,11 +142,13 @@ class FusedArrays:
 
     ``rgb``: (H, W, 3) float32 scene-linear at the long frame's exposure. ``gain``: the exposure
     normalisation applied before the network (and undone after). ``alignment``: the warp used.
+    ``seconds``: wall time of each step ("normalise", "align", "network", "decode").
     """
 
     rgb: np.ndarray
     gain: float
     alignment: Alignment
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,12 +188,16 @@ def normalisation_gain(long_lin: np.ndarray, target_level: float = 0.9) -> float
 
 def to_network(linear: np.ndarray, gain: float) -> np.ndarray:
     """Scene-linear (H, W, 3) -> network domain: times ``gain``, clipped to [0, 1], sRGB-encoded."""
-    return srgb_encode(np.clip(linear * np.float32(gain), 0.0, 1.0).astype(np.float32))
+    scaled = np.multiply(linear, np.float32(gain), dtype=np.float32)
+    np.clip(scaled, 0.0, 1.0, out=scaled)
+    return srgb_encode(scaled)
 
 
 def from_network(encoded: np.ndarray, gain: float) -> np.ndarray:
     """Network domain (H, W, 3) -> scene-linear: clipped to [0, 1], sRGB-decoded, divided by ``gain``."""
-    return (srgb_decode(np.clip(encoded, 0.0, 1.0)) / np.float32(gain)).astype(np.float32)
+    linear = srgb_decode(np.clip(encoded, 0.0, 1.0).astype(np.float32, copy=False))
+    linear /= np.float32(gain)
+    return linear
 
 
 def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model: nn.Module, *,
@@ -209,17 +215,31 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
                             f"{short_lin.shape} and {long_lin.shape}")
     if not (math.isfinite(ratio) and ratio > 0):
         raise BurstcapError(f"exposure ratio must be positive, got {ratio}")
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[step], clock = now - clock, now
+
     gain = normalisation_gain(long_lin, target_level)
     short_n = to_network(short_lin, gain * ratio)
     long_n = to_network(long_lin, gain)
+    lap("normalise")
     if align is False:
         alignment = Alignment.identity()
     else:
         options = align if isinstance(align, AlignOptions) else AlignOptions()
         alignment = estimate_alignment(short_n, long_n, options)
         long_n = warp_image(long_n, alignment, fill=short_n)
+    lap("align")
     sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress)
-    return FusedArrays(from_network(sharp, gain), gain, alignment)
+    del short_n, long_n
+    lap("network")
+    rgb = from_network(sharp, gain)
+    lap("decode")
+    return FusedArrays(rgb, gain, alignment, seconds)
 
 
 def output_bits(out_path: Path, bits: int | None) -> int:

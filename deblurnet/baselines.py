@@ -2,10 +2,10 @@
 
 - `long`: the blurry frame as is; `short`: the ratio-scaled noisy frame as is;
 - `short-denoised`: OpenCV non-local means on the short frame; h = 0.55 x the noise std estimated in
-  the image (Immerkaer 1996, per channel on every second pixel) x how correlated the noise is (half- over
-  full-resolution estimate, 1..3: demosaiced noise needs a stronger filter than white noise). BM3D was considered: the `bm3d` package installs and runs
-  here but its licence allows non-commercial use only and it takes ~8 s per 256x256 crop on this CPU,
-  so it is not used;
+  the image (Immerkaer 1996, per channel on every second pixel) x how correlated the noise is (half-
+  over full-resolution estimate, 1..3: demosaiced noise needs a stronger filter than white noise).
+  BM3D was considered: the `bm3d` package installs and runs here, but its licence allows
+  non-commercial use only and it takes ~8 s per 256x256 crop on this CPU, so it is not used;
 - `pair-classical`: after Yuan et al. 2007 ("Image deblurring with blurred/noisy image pairs"): the
   denoised short frame takes the long frame's colour (per-channel gain, linear light); on overlapping
   tiles the blur kernel is estimated from it and the long frame by regularised least squares in the

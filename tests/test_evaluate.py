@@ -99,7 +99,8 @@ def test_evaluate_scores_baselines_and_an_injected_network(triplet_dir: Path) ->
         calls.append(short.shape)
         return cv2.GaussianBlur(short, (5, 5), 1.0)
 
-    report = evaluate(triplet_dir, {"blurred-short": oracle_ish}, progress=False, fingerprints={"blurred-short": "v1"})
+    report = evaluate(triplet_dir, {"blurred-short": oracle_ish}, progress=False,
+                      fingerprints={"blurred-short": "v1"})
     assert list(report.results) == ["blurred-short", "long", "short", "short-denoised", "pair-classical"]
     assert len(calls) == 3 and calls[0] == (96, 96, 3)
     r = report.results

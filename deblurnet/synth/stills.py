@@ -154,6 +154,7 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
         blur_lin = cv2.scaleAdd(frame(poses[1 + lag + i], (1 + lag + i) / n), float(wgt), blur_lin)
     triplet = camera_triplet(sharp_lin, blur_lin, camera, profile, rng)
     triplet.meta = {"protocol": "stills", "source": images.files[index].name, "window": list(window),
-                    "blur_px": blur, "n_sub": len(picked), "lag": lag / n, "focal": focal, "moving_object": layer is not None,
+                    "blur_px": blur, "n_sub": len(picked), "lag": lag / n, "focal": focal,
+                    "moving_object": layer is not None,
                     **triplet.meta}
     return triplet

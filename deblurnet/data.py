@@ -79,8 +79,8 @@ def list_triplets(root: Path) -> list[str]:
         raise DeblurnetError(f"{root}: no such folder")
     missing = [key for key in KEYS if not (root / key).is_dir()]
     if missing:
-        names = ", ".join(f"{key}/" for key in missing)
-        raise DeblurnetError(f"{root}: not a triplet folder (missing sub-folder(s) {names}; "
+        absent = ", ".join(f"{key}/" for key in missing)
+        raise DeblurnetError(f"{root}: not a triplet folder (missing sub-folder(s) {absent}; "
                              "expected short/, long/, sharp/)")
     names = sorted(p.name for p in (root / "short").iterdir()
                    if p.is_file() and p.suffix.lower() == ".png" and not p.name.startswith("."))

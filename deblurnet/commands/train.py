@@ -14,7 +14,7 @@ from deblurnet.models import PRESETS, list_models
 
 EPILOG = """\
 examples:
-  deblurnet train --data synth --steps 3000 --crop 128 --adv 0 --grad 0 --dark-channel 0 \
+  deblurnet train --data synth --steps 3000 --crop 128 --adv 0 --grad 0 --dark-channel 0 \\
       --val val_triplets/ --out runs/rnn --threads 2     # CPU recipe: L1 only, best PSNR per minute
   deblurnet train --config train.toml --resume runs/rnn          # continue where it stopped
   torchrun --nproc_per_node=2 -m deblurnet.cli train --data triplets/ --steps 20000

@@ -39,6 +39,7 @@ class TrainConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    cosine: bool = False  # cosine-decay the learning rate from lr to lr / 100 over `steps` (paper: constant)
     content_denoise: float = 50.0  # lambda_c1
     content: float = 50.0  # lambda_c2
     grad: float = 50.0  # lambda_grad

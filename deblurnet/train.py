@@ -165,6 +165,14 @@ def psnr(pred: Tensor, target: Tensor) -> float:
     return float((-10 * torch.log10(mse)).mean())
 
 
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Learning rate for optimiser step ``step`` (0-based): constant, or cosine from lr to lr / 100."""
+    if not cfg.cosine:
+        return cfg.lr
+    progress = min(step / max(cfg.steps - 1, 1), 1.0)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
@@ -419,11 +427,15 @@ def train(cfg: TrainConfig) -> Path:
     try:
         while state.step < cfg.steps:
             t0 = time.perf_counter()
+            lr = learning_rate(cfg, state.step)
+            for opt in (state.opt_g, state.opt_d):
+                for group in opt.param_groups if opt is not None else ():
+                    group["lr"] = lr
             losses = train_step(state, next(batches))
             rate = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
             if not all(math.isfinite(v) for v in losses.values()):
                 raise DeblurnetError(f"training diverged at step {state.step}: {losses}")
-            run_log.write({"step": state.step, **losses, "images_per_s": rate})
+            run_log.write({"step": state.step, **losses, "lr": lr, "images_per_s": rate})
             bar.set_postfix(loss=f"{losses['loss_g']:.3f}", img_s=f"{rate:.1f}")
             bar.update(1)
             last = state.step == cfg.steps

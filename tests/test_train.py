@@ -260,3 +260,14 @@ def test_plot_log_writes_a_png(tmp_path: Path) -> None:
     assert img.std() > 10  # something was drawn
     (tmp_path / "empty.jsonl").write_text("\n")
     assert plots_main([str(tmp_path / "empty.jsonl")]) == 2
+
+
+def test_cosine_learning_rate() -> None:
+    from deblurnet.train import learning_rate
+
+    cfg = TrainConfig(lr=1e-3, steps=101)
+    assert learning_rate(cfg, 0) == learning_rate(cfg, 100) == 1e-3
+    cos = override(cfg, {"cosine": True})
+    assert learning_rate(cos, 0) == pytest.approx(1e-3)
+    assert learning_rate(cos, 50) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
+    assert learning_rate(cos, 100) == pytest.approx(1e-5)

@@ -66,6 +66,7 @@ class NetConfig:
     dropout_levels: int = 1
     residual_gain: float = 0.1
     batch_norm: bool = True
+    full_res_width: int = 0  # > 0: one more 3x3 conv + LeakyReLU at full resolution before the output
     disc_widths: tuple[int, ...] = (16, 32, 64, 64)
 
     def __post_init__(self) -> None:
@@ -219,7 +220,12 @@ class Decoder(nn.Module):
             if j < levels - 1:  # skip from the encoder level of the same size
                 cin = outs[j] + n_skips * widths[levels - 2 - j]
         self.blocks = nn.ModuleList(blocks)
-        self.out = _sn_conv(outs[-1] + cimg, 3, 3)
+        cout = outs[-1] + cimg
+        self.refine: nn.Module = nn.Identity()
+        if cfg.full_res_width > 0:
+            self.refine = nn.Sequential(_sn_conv(cout, cfg.full_res_width, 3), nn.LeakyReLU(LEAK, inplace=True))
+            cout = cfg.full_res_width
+        self.out = _sn_conv(cout, 3, 3)
 
     def forward(self, bottleneck: Tensor, skips: Sequence[Sequence[Tensor]], image: Tensor) -> Tensor:
         x = bottleneck
@@ -228,7 +234,7 @@ class Decoder(nn.Module):
             x = block(x)
             if j < levels - 1:
                 x = torch.cat([x, *(s[levels - 2 - j] for s in skips)], dim=1)
-        return self.out(torch.cat([x, image], dim=1))
+        return self.out(self.refine(torch.cat([x, image], dim=1)))
 
 
 class RecurrentUNet(nn.Module):

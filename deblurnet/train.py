@@ -209,12 +209,15 @@ def generator_forward(model: nn.Module, short: Tensor, long: Tensor) -> tuple[Te
     return model(short, long), None
 
 
-def _backward_step(loss: Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+def _backward_step(loss: Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+                   update_scale: bool = True) -> None:
+    """Zero, backward, step; with a float16 grad scaler, ``update_scale`` once per iteration (last step)."""
     opt.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
         scaler.step(opt)
-        scaler.update()
+        if update_scale:
+            scaler.update()
     else:
         loss.backward()
         opt.step()
@@ -235,7 +238,7 @@ def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
         with amp:
             logits = state.disc(torch.cat([sharp, pred.detach()]), torch.cat([long, long]))
             d_loss = discriminator_loss(logits[: len(sharp)], logits[len(sharp):])
-        _backward_step(d_loss, state.opt_d, state.scaler)
+        _backward_step(d_loss, state.opt_d, state.scaler, update_scale=False)
         logs["loss_d"] = float(d_loss.detach())
         set_requires_grad(state.disc, False)
     with amp:

@@ -404,6 +404,13 @@ def model_from_config(config: dict[str, Any]) -> nn.Module:
     return create_model(name, preset, **cfg)
 
 
+def complete_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the fields it lacks (written by an older version) filled from its preset."""
+    cfg = dict(config)
+    name, preset = cfg.pop("name", None), cfg.pop("preset", "compact")
+    return {"name": name, "preset": preset, **_plain(net_config(preset, **cfg))}
+
+
 def create_discriminator(model: nn.Module) -> Discriminator:
     """The discriminator matching a generator's config (``disc_widths``, ``kernel``)."""
     cfg: NetConfig = model.cfg  # type: ignore[assignment]

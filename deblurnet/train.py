@@ -33,14 +33,15 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from deblurnet import checkpoint as ckpt
 from deblurnet.config import TrainConfig, to_dict
 from deblurnet.errors import DeblurnetError
 from deblurnet.losses import LossWeights, content_loss, deblur_loss, discriminator_loss
-from deblurnet.models import DeblurRNN, create_discriminator, create_model, model_from_config
+from deblurnet.models import (DeblurRNN, complete_config, create_discriminator, create_model,
+                              model_from_config)
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +368,7 @@ def restore_state(state: TrainState, path: str | Path) -> None:
     """Load a checkpoint into ``state`` (weights, optimisers, step)."""
     c = ckpt.load_checkpoint(path)
     model = unwrap(state.model)
-    if c.model_config != model.config:  # type: ignore[operator]
+    if complete_config(c.model_config) != complete_config(model.config):  # type: ignore[arg-type]
         raise DeblurnetError(f"{c.path}: checkpoint is a {c.model_config.get('name')} "
                              f"({c.model_config.get('preset')}), not the configured model")
     model.load_state_dict(c.generator)
@@ -398,9 +399,8 @@ def train(cfg: TrainConfig) -> Path:
               f"run folder {run_dir}", flush=True)
 
     dataset = build_dataset(cfg)
-    sampler = (DistributedSampler(dataset, info.world_size, info.rank, seed=cfg.seed)
-               if info.world_size > 1 else
-               RandomSampler(dataset, generator=torch.Generator().manual_seed(cfg.seed)))
+    # a shuffled order per (seed, epoch), also for one process, so a resumed run draws what it would have
+    sampler = DistributedSampler(dataset, info.world_size, info.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(dataset, batch_size=cfg.batch_size // info.world_size, sampler=sampler,
                         num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda")
     if len(loader) == 0:

@@ -56,7 +56,8 @@ class FuseOptions:
     ``ratio``: long/short brightness ratio (None: metadata, else estimated from the images).
     ``tile`` / ``overlap``: tiled inference in pixels (tile 0: whole image at once).
     ``bits``: output bit depth for PNG (8 or 16; JPEG is 8, TIFF 16). ``target_level``: where the long
-    frame's 99th percentile lands in the linear [0, 1] range before sRGB encoding.
+    frame's 99th percentile lands in the linear [0, 1] range before sRGB encoding. ``threads``: torch
+    CPU threads (None: the physical cores).
     """
 
     model: str = "deblur-rnn"
@@ -69,6 +70,7 @@ class FuseOptions:
     motion: str = "homography"
     bits: int | None = None
     target_level: float = 0.9
+    threads: int | None = None
 
     def validate(self) -> FuseOptions:
         """Raise BurstcapError on impossible values; returns self."""
@@ -83,6 +85,8 @@ class FuseOptions:
             raise BurstcapError(f"motion must be homography, affine or translation, got {self.motion!r}")
         if self.bits not in (None, 8, 16):
             raise BurstcapError(f"bits must be 8 or 16, got {self.bits}")
+        if self.threads is not None and self.threads < 1:
+            raise BurstcapError(f"threads must be >= 1, got {self.threads}")
         if not 0.05 <= self.target_level <= 1.0:
             raise BurstcapError(f"target_level must be in [0.05, 1], got {self.target_level}")
         return self
@@ -121,7 +125,7 @@ def load_options(path: str | Path, base: FuseOptions | None = None) -> FuseOptio
             value = Path(value)
         elif key == "ratio":
             value = parse_ratio(str(value))
-        elif key in ("tile", "overlap", "bits") and not (isinstance(value, int) and not isinstance(value, bool)):
+        elif key in ("tile", "overlap", "bits", "threads") and not (isinstance(value, int) and not isinstance(value, bool)):
             raise BurstcapError(f"{path}: {key} must be an integer, got {value!r}")
         elif key == "align" and not isinstance(value, bool):
             raise BurstcapError(f"{path}: align must be true or false, got {value!r}")
@@ -340,7 +344,7 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     profile = _profile_name(short, warnings)
 
     if model is None:
-        model = load_model(opts.model, opts.weights, opts.device)
+        model = load_model(opts.model, opts.weights, opts.device, threads=opts.threads)
     device = describe_device(next(model.parameters()).device)
     align: bool | AlignOptions = AlignOptions(motion=opts.motion) if opts.align else False  # type: ignore[arg-type]
     try:

@@ -27,6 +27,16 @@ from isp.metadata import CaptureMetadata
 WHEN = datetime(2025, 5, 4, 10, 11, 12)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The shared 2-core test machine is oversubscribed, where OpenMP threads spin-wait for each
+    other (10x slower on small images): one torch thread here, the previous count restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def settled(gain: float | None = None) -> torch.nn.Module:
     """An untrained DeblurRNN with BatchNorm / spectral-norm estimates settled by a few train-mode
     passes; ``gain`` 0.0 makes it return its short input exactly."""
@@ -41,7 +51,7 @@ def settled(gain: float | None = None) -> torch.nn.Module:
             for module in model.modules():
                 if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
                     module.gain.fill_(gain)
-    return prepare_model(model, "cpu", threads=torch.get_num_threads())
+    return prepare_model(model, "cpu", threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -207,9 +217,10 @@ def test_parse_ratio() -> None:
 
 def test_toml_options(tmp_path: Path) -> None:
     path = tmp_path / "fuse.toml"
-    path.write_text('[fuse]\nratio = "1/4"\ntile = 256\ndevice = "cpu"\nalign = false\n')
+    path.write_text('[fuse]\nratio = "1/4"\ntile = 256\ndevice = "cpu"\nalign = false\nthreads = 1\n')
     options = load_options(path)
     assert (options.ratio, options.tile, options.device, options.align) == (4.0, 256, "cpu", False)
+    assert options.threads == 1
     path.write_text("[fuse]\ntiles = 3\n")
     with pytest.raises(BurstcapError, match="fuse.toml.*unknown fuse option"):
         load_options(path)
@@ -224,7 +235,7 @@ def test_cli_fuses_a_pair(png_pair, tmp_path: Path, weights: Path, capsys) -> No
     short, long = png_pair
     out = tmp_path / "fused.jpg"
     code = main(["fuse", str(short), str(long), "-o", str(out), "--weights", str(weights),
-                 "--device", "cpu", "--tile", "128", "--ratio", "1/8"])
+                 "--device", "cpu", "--tile", "128", "--ratio", "1/8", "--threads", "1"])
     assert code == 0 and out.is_file()
     line = capsys.readouterr().out
     assert "wrote" in line and "ratio 8 (option)" in line and "cpu" in line and "aligned" in line

@@ -17,7 +17,6 @@ sharp.png and comparison.jpg (short x 8 | long | fused, labelled with PSNR again
 from __future__ import annotations
 
 import argparse
-import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -31,8 +30,6 @@ from burstcap.fuse import fuse_arrays, write_output
 from deblurnet.inference import load_model, prepare_model, shipped_weights
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
-
-log = logging.getLogger(__name__)
 
 RATIO = 8.0
 SHORT_NOISE = (4e-3, 2e-5)
@@ -65,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="weights .safetensors (default: the shipped weights, else an untrained model)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the network runs (default auto: CUDA when present, else CPU)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for the network (default: the number of physical cores)")
     p.set_defaults(func=run)
 
 
@@ -113,7 +112,7 @@ def synthesise_pair(sharp: np.ndarray, seed: int = SEED) -> tuple[np.ndarray, np
 # ------------------------------------------------------------------------------------------ model
 
 
-def untrained_model(name: str, device: str) -> nn.Module:
+def untrained_model(name: str, device: str, threads: int | None = None) -> nn.Module:
     """A freshly initialised model, its BatchNorm statistics and spectral-norm estimates settled by a
     few train-mode passes on random data (otherwise its eval-mode output explodes)."""
     from deblurnet.models import create_model
@@ -125,14 +124,15 @@ def untrained_model(name: str, device: str) -> nn.Module:
     with torch.no_grad():
         for _ in range(5):
             model(x, x)
-    return prepare_model(model, device)
+    return prepare_model(model, device, threads)
 
 
-def demo_model(name: str, weights: Path | None, device: str) -> tuple[nn.Module, bool]:
-    """(model, trained): the given or shipped weights, else an untrained model with a warning."""
+def demo_model(name: str, weights: Path | None, device: str,
+               threads: int | None = None) -> tuple[nn.Module, bool]:
+    """(model, trained): the given or shipped weights, else an untrained model (the caller warns)."""
     if weights is not None or shipped_weights(name).is_file():
-        return load_model(name, weights, device), True
-    return untrained_model(name, device), False
+        return load_model(name, weights, device, threads), True
+    return untrained_model(name, device, threads), False
 
 
 # ----------------------------------------------------------------------------------------- output
@@ -163,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         raise BurstcapError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     sharp = sharp_image()
     short, long = synthesise_pair(sharp)
-    model, trained = demo_model(args.model, args.weights, args.device)
+    if args.threads is not None and args.threads < 1:
+        raise BurstcapError(f"--threads must be >= 1, got {args.threads}")
+    model, trained = demo_model(args.model, args.weights, args.device, args.threads)
     if not trained:
         print(f"burstcap: warning: no trained weights ({shipped_weights(args.model)} is missing): "
               f"using an UNTRAINED {args.model}; the fused image shows the pipeline, not the quality")

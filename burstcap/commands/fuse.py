@@ -23,8 +23,8 @@ exposure time, f-number, ISO and capture time of the short frame are carried int
 (TIFF tags; an eXIf chunk in PNG; an APP1 segment in JPEG).
 
 A TOML file given with --config may hold a [fuse] table with the same names as the options
-(model, weights, device, ratio, tile, overlap, align, motion, bits, target_level); options on the
-command line override it.
+(model, weights, device, ratio, tile, overlap, align, motion, bits, target_level, threads);
+options on the command line override it.
 """
 
 
@@ -62,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="global motion model of the alignment (default homography)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=None,
                    help="bit depth for PNG output (default 8; JPEG is 8-bit, TIFF 16-bit)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for the network (default: the number of physical cores)")
     p.add_argument("--config", type=Path, default=None, metavar="TOML",
                    help="read options from the [fuse] table of this TOML file first")
     p.set_defaults(func=run)
@@ -71,7 +73,7 @@ def options_from_args(args: argparse.Namespace) -> FuseOptions:
     """FuseOptions: defaults, then --config, then the options given on the command line."""
     options = load_options(args.config) if args.config else FuseOptions()
     given = {name: getattr(args, name) for name in
-             ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits")
+             ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits", "threads")
              if getattr(args, name) is not None}
     if args.ratio is not None:
         given["ratio"] = parse_ratio(args.ratio)

@@ -224,7 +224,8 @@ def main() -> None:
     p.add_argument("--big", default="6000x4000", help="size of the big pair (default 6000x4000 = 24 MP)")
     p.add_argument("--compare", default=None,
                    help="size for tiled vs whole (default 2048x1536 on CPU, the big size on CUDA)")
-    p.add_argument("--tile", type=int, default=None, help="tile side (default 512 CPU, 2048 CUDA)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="tile side (default 512 CPU, 2048 CUDA; tiled vs whole: 256 CPU)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap (default 64)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -250,7 +251,7 @@ def main() -> None:
         bench_big(width, height, args.device, tile, args.overlap, args.threads)
     compare = args.compare or (args.big if cuda else "2048x1536")
     width, height = map(int, compare.split("x"))
-    bench_tiled_vs_whole(width, height, args.device, 256 if not cuda else tile, args.overlap)
+    bench_tiled_vs_whole(width, height, args.device, args.tile or (256 if not cuda else tile), args.overlap)
 
 
 if __name__ == "__main__":

@@ -292,8 +292,11 @@ def _profile_name(image: Any, warnings: list[str]) -> str | None:
     finally:
         registry_log.disabled = was_disabled
     if profile.name == GENERIC_NAME:
-        warnings.append(f"no noise profile for camera {meta.make or '?'} {meta.model or '?'}: using "
-                        f"the generic one (run 'burstcap calibrate')")
+        camera = f"{meta.make or ''} {meta.model or ''}".strip() or "?"
+        if meta.make and meta.model and meta.model.lower().startswith(meta.make.lower()):
+            camera = meta.model
+        warnings.append(f"no noise profile for camera {camera}: using the generic one "
+                        f"(run 'burstcap calibrate')")
     return profile.name
 
 

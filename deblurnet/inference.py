@@ -84,7 +84,8 @@ def describe_device(device: torch.device) -> str:
     """A short human description, e.g. 'cuda (NVIDIA H100, fp16)' or 'cpu (2 threads)'."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)}, fp16)"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
 
 
 # ---------------------------------------------------------------------------------------- loading

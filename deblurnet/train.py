@@ -153,7 +153,10 @@ def synth_config(cfg: TrainConfig) -> Any:
     size and ``profile`` (camera noise profile name) applied."""
     from deblurnet.data import SynthConfig
 
-    synth = SynthConfig.from_dict(dict(cfg.synth))
+    try:
+        synth = SynthConfig.from_dict(dict(cfg.synth))
+    except (DeblurnetError, TypeError, ValueError) as exc:
+        raise DeblurnetError(f"synthesis options (TOML [synth] table): {exc}") from None
     synth = dataclasses.replace(synth, size=cfg.crop)
     if cfg.profile is not None:
         synth = dataclasses.replace(synth, camera=dataclasses.replace(synth.camera, profile=cfg.profile))

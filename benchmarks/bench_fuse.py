@@ -37,22 +37,16 @@ PAPER_SECONDS = 1.1  # DeblurRNN, 1280x720, GTX 1080 Ti (paper, Table III)
 
 
 def settled_model(preset: str, device: str, gain: float | None = None) -> torch.nn.Module:
-    """An untrained DeblurRNN ready for eval (see the module docstring)."""
-    from deblurnet.inference import prepare_model
-    from deblurnet.models import create_model
+    """An untrained DeblurRNN ready for eval; ``gain`` overrides its residual gains."""
+    from deblurnet.inference import untrained_model
 
-    torch.manual_seed(0)
-    model = create_model("deblur-rnn", preset)
-    model.train()
-    x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
-        for _ in range(3):
-            model(x, x)
-        if gain is not None:
+    model = untrained_model("deblur-rnn", preset, device, threads=torch.get_num_threads())
+    if gain is not None:
+        with torch.no_grad():
             for module in model.modules():
                 if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
                     module.gain.fill_(gain)
-    return prepare_model(model, device, threads=torch.get_num_threads())
+    return model
 
 
 def comparison_model(device: str) -> tuple[torch.nn.Module, str]:

@@ -181,6 +181,26 @@ def prepare_model(model: nn.Module, device: Device = "auto", threads: int | None
     return model
 
 
+def untrained_model(name: str = "deblur-rnn", preset: str = "compact", device: Device = "auto",
+                    threads: int | None = None, seed: int = 0) -> nn.Module:
+    """A freshly initialised built-in model ready for :func:`fuse` (demos, timing, tests).
+
+    A new model's BatchNorm statistics and spectral-norm singular-vector estimates are placeholders,
+    and its eval-mode output explodes; a few train-mode passes on random data (no weight update)
+    settle them. The result is deterministic under ``seed``; its output is not a useful fusion.
+    """
+    from deblurnet.models import create_model
+
+    torch.manual_seed(seed)
+    model = create_model(name, preset)
+    model.train()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        for _ in range(4):
+            model(x, x)
+    return prepare_model(model, device, threads)
+
+
 def load_model(name: str = "deblur-rnn", weights: str | Path | None = None,
                device: Device = "auto", threads: int | None = None) -> nn.Module:
     """A fusion model ready for :func:`fuse`.

@@ -17,8 +17,7 @@ from burstcap.errors import BurstcapError
 from burstcap.fuse import (FuseOptions, fuse_arrays, fuse_pair, load_options, normalisation_gain,
                            parse_ratio, write_output)
 from deblurnet.checkpoint import save_weights
-from deblurnet.inference import prepare_model
-from deblurnet.models import create_model
+from deblurnet.inference import untrained_model
 from isp.color import srgb_decode
 from isp.errors import IspError
 from isp.io import read_linear
@@ -38,20 +37,14 @@ def _one_torch_thread():
 
 
 def settled(gain: float | None = None) -> torch.nn.Module:
-    """An untrained DeblurRNN with BatchNorm / spectral-norm estimates settled by a few train-mode
-    passes; ``gain`` 0.0 makes it return its short input exactly."""
-    torch.manual_seed(0)
-    model = create_model("deblur-rnn")
-    model.train()
-    x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
-        for _ in range(4):
-            model(x, x)
-        if gain is not None:
+    """An untrained DeblurRNN ready for eval; ``gain`` 0.0 makes it return its short input exactly."""
+    model = untrained_model("deblur-rnn", device="cpu", threads=1)
+    if gain is not None:
+        with torch.no_grad():
             for module in model.modules():
                 if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
                     module.gain.fill_(gain)
-    return prepare_model(model, "cpu", threads=1)
+    return model
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,8 @@ from skimage import data
 
 from deblurnet.checkpoint import save_weights
 from deblurnet.errors import DeblurnetError
-from deblurnet.inference import (available_models, fuse, load_model, physical_cores, prepare_model,
-                                 resolve_device, shipped_weights, tile_starts, tile_weights)
-from deblurnet.models import create_model
+from deblurnet.inference import (available_models, fuse, load_model, physical_cores, resolve_device,
+                                 shipped_weights, tile_starts, tile_weights, untrained_model)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -31,21 +30,15 @@ def _one_torch_thread():
 
 
 def settled(name: str = "deblur-rnn", gain: float | None = None) -> torch.nn.Module:
-    """An untrained model whose BatchNorm statistics and spectral-norm estimates were settled by a few
-    train-mode passes (a fresh one explodes in eval mode); ``gain`` overrides the residual gains
+    """An untrained model ready for eval (``untrained_model``); ``gain`` overrides the residual gains
     (1.0 makes the network change the image a lot, 0.0 makes it return its short input)."""
-    torch.manual_seed(0)
-    model = create_model(name)
-    model.train()
-    x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
-        for _ in range(4):
-            model(x, x)
-        if gain is not None:
+    model = untrained_model(name, device="cpu", threads=1)
+    if gain is not None:
+        with torch.no_grad():
             for module in model.modules():
                 if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
                     module.gain.fill_(gain)
-    return prepare_model(model, "cpu", threads=1)
+    return model
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -27,7 +27,7 @@ from torch import nn
 
 from burstcap.errors import BurstcapError
 from burstcap.fuse import fuse_arrays, write_output
-from deblurnet.inference import load_model, prepare_model, shipped_weights
+from deblurnet.inference import load_model, shipped_weights, untrained_model
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
 
@@ -112,27 +112,12 @@ def synthesise_pair(sharp: np.ndarray, seed: int = SEED) -> tuple[np.ndarray, np
 # ------------------------------------------------------------------------------------------ model
 
 
-def untrained_model(name: str, device: str, threads: int | None = None) -> nn.Module:
-    """A freshly initialised model, its BatchNorm statistics and spectral-norm estimates settled by a
-    few train-mode passes on random data (otherwise its eval-mode output explodes)."""
-    from deblurnet.models import create_model
-
-    torch.manual_seed(0)
-    model = create_model(name)
-    model.train()
-    x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
-        for _ in range(5):
-            model(x, x)
-    return prepare_model(model, device, threads)
-
-
 def demo_model(name: str, weights: Path | None, device: str,
                threads: int | None = None) -> tuple[nn.Module, bool]:
     """(model, trained): the given or shipped weights, else an untrained model (the caller warns)."""
     if weights is not None or shipped_weights(name).is_file():
         return load_model(name, weights, device, threads), True
-    return untrained_model(name, device, threads), False
+    return untrained_model(name, device=device, threads=threads), False
 
 
 # ----------------------------------------------------------------------------------------- output

@@ -271,3 +271,17 @@ def test_cosine_learning_rate() -> None:
     assert learning_rate(cos, 0) == pytest.approx(1e-3)
     assert learning_rate(cos, 50) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
     assert learning_rate(cos, 100) == pytest.approx(1e-5)
+
+
+def test_train_one_epoch_stops_at_max_steps() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from deblurnet.train import train_one_epoch
+
+    torch.manual_seed(0)
+    state = build_state(TrainConfig(model="deblur-merger", adv=0.0, model_options=SMALL),
+                        torch.device("cpu"), DistInfo())
+    loader = DataLoader(TensorDataset(*fixed_batch(8, 16)), batch_size=2)
+    logs = train_one_epoch(state, loader)
+    assert [r["step"] for r in logs] == [1, 2, 3, 4] and state.step == 4
+    assert [r["step"] for r in train_one_epoch(state, loader, max_steps=6)] == [5, 6]

@@ -44,6 +44,7 @@ class TrainConfig:
     content: float = 50.0  # lambda_c2
     grad: float = 50.0  # lambda_grad
     dark_channel: float = 250.0  # lambda_dc
+    per_net_losses: bool = True  # DeblurRNN: deblurring loss stays out of the denoising net (Table I)
     adv: float = 1.0  # adversarial weight; 0 disables the discriminator (fast, good on a CPU)
     dark_patch: int = 15
     val_every: int = 500

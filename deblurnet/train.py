@@ -203,12 +203,15 @@ class TrainState:
     amp_dtype: torch.dtype | None = None  # autocast dtype on CUDA, None = float32
     scaler: torch.amp.GradScaler | None = None
     step: int = 0
+    per_net_losses: bool = True  # DeblurRNN: each net trained by its own loss only (Table I)
 
 
-def generator_forward(model: nn.Module, short: Tensor, long: Tensor) -> tuple[Tensor, Tensor | None]:
-    """(sharp, denoised or None); DeblurRNN keeps each net's loss to itself (detached hand-over)."""
+def generator_forward(model: nn.Module, short: Tensor, long: Tensor,
+                      per_net_losses: bool = True) -> tuple[Tensor, Tensor | None]:
+    """(sharp, denoised or None). ``per_net_losses``: DeblurRNN keeps each net's loss to itself
+    (detached hand-over, Table I); otherwise the deblurring loss also trains the denoising net."""
     if isinstance(unwrap(model), DeblurRNN):
-        sharp, denoised = model(short, long, return_denoised=True, detach_denoised=True)
+        sharp, denoised = model(short, long, return_denoised=True, detach_denoised=per_net_losses)
         return sharp, denoised
     return model(short, long), None
 
@@ -236,7 +239,7 @@ def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
         if state.device.type == "cuda" else torch.autocast("cpu", enabled=False)
     logs: dict[str, float] = {}
     with amp:
-        pred, denoised = generator_forward(state.model, short, long)
+        pred, denoised = generator_forward(state.model, short, long, state.per_net_losses)
     if state.disc is not None and state.opt_d is not None:
         set_requires_grad(state.disc, True)
         with amp:
@@ -354,7 +357,8 @@ def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo) -> Train
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if amp_dtype == torch.float16:
             scaler = torch.amp.GradScaler("cuda")
-    return TrainState(model, disc, opt_g, opt_d, cfg.loss_weights(), device, amp_dtype, scaler)
+    return TrainState(model, disc, opt_g, opt_d, cfg.loss_weights(), device, amp_dtype, scaler,
+                      per_net_losses=cfg.per_net_losses)
 
 
 def save_state(state: TrainState, cfg: TrainConfig, run_dir: Path) -> Path:

@@ -285,3 +285,16 @@ def test_train_one_epoch_stops_at_max_steps() -> None:
     logs = train_one_epoch(state, loader)
     assert [r["step"] for r in logs] == [1, 2, 3, 4] and state.step == 4
     assert [r["step"] for r in train_one_epoch(state, loader, max_steps=6)] == [5, 6]
+
+
+@pytest.mark.parametrize("per_net", [True, False])
+def test_per_net_losses_keep_the_deblurring_loss_out_of_the_denoising_net(per_net: bool) -> None:
+    """Table I: with lambda_c1 = 0 the denoising net gets no gradient at all unless training is joint."""
+    torch.manual_seed(0)
+    cfg = TrainConfig(adv=0.0, content_denoise=0.0, per_net_losses=per_net, model_options=SMALL)
+    state = build_state(cfg, torch.device("cpu"), DistInfo())
+    before = {k: v.clone() for k, v in state.model.denoise_net.state_dict().items() if "original" in k}
+    train_step(state, fixed_batch(2, 16))
+    after = state.model.denoise_net.state_dict()
+    moved = any(not torch.equal(v, after[k]) for k, v in before.items())
+    assert moved is (not per_net)

@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--beta1", type=float, help=f"Adam beta1 (default {D.beta1})")
     a("--cosine", action="store_const", const=True, help="cosine-decay the learning rate to lr/100 "
       "over --steps (default: constant, as the paper)")
+    a("--joint", dest="per_net_losses", action="store_const", const=False,
+      help="DeblurRNN: let the deblurring loss train the denoising net too (end to end); default: "
+           "each net learns from its own loss only, as Table I of the paper")
     a("--adv", type=float, help=f"adversarial loss weight; 0 disables the discriminator and its step, "
       f"saving time on a CPU (default {D.adv})")
     a("--content", type=float, help=f"lambda_c2, L1 weight of the output (default {D.content})")

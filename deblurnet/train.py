@@ -8,7 +8,8 @@ One iteration (paper IV-A, Table I), all from one generator forward pass:
 
 1. DeblurRNN's denoising net: lambda_c1 * L1(denoised, sharp). The deblurring net receives the denoised
    image and ConvLSTM state *detached* (``DeblurRNN.forward(..., detach_denoised=True)``), so each net
-   gets only its own loss, as in Table I, at the cost of a single forward/backward.
+   gets only its own loss, as in Table I, at the cost of a single forward/backward
+   (``per_net_losses=False`` / ``--joint``: the deblurring loss trains the denoising net too).
 2. Discriminator (skipped when the adversarial weight is 0): BCE on real and fake, conditioned on long.
 3. Generator: eq. 3. Both nets step together after the backward pass; Adam is per parameter, so this
    equals separate denoise and deblur steps, except that the deblurring net sees the denoising net's

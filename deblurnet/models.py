@@ -397,9 +397,15 @@ def create_model(name: str, preset: str = "compact", **overrides: Any) -> nn.Mod
     return MODELS[name](preset, **overrides)
 
 
+LEGACY_FIELDS: dict[str, Any] = {"batch_norm": True, "full_res_width": 0}
+"""NetConfig fields added after configs were first stored, with the values that rebuild the network
+those older configs describe (a stored config without ``full_res_width`` had no refinement layer)."""
+
+
 def model_from_config(config: dict[str, Any]) -> nn.Module:
-    """Rebuild a generator from its plain-dict ``config`` (as stored in checkpoints)."""
-    cfg = dict(config)
+    """Rebuild a generator from its plain-dict ``config`` (as stored in checkpoints and weight cards);
+    fields the config lacks take their ``LEGACY_FIELDS`` values, then the preset's."""
+    cfg = {**LEGACY_FIELDS, **config}
     try:
         name, preset = cfg.pop("name"), cfg.pop("preset", "compact")
     except KeyError as exc:
@@ -408,8 +414,8 @@ def model_from_config(config: dict[str, Any]) -> nn.Module:
 
 
 def complete_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with the fields it lacks (written by an older version) filled from its preset."""
-    cfg = dict(config)
+    """``config`` with every field present, as ``model_from_config`` reads it."""
+    cfg = {**LEGACY_FIELDS, **config}
     name, preset = cfg.pop("name", None), cfg.pop("preset", "compact")
     return {"name": name, "preset": preset, **_plain(net_config(preset, **cfg))}
 

@@ -338,9 +338,12 @@ class RunLog:
             self.tb.close()
 
 
-def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo) -> TrainState:
-    """Model, discriminator, optimisers and AMP objects, wrapped in DDP when distributed."""
-    model: nn.Module = create_model(cfg.model, cfg.preset, **cfg.model_options).to(device)
+def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo,
+                model_config: dict[str, Any] | None = None) -> TrainState:
+    """Model (from ``model_config`` when resuming, else from ``cfg``), discriminator, optimisers and AMP
+    objects, wrapped in DDP when distributed."""
+    model: nn.Module = (model_from_config(model_config) if model_config is not None else
+                        create_model(cfg.model, cfg.preset, **cfg.model_options)).to(device)
     disc: nn.Module | None = create_discriminator(model).to(device) if cfg.adv > 0 else None
     if info.world_size > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -372,9 +375,9 @@ def save_state(state: TrainState, cfg: TrainConfig, run_dir: Path) -> Path:
     return ckpt.save_checkpoint(run_dir, state.step, unwrap(state.model), disc, optim, to_dict(cfg))
 
 
-def restore_state(state: TrainState, path: str | Path) -> None:
-    """Load a checkpoint into ``state`` (weights, optimisers, step)."""
-    c = ckpt.load_checkpoint(path)
+def restore_state(state: TrainState, checkpoint: ckpt.Checkpoint | str | Path) -> None:
+    """Load a checkpoint (or the newest one of a run folder) into ``state``: weights, optimisers, step."""
+    c = checkpoint if isinstance(checkpoint, ckpt.Checkpoint) else ckpt.load_checkpoint(checkpoint)
     model = unwrap(state.model)
     if complete_config(c.model_config) != complete_config(model.config):  # type: ignore[arg-type]
         raise DeblurnetError(f"{c.path}: checkpoint is a {c.model_config.get('name')} "
@@ -420,17 +423,22 @@ def train(cfg: TrainConfig) -> Path:
             raise DeblurnetError(f"--val {cfg.val}: not a folder")
         val_set = data.TripletFolder(cfg.val)
 
-    state = build_state(cfg, device, info)
     resume = cfg.resume
     if resume is None:  # an interrupted run continues where it stopped
         try:
             resume = str(ckpt.find_checkpoint(run_dir))
         except DeblurnetError:
             pass
-    if resume is not None:
-        restore_state(state, resume)
+    checkpoint = ckpt.load_checkpoint(resume) if resume is not None else None
+    if checkpoint is not None and checkpoint.model_config.get("name") != cfg.model:
+        raise DeblurnetError(f"{checkpoint.path}: checkpoint is a {checkpoint.model_config.get('name')}, "
+                             f"not a {cfg.model}")
+    # a resumed run rebuilds the network its checkpoint describes (model_options are for new runs)
+    state = build_state(cfg, device, info, checkpoint.model_config if checkpoint is not None else None)
+    if checkpoint is not None:
+        restore_state(state, checkpoint)
         if info.is_main:
-            print(f"resumed from {resume} at step {state.step}", flush=True)
+            print(f"resumed from {checkpoint.path} at step {state.step}", flush=True)
     run_log = RunLog(run_dir, info.is_main)
     batches = infinite_batches(loader, start_epoch=state.step // len(loader))
     bar = tqdm(total=cfg.steps, initial=state.step, disable=not info.is_main, unit="step", dynamic_ncols=True)

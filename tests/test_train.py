@@ -298,3 +298,20 @@ def test_per_net_losses_keep_the_deblurring_loss_out_of_the_denoising_net(per_ne
     after = state.model.denoise_net.state_dict()
     moved = any(not torch.equal(v, after[k]) for k, v in before.items())
     assert moved is (not per_net)
+
+
+def test_configs_stored_before_newer_fields_rebuild_the_old_network(tmp_path: Path) -> None:
+    """A weights card or checkpoint written before ``batch_norm`` / ``full_res_width`` existed describes a
+    network without the full-resolution refinement layer; loading and resuming must rebuild exactly it."""
+    from deblurnet.models import complete_config, model_from_config
+
+    old = create_model("deblur-rnn", full_res_width=0)
+    stored = {k: v for k, v in old.config.items() if k not in ("batch_norm", "full_res_width")}
+    assert complete_config(stored) == old.config
+    rebuilt = model_from_config(stored)
+    rebuilt.load_state_dict(old.state_dict())  # same parameter set
+    path = save_weights(old, tmp_path / "old.safetensors")
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["model"] = stored
+    path.with_suffix(".json").write_text(json.dumps(card))
+    assert load_weights(path).config["full_res_width"] == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +39,8 @@ class CaptureMetadata:
 
 
 def tag_number(value: Any) -> float | None:
-    """A TIFF tag value (int, float, (num, den) rational, or a 1-tuple of those) as a float."""
+    """A TIFF tag value (int, float, Pillow IFDRational, (num, den) rational, or a 1-tuple of those) as
+    a float; None when missing or not finite (a 0/0 rational)."""
     if isinstance(value, (tuple, list)):
         if len(value) == 2 and all(isinstance(v, int) for v in value):
             num, den = value
@@ -45,8 +48,9 @@ def tag_number(value: Any) -> float | None:
         if len(value) >= 1:
             return tag_number(value[0])
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, numbers.Real):  # int, float, and Pillow's IFDRational
+        number = float(value)
+        return number if math.isfinite(number) else None
     return None
 
 

@@ -150,3 +150,35 @@ def test_orientation_matches_pillow_exif_transpose(orientation: int) -> None:
     image.info["exif"] = exif.tobytes()
     expected = np.asarray(ImageOps.exif_transpose(image))
     np.testing.assert_array_equal(apply_orientation(stored, orientation), expected)
+
+
+def test_pil_rational_exif_is_read(tmp_path) -> None:
+    """Pillow hands EXIF rationals back as IFDRational: exposure time and f-number must survive."""
+    from PIL import Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    from isp.metadata import read_pil_metadata
+
+    img = Image.new("RGB", (8, 8))
+    exif = Image.Exif()
+    exif[271] = "Make"
+    exif.get_ifd(0x8769).update({33434: IFDRational(1, 125), 33437: IFDRational(28, 10), 34855: 400})
+    path = tmp_path / "pic.jpg"
+    img.save(path, exif=exif)
+    meta = read_pil_metadata(path)
+    assert meta.exposure_time_s == pytest.approx(1 / 125)
+    assert meta.f_number == pytest.approx(2.8)
+    assert meta.iso == 400
+
+
+def test_written_files_get_normal_permissions(tmp_path) -> None:
+    """Atomic writes go through mkstemp (0600); the final file must have 0666 less the umask."""
+    import os
+
+    from isp.io import write_image
+
+    old = os.umask(0o022)
+    os.umask(old)
+    out = tmp_path / "out.png"
+    write_image(out, np.zeros((4, 4, 3), np.float32))
+    assert out.stat().st_mode & 0o777 == 0o666 & ~old

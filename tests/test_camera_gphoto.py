@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.camera, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.camera, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
@@ -36,12 +36,12 @@ def vcamera(tmp_path: Path) -> dict[str, str]:
 
 def python(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=50)
+                          capture_output=True, text=True, timeout=150)
 
 
 def burstcap(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "burstcap.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=50)
+                          capture_output=True, text=True, timeout=150)
 
 
 def test_autodetect_and_widgets(vcamera: dict[str, str], tmp_path: Path) -> None:

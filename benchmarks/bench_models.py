@@ -6,6 +6,9 @@ convolution 32 -> 32 channels over 1280x720), so runs on different machines comp
 Targets (2 CPU cores): compact DeblurRNN <= 1.0 s per pair, paper preset <= 6 s.
 
     python benchmarks/bench_models.py --threads 2 [--paper] [--repeat 3]
+
+On a busy machine use --threads 1: two OpenMP threads competing for two loaded cores spin against each
+other (a training step measured 25x slower with 2 threads than with 1 while other jobs ran).
 """
 
 from __future__ import annotations

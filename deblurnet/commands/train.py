@@ -74,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--dark-channel", type=float, help=f"lambda_dc, dark-channel loss weight (default {D.dark_channel})")
     a("--val-every", type=int, help=f"validation interval in steps (default {D.val_every})")
     a("--val-limit", type=int, help=f"validate on at most this many triplets (default {D.val_limit})")
+    a("--bn-recalibrate", type=int, metavar="N", help=f"before each validation and checkpoint, "
+      f"re-estimate BatchNorm statistics exactly over N training batches; 0 = off (default "
+      f"{D.bn_recalibrate})")
     a("--ckpt-every", type=int, help=f"checkpoint interval in steps (default {D.ckpt_every})")
     a("--workers", type=int, help=f"data-loading worker processes (default {D.workers})")
     a("--seed", type=int, help=f"random seed for weights, crops and synthesis (default {D.seed})")

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from deblurnet import checkpoint as ckpt
-from deblurnet.config import TrainConfig, to_dict
+from deblurnet.config import TrainConfig, override, to_dict
 from deblurnet.errors import DeblurnetError
 from deblurnet.losses import LossWeights, content_loss, deblur_loss, discriminator_loss
 from deblurnet.models import (DeblurRNN, complete_config, create_discriminator, create_model,
@@ -510,8 +510,14 @@ def train(cfg: TrainConfig) -> Path:
     return run_dir
 
 
-def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = torch.float16) -> Path:
-    """Shipped weights from a run's newest checkpoint, with a card (steps, data, last validation)."""
+def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = torch.float16,
+                   recalibrate: int = 10) -> Path:
+    """Shipped weights from a run's newest checkpoint, with a card (steps, data, validation).
+
+    ``recalibrate`` > 0: first re-estimate the BatchNorm statistics over that many training batches
+    (data and crop from the checkpoint's training config) and, when the run's validation folder exists,
+    validate again so the card's figures describe the exported weights.
+    """
     c = ckpt.load_checkpoint(run_dir)
     model = model_from_config(c.model_config)
     model.load_state_dict(c.generator)
@@ -522,4 +528,17 @@ def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = t
         vals = [r for r in map(json.loads, log_path.read_text().splitlines()) if "val_psnr" in r]
         if vals:
             card["validation"] = vals[-1]
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    tcfg = override(TrainConfig(), {k: v for k, v in c.train_config.items() if k in known}, str(c.path))
+    if recalibrate > 0:
+        dataset = build_dataset(tcfg)
+        sampler = DistributedSampler(dataset, 1, 0, shuffle=True, seed=tcfg.seed + 1)
+        loader = DataLoader(dataset, batch_size=tcfg.batch_size, sampler=sampler, drop_last=True)
+        n = recalibrate_batch_norm(model, itertools.islice(infinite_batches(loader), recalibrate),
+                                   torch.device("cpu"))
+        card["bn_recalibrated_batches"] = n
+        if n and tcfg.val is not None and Path(tcfg.val).is_dir():
+            from deblurnet import data
+            figures = evaluate(model, data.TripletFolder(tcfg.val), torch.device("cpu"), tcfg.val_limit)
+            card["validation"] = {"step": c.step, **figures}
     return ckpt.save_weights(model, path, card, dtype)

@@ -207,6 +207,7 @@ def test_cli_train_checkpoint_resume_and_export(tmp_path: Path, capsys: pytest.C
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-0000004", "step-0000005"]
     card = read_card(export)
     assert card["steps"] == 5 and card["validation"]["step"] == 3 and card["data"] == str(data)
+    assert card["bn_recalibrated_batches"] == 10
     assert load_weights(export).config["widths"] == [8, 16, 16]
 
     # resuming restores the weights and optimiser exactly: a fresh state loaded from step 5 equals it

@@ -107,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     run_dir = train(cfg)
     if args.export is not None and int(os.environ.get("RANK", "0")) == 0:
-        path = export_weights(run_dir, args.export)
+        path = export_weights(run_dir, args.export, recalibrate=cfg.bn_recalibrate)
         print(f"exported weights to {path}")
     return 0

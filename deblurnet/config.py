@@ -13,10 +13,12 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deblurnet.errors import DeblurnetError
-from deblurnet.losses import LossWeights
+
+if TYPE_CHECKING:  # deblurnet.losses loads torch; this module stays light for `deblurnet train --help`
+    from deblurnet.losses import LossWeights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,8 @@ class TrainConfig:
 
     def loss_weights(self) -> LossWeights:
         """The lambdas as a LossWeights."""
+        from deblurnet.losses import LossWeights
+
         return LossWeights(self.content_denoise, self.content, self.grad, self.dark_channel,
                            self.adv, self.dark_patch)
 

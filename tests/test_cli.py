@@ -17,3 +17,69 @@ def test_help_lists_every_command(prog: str, commands: list[str]) -> None:
                          text=True, check=True).stdout
     for command in commands:
         assert command in out
+
+
+HEAVY = ("torch", "scipy", "cv2", "rawpy", "fastapi", "numpy")
+
+#: Builds each parser, prints every --help into a buffer, then reports which heavy modules loaded.
+HELP_SCRIPT = """
+import contextlib, io, sys
+from burstcap.cli import build_parser as burstcap_parser
+from deblurnet.cli import build_parser as deblurnet_parser
+for build in (burstcap_parser, deblurnet_parser):
+    parser = build()
+    commands = parser._subparsers._group_actions[0].choices
+    for argv in ([], *([name] for name in commands)):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+            parser.parse_args([*argv, "--help"])
+print(",".join(name for name in {heavy!r} if name in sys.modules))
+"""
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """Every `--help` (both programs, every command) builds its parser without torch, OpenCV, SciPy,
+    rawpy, FastAPI or numpy: those load in the commands' run()."""
+    out = subprocess.run([sys.executable, "-c", HELP_SCRIPT.format(heavy=HEAVY)], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == ""
+
+
+@pytest.mark.parametrize("prog", ["burstcap", "deblurnet"])
+def test_importtime_of_help_lists_no_heavy_module(prog: str) -> None:
+    """`python -X importtime -m PROG.cli --help`: none of the heavy top-level modules appear."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", f"{prog}.cli", "--help"],
+                          capture_output=True, text=True, check=True)
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in proc.stderr.splitlines() if line.startswith("import time:") and "|" in line}
+    assert "argparse" in imported  # the parse is right: argparse is always there
+    assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_constants_repeated_for_help_match_their_source() -> None:
+    """The names the light command modules repeat (to keep --help fast) equal the heavy originals."""
+    from burstcap.commands import process as process_command
+    from burstcap.process import DEFAULT_OUT_NAME
+    from deblurnet.baselines import BASELINES
+    from deblurnet.commands import evaluate as evaluate_command
+    from deblurnet.commands import synth as synth_command
+    from deblurnet.commands import train as train_command
+    from deblurnet.models import PRESETS, list_models
+    from deblurnet.synth import PROTOCOLS
+
+    assert process_command.DEFAULT_OUT_NAME == DEFAULT_OUT_NAME
+    assert evaluate_command.BASELINE_NAMES == tuple(BASELINES)
+    assert synth_command.PROTOCOLS == tuple(PROTOCOLS)
+    assert train_command.MODEL_NAMES == tuple(list_models())
+    assert train_command.PRESET_NAMES == tuple(sorted(PRESETS))
+
+
+def test_lazy_package_exports_resolve() -> None:
+    """hardware_profiles and burstcap.service load their public names on first use."""
+    import burstcap.service
+    import hardware_profiles
+
+    for package in (hardware_profiles, burstcap.service):
+        for name in package.__all__:
+            assert callable(getattr(package, name)), f"{package.__name__}.{name}"
+    with pytest.raises(AttributeError):
+        hardware_profiles.no_such_name  # noqa: B018

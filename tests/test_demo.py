@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from burstcap.cli import main
-from burstcap.commands.demo import RATIO, shake_kernel, sharp_image, synthesise_pair
+from burstcap.demo import RATIO, shake_kernel, sharp_image, synthesise_pair
 from deblurnet.inference import shipped_weights
 
 

@@ -16,8 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from burstcap.camera.backend import CameraBackend, Widget
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names, create_backend
@@ -33,9 +32,9 @@ from burstcap.shoot import (
     prepare_camera,
     retry_busy,
 )
-from hardware_profiles.calibration import CalibrationResult, calibrate_folder, plot_fit
-from hardware_profiles.registry import save_profile
-from hardware_profiles.single_frame import estimate_file
+
+if TYPE_CHECKING:  # numpy, rawpy and matplotlib load in run(), keeping --help fast
+    from hardware_profiles.calibration import CalibrationResult
 
 EPILOG = """\
 examples:
@@ -265,6 +264,12 @@ def _say(message: str) -> None:
 def run(args: argparse.Namespace, backend: CameraBackend | None = None,
         prompt: Prompt | None = None) -> int:
     """Run the command; ``backend`` and ``prompt`` replace the real camera and stdin (tests)."""
+    import numpy as np
+
+    from hardware_profiles.calibration import calibrate_folder, plot_fit
+    from hardware_profiles.registry import save_profile
+    from hardware_profiles.single_frame import estimate_file
+
     if args.single is not None:
         est = estimate_file(args.single)
         print(f"{args.single}: single-frame estimate, variance = a * x + b (normalised raw units)")

@@ -6,8 +6,10 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from burstcap.fuse import FuseOptions, FuseResult, fuse_pair, load_options, parse_ratio
+if TYPE_CHECKING:  # burstcap.fuse loads torch and OpenCV: imported in the functions, so --help is fast
+    from burstcap.fuse import FuseOptions, FuseResult
 
 EPILOG = """\
 examples:
@@ -71,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def options_from_args(args: argparse.Namespace) -> FuseOptions:
     """FuseOptions: defaults, then --config, then the options given on the command line."""
+    from burstcap.fuse import FuseOptions, load_options, parse_ratio
+
     options = load_options(args.config) if args.config else FuseOptions()
     given = {name: getattr(args, name) for name in
              ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits", "threads")
@@ -93,6 +97,8 @@ def summary(result: FuseResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from burstcap.fuse import fuse_pair
+
     options = options_from_args(args)
     result = fuse_pair(args.short, args.long, args.out, options)
     for line in result.warnings:

@@ -6,11 +6,16 @@ import argparse
 import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from burstcap.errors import BurstcapError
-from burstcap.fuse import FuseOptions, load_options
-from burstcap.process import (DEFAULT_OUT_NAME, PairOutcome, PairingOptions, ProcessOptions,
-                              find_pairs, process_pairs, shard)
+
+if TYPE_CHECKING:  # burstcap.fuse / burstcap.process load torch and OpenCV: imported in run()
+    from burstcap.fuse import FuseOptions
+
+#: burstcap.process.DEFAULT_OUT_NAME, repeated here so that --help imports nothing heavy (a test
+#: checks they agree).
+DEFAULT_OUT_NAME = "burstcap-fused"
 
 EPILOG = f"""\
 examples:
@@ -82,6 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fuse_options(args: argparse.Namespace) -> FuseOptions:
+    from burstcap.fuse import FuseOptions, load_options
+
     options = load_options(args.config) if args.config else FuseOptions()
     given = {k: getattr(args, k) for k in ("model", "weights", "device", "tile") if getattr(args, k) is not None}
     return dataclasses.replace(options, **given).validate()
@@ -97,6 +104,9 @@ def _pick_local_gpu() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from burstcap.process import (PairOutcome, PairingOptions, ProcessOptions, find_pairs,
+                                  process_pairs, shard)
+
     root: Path = args.folder
     if not root.is_dir():
         raise BurstcapError(f"{root}: not a folder")

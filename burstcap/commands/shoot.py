@@ -7,13 +7,14 @@ import dataclasses
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names
 from burstcap.errors import BurstcapError
-from burstcap.pipeline import Pipeline, PipelineConfig
-from burstcap.fuse import FuseOptions, load_options
-from burstcap.process import ProcessOptions
 from burstcap.shoot import Progress, ShootRequest, parse_shutter
+
+if TYPE_CHECKING:  # the pipeline loads torch and OpenCV: imported in run(), so --help is fast
+    from burstcap.fuse import FuseOptions
 
 EPILOG = """\
 examples:
@@ -94,6 +95,8 @@ def _print_progress(p: Progress) -> None:
 
 
 def _fuse_options(args: argparse.Namespace) -> FuseOptions:
+    from burstcap.fuse import FuseOptions, load_options
+
     options = load_options(args.config) if args.config else FuseOptions()
     given = {k: getattr(args, k) for k in ("model", "weights", "device") if getattr(args, k) is not None}
     return dataclasses.replace(options, **given).validate()
@@ -105,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.count < 1:
         raise BurstcapError(f"--count must be at least 1, got {args.count}")
+    from burstcap.pipeline import Pipeline, PipelineConfig
+    from burstcap.process import ProcessOptions
+
     request = ShootRequest(ratio=float(args.ratio), long_exposure_s=args.long_s, iso_long=args.iso_long,
                            tolerance_stops=args.tolerance)
     config = PipelineConfig(out_root=args.out, backend=args.backend, camera=args.camera, port=args.port,

@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from deblurnet.baselines import BASELINES, Method
 from deblurnet.errors import DeblurnetError
-from deblurnet.evaluate import evaluate, load_report, network_method, save_report
 
-EPILOG = f"""baselines, always reported: {', '.join(BASELINES)}
+if TYPE_CHECKING:  # baselines / evaluate load OpenCV, torch and scipy: imported in run(), --help is fast
+    from deblurnet.baselines import Method
+
+#: The names of deblurnet.baselines.BASELINES, repeated so that --help imports nothing heavy (a test
+#: checks they agree).
+BASELINE_NAMES = ("long", "short", "short-denoised", "pair-classical")
+
+EPILOG = f"""baselines, always reported: {', '.join(BASELINE_NAMES)}
   long: the blurry frame as is; short: the ratio-scaled noisy frame as is; short-denoised: OpenCV
   non-local means on the short frame; pair-classical: kernel from the denoised short and the long frame,
   then residual deconvolution of the long frame (after Yuan et al. 2007).
@@ -60,6 +66,7 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
         return networks, prints
     from deblurnet import inference
     from deblurnet.checkpoint import load_weights
+    from deblurnet.evaluate import network_method
 
     for name in args.model:
         model = inference.load_model(name, device=args.device)
@@ -80,6 +87,7 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
 
 def run(args: argparse.Namespace) -> int:
     from deblurnet.data import list_triplets
+    from deblurnet.evaluate import evaluate, load_report, save_report
 
     list_triplets(args.dir)  # bad input fails before any model is loaded
     networks, prints = load_networks(args)

@@ -8,13 +8,15 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from deblurnet.data import KEYS, write_triplet
 from deblurnet.errors import DeblurnetError
-from deblurnet.synth import PROTOCOLS, SynthConfig, Synthesizer, sample_rng
+
+if TYPE_CHECKING:  # deblurnet.synth / deblurnet.data load OpenCV and torch: imported in the functions
+    from deblurnet.synth import SynthConfig
+
+#: deblurnet.synth.PROTOCOLS, repeated so that --help imports nothing heavy (a test checks they agree).
+PROTOCOLS = ("gopro2", "camera", "stills")
 
 EPILOG = """examples:
   deblurnet synth --protocol gopro2 --source ../shared/data/gopro/GOPR0477_11_00 \\
@@ -87,6 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build_config(args: argparse.Namespace) -> SynthConfig:
     """SynthConfig of one protocol from the parsed options (and the optional TOML file)."""
+    from deblurnet.synth import SynthConfig
+
     values: dict[str, Any] = {}
     if args.config is not None:
         try:
@@ -121,6 +125,11 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from deblurnet.data import KEYS, write_triplet
+    from deblurnet.synth import Synthesizer, sample_rng
+
     if args.count < 1:
         raise DeblurnetError(f"--count must be positive, got {args.count}")
     config = build_config(args)

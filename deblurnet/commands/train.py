@@ -7,10 +7,12 @@ import dataclasses
 import os
 from pathlib import Path
 
-import torch
-
 from deblurnet.config import TrainConfig, load_toml, override
-from deblurnet.models import PRESETS, list_models
+
+#: deblurnet.models.list_models() and sorted(deblurnet.models.PRESETS), repeated so that --help loads
+#: no torch (a test checks they agree).
+MODEL_NAMES = ("deblur-merger", "deblur-rnn")
+PRESET_NAMES = ("compact", "paper")
 
 EPILOG = """\
 examples:
@@ -43,8 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
     a("--config", type=Path, metavar="FILE.toml", help="TOML file filling the training options")
-    a("--model", choices=list_models(), help=f"network to train (default {D.model})")
-    a("--preset", choices=sorted(PRESETS), help=f"width preset: compact = fast on a CPU, paper = "
+    a("--model", choices=MODEL_NAMES, help=f"network to train (default {D.model})")
+    a("--preset", choices=PRESET_NAMES, help=f"width preset: compact = fast on a CPU, paper = "
       f"64-128-256-512 channels (default {D.preset})")
     a("--data", metavar="DIR|synth", help="a triplet folder (short/ long/ sharp/ PNGs) or 'synth' for "
       f"on-the-fly synthesis from sharp frames (default {D.data})")
@@ -100,6 +102,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from deblurnet.train import export_weights, train
 
     if args.threads:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -251,6 +252,24 @@ def test_every_api_call_needs_the_token(service: Service) -> None:
         assert anonymous.get("/").status_code == 200
         assert anonymous.get("/docs").status_code == 200
         assert "bearer" in anonymous.get("/openapi.json").text.lower()
+
+
+def test_api_docs_load_only_local_files(service: Service) -> None:
+    """/docs (Swagger UI) and /redoc reference no CDN: every script, style and icon URL is served by
+    the service itself, so the pages work on a network without internet."""
+    with httpx.Client(base_url=service.url, timeout=10) as anonymous:
+        for page, script in (("/docs", "SwaggerUIBundle"), ("/redoc", "Redoc")):
+            html = anonymous.get(page).raise_for_status().text
+            urls = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', html)
+            scripts = re.findall(r'<script[^>]*src=["\']([^"\']+)["\']', html)
+            assert scripts, f"{page} has no script"
+            assert "http" not in html.replace(service.url, ""), f"{page} names a remote URL"
+            for url in urls:
+                assert url.startswith("/") and not url.startswith("//"), (page, url)
+                assert anonymous.get(url).status_code == 200, (page, url)
+            js = anonymous.get(scripts[0])
+            assert "javascript" in js.headers["content-type"] and script in js.text[:100_000]
+        assert anonymous.get("/openapi.json").json()["openapi"].startswith("3.1")
 
 
 def test_token_survives_restart_and_is_refused_when_world_readable(tmp_path: Path) -> None:

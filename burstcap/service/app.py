@@ -1,7 +1,7 @@
 """The FastAPI application: JSON API under ``/api``, event stream, phone page at ``/``.
 
 Build it with :func:`create_app`, giving the camera and the two processing steps (see
-:mod:`burstcap.service.runner`). OpenAPI docs are at ``/docs``.
+:mod:`burstcap.service.runner`). OpenAPI docs are at ``/docs`` (and ``/redoc``), served offline.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from burstcap import __version__
 from burstcap.camera.backend import CameraBackend
 from burstcap.service.auth import TokenCheck, load_or_create_token
 from burstcap.service.config import ServiceConfig
+from burstcap.service.docs import add_offline_docs
 from burstcap.service.models import (CameraView, ErrorView, JobList, JobView, ShootRequest,
                                      ValidationErrorView)
 from burstcap.service.runner import (CaptureBusyError, CaptureFn, JobRunner, ProcessFn,
@@ -91,10 +92,11 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
         runner.close()
         store.close()
 
-    app = FastAPI(title="burstcap", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="burstcap", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Shoot short/long exposure pairs on a tethered camera and fuse them. "
                               "Every /api call needs 'Authorization: Bearer <token>'; the event "
                               "stream and image URLs also accept '?token=<token>'.")
+    add_offline_docs(app)  # /docs and /redoc without a CDN
     app.state.runner = runner
     app.state.store = store
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

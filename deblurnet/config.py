@@ -36,6 +36,7 @@ class TrainConfig:
     out: str = "runs/deblurnet"  # run folder: checkpoints, train.jsonl, weights
     resume: str | None = None  # run folder or checkpoint folder to resume from
     steps: int = 1000
+    stop_at: int | None = None  # stop after this step; the learning-rate schedule still spans `steps`
     batch_size: int = 8  # global batch (split across DDP ranks)
     crop: int = 256  # training crop size, pixels (multiple of 16 for the default widths)
     lr: float = 2e-4
@@ -70,6 +71,8 @@ class TrainConfig:
         """Raise DeblurnetError on impossible values; returns self."""
         if self.steps < 1 or self.batch_size < 1 or self.crop < 8:
             raise DeblurnetError("steps and batch_size must be >= 1 and crop >= 8")
+        if self.stop_at is not None and not 1 <= self.stop_at <= self.steps:
+            raise DeblurnetError(f"stop_at must be in [1, steps={self.steps}], got {self.stop_at}")
         if self.lr <= 0 or self.val_every < 1 or self.ckpt_every < 1:
             raise DeblurnetError("lr, val_every and ckpt_every must be positive")
         if self.device not in ("auto", "cpu", "cuda"):

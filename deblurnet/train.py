@@ -473,10 +473,11 @@ def train(cfg: TrainConfig) -> Path:
             print(f"resumed from {checkpoint.path} at step {state.step}", flush=True)
     run_log = RunLog(run_dir, info.is_main)
     batches = infinite_batches(loader, start_epoch=state.step // len(loader))
-    bar = tqdm(total=cfg.steps, initial=state.step, disable=not info.is_main, unit="step", dynamic_ncols=True)
+    end = cfg.stop_at or cfg.steps
+    bar = tqdm(total=end, initial=state.step, disable=not info.is_main, unit="step", dynamic_ncols=True)
     unwrap(state.model).train()
     try:
-        while state.step < cfg.steps:
+        while state.step < end:
             t0 = time.perf_counter()
             lr = learning_rate(cfg, state.step)
             for opt in (state.opt_g, state.opt_d):
@@ -489,7 +490,7 @@ def train(cfg: TrainConfig) -> Path:
             run_log.write({"step": state.step, **losses, "lr": lr, "images_per_s": rate})
             bar.set_postfix(loss=f"{losses['loss_g']:.3f}", img_s=f"{rate:.1f}")
             bar.update(1)
-            last = state.step == cfg.steps
+            last = state.step == end
             validate = cfg.val is not None and (state.step % cfg.val_every == 0 or last)
             save = state.step % cfg.ckpt_every == 0 or last
             if cfg.bn_recalibrate > 0 and (save or validate):

@@ -22,7 +22,7 @@ from deblurnet.checkpoint import load_checkpoint, load_weights, read_card, save_
 from deblurnet.cli import main
 from deblurnet.config import TrainConfig, load_toml, override
 from deblurnet.models import create_model, list_models
-from deblurnet.train import DistInfo, build_state, crop_augment, train_step, unwrap
+from deblurnet.train import DistInfo, build_state, crop_augment, learning_rate, train_step, unwrap
 
 SMALL = {"widths": [8, 16, 16], "disc_widths": [8, 16], "dropout": 0.0}
 
@@ -359,3 +359,21 @@ def test_batch_norm_recalibration_makes_eval_mode_match_batch_statistics() -> No
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
     assert all(m.momentum == 0.1 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert recalibrate_batch_norm(create_model("deblur-rnn", **SMALL, batch_norm=False), [], torch.device("cpu")) == 0
+
+
+def test_stop_at_keeps_the_schedule_of_steps(tmp_path: Path) -> None:
+    """--stop-at ends a run early (with a checkpoint) while the cosine schedule still spans --steps,
+    so a run stopped and resumed follows the same learning rates as one straight run."""
+    data = write_triplets(tmp_path / "triplets")
+    run = tmp_path / "run"
+    common = ["train", "--model", "deblur-merger", "--data", str(data), "--out", str(run),
+              "--batch-size", "2", "--crop", "32", "--adv", "0", "--cosine", "--steps", "6",
+              "--ckpt-every", "100"]
+    assert main([*common, "--stop-at", "2"]) == 0
+    assert load_checkpoint(run).step == 2
+    assert main(common) == 0
+    records = [json.loads(line) for line in (run / "train.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in records if "loss_g" in r]
+    cfg = TrainConfig(steps=6, cosine=True)
+    assert lrs == pytest.approx([learning_rate(cfg, s) for s in range(6)])
+    assert main([*common, "--stop-at", "7"]) == 2  # beyond --steps: a one-line error

@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--resume", metavar="DIR", help="continue from a run folder's newest checkpoint (or a checkpoint "
       "folder): weights, optimiser state and step count")
     a("--steps", type=int, help=f"total optimiser steps to reach (default {D.steps})")
+    a("--stop-at", type=int, metavar="STEP", help="stop (with a checkpoint) after this step, while the "
+      "learning-rate schedule still spans --steps; resume later to go on")
     a("--batch-size", type=int, help=f"global batch size, split over processes (default {D.batch_size})")
     a("--crop", type=int, help=f"square training crop in pixels (default {D.crop})")
     a("--lr", type=float, help=f"Adam learning rate (default {D.lr})")

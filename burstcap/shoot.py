@@ -26,6 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
+from isp.atomic import set_new_modes
+
 from burstcap.camera.backend import (CameraBackend, CameraBusyError, CameraFile, CameraInfo,
                                      UnsupportedOperationError, Widget)
 from burstcap.errors import BurstcapError, CameraError
@@ -341,6 +343,7 @@ def shoot_pair(backend: CameraBackend, request: ShootRequest, out_root: Path,
         sidecar = _sidecar(info, request, plan, prepared, short, long, gap, effective,
                            {k: [p.name for p in v] for k, v in downloaded.items()})
         (tmp / SIDECAR_NAME).write_text(json.dumps(sidecar, indent=2))
+        set_new_modes(tmp)  # mkdtemp made it 0700
         final = _unique_folder(out_root, stamp)
         os.replace(tmp, final)
     except BaseException:

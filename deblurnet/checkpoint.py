@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from isp.atomic import atomic_path, atomic_write_text, set_new_modes
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -58,8 +59,12 @@ def _tensors(module: nn.Module, dtype: torch.dtype | None = None) -> dict[str, t
     return out
 
 
+def _json_text(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(_json_text(data), encoding="utf-8")
 
 
 def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, discriminator: nn.Module | None,
@@ -78,6 +83,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, discrimina
             save_file(_tensors(discriminator), str(tmp / "discriminator.safetensors"))
         torch.save(optimizer, tmp / "optimizer.pt")
         _write_json(tmp / "config.json", {"model": model.config, "train": train_config, "step": step})
+        set_new_modes(tmp)  # mkdtemp made it 0700, safetensors its files 0600
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -127,16 +133,9 @@ def save_weights(model: nn.Module, path: str | Path, card: dict[str, Any] | None
     path.parent.mkdir(parents=True, exist_ok=True)
     full_card = {**(card or {}), "model": model.config, "dtype": str(dtype).removeprefix("torch.")}
     card_path = path.with_suffix(".json")
-    for target, write in ((path, lambda p: save_file(_tensors(model, dtype), str(p))),
-                          (card_path, lambda p: _write_json(p, full_card))):
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
-        try:
-            write(Path(tmp))
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    with atomic_path(path, suffix=".tmp") as tmp:
+        save_file(_tensors(model, dtype), str(tmp))
+    atomic_write_text(card_path, _json_text(full_card))
     return path
 
 

@@ -9,7 +9,6 @@ The short frames of a triplet folder are ratio-scaled by definition, so no expos
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from isp.atomic import atomic_write_text
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
@@ -148,11 +148,8 @@ def evaluate(root: Path, networks: dict[str, Method] | None = None, previous: Re
 
 
 def save_report(report: Report, path: Path) -> None:
-    """Write the report's JSON atomically (temp file + os.replace)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report.to_dict(), indent=1))
-    os.replace(tmp, path)
+    """Write the report's JSON atomically (:func:`isp.atomic.atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(report.to_dict(), indent=1))
 
 
 def load_report(path: Path) -> Report:

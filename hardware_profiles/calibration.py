@@ -18,13 +18,13 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from isp.atomic import atomic_path
 
 from hardware_profiles.errors import CalibrationError
 from hardware_profiles.photon_transfer import (
@@ -345,12 +345,9 @@ def plot_fit(result: CalibrationResult, path: str | os.PathLike[str]) -> Path:
     fig.suptitle(f"{result.profile.make} {result.profile.model}: photon transfer, var = a x + b")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return path

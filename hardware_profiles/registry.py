@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
+
+from isp.atomic import atomic_write_text
 
 from hardware_profiles.errors import ProfileError
 from hardware_profiles.profile import NoiseProfile
@@ -97,15 +98,7 @@ def save_profile(profile: NoiseProfile, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = to_json(profile)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def _words(text: str) -> list[str]:

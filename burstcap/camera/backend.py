@@ -13,11 +13,12 @@ a message that names the camera and what failed; never a library's own exception
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from isp.atomic import atomic_path
 
 from burstcap.errors import CameraError, NoCameraError
 
@@ -116,23 +117,17 @@ class CameraBackend(Protocol):
 
 
 def write_atomic(dest: Path, chunks: Iterable[bytes]) -> int:
-    """Write ``chunks`` to ``dest`` through a temporary file in the same folder + ``os.replace``.
+    """Write ``chunks`` to ``dest`` through a temporary file in the same folder (``.part``,
+    :func:`isp.atomic.atomic_path`).
 
     If iterating ``chunks`` raises, the temporary file is removed and the error propagates: ``dest``
     is either absent/unchanged or complete. Returns the number of bytes written.
     """
-    dest = Path(dest)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     written = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-                written += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(dest, suffix=".part") as tmp, open(tmp, "wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            written += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
     return written

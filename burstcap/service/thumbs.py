@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import rawpy
+from isp.atomic import atomic_write_bytes
 
 from burstcap.errors import BurstcapError
 
@@ -54,12 +53,4 @@ def make_thumbnail(src: Path, dest: Path, max_side: int = 320) -> Path:
         raise BurstcapError(f"{src}: could not encode a thumbnail")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".jpg")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    return atomic_write_bytes(dest, data.tobytes())

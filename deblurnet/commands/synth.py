@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from isp.atomic import atomic_write_text
 
 from deblurnet.errors import DeblurnetError
 
@@ -119,9 +120,7 @@ def _jsonable(config: SynthConfig) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=float))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, default=float))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from isp import color as isp_color
+from isp.atomic import atomic_write_bytes
 
 from deblurnet.errors import DeblurnetError
 
@@ -91,15 +92,12 @@ def read_rgb8(path: Path) -> np.ndarray:
 
 
 def write_png(path: Path, img: np.ndarray) -> None:
-    """Write (H, W, 3) float32 sRGB [0, 1] as an 8-bit PNG, atomically (temp file + os.replace)."""
+    """Write (H, W, 3) float32 sRGB [0, 1] as an 8-bit PNG, atomically (:mod:`isp.atomic`)."""
     u8 = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".png", cv2.cvtColor(u8, cv2.COLOR_RGB2BGR))
     if not ok:
         raise DeblurnetError(f"{path}: PNG encoding failed")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def list_images(folder: Path) -> list[Path]:

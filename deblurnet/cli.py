@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from deblurnet.commands import evaluate, synth, train
+from deblurnet.commands import evaluate, export, synth, train
 from deblurnet.errors import DeblurnetError
 
-COMMANDS = (synth, train, evaluate)
+COMMANDS = (synth, train, evaluate, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.parametrize("prog, commands", [
     ("burstcap", ["shoot", "process", "fuse", "serve", "calibrate", "demo"]),
-    ("deblurnet", ["synth", "train", "evaluate"]),
+    ("deblurnet", ["synth", "train", "evaluate", "export"]),
 ])
 def test_help_lists_every_command(prog: str, commands: list[str]) -> None:
     out = subprocess.run([sys.executable, "-m", f"{prog}.cli", "--help"], capture_output=True,

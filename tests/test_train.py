@@ -377,3 +377,18 @@ def test_stop_at_keeps_the_schedule_of_steps(tmp_path: Path) -> None:
     cfg = TrainConfig(steps=6, cosine=True)
     assert lrs == pytest.approx([learning_rate(cfg, s) for s in range(6)])
     assert main([*common, "--stop-at", "7"]) == 2  # beyond --steps: a one-line error
+
+
+def test_export_command_writes_weights_with_card(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_triplets(tmp_path / "triplets")
+    run = tmp_path / "run"
+    assert main(["train", "--model", "deblur-merger", "--data", str(data), "--out", str(run),
+                 "--batch-size", "2", "--crop", "32", "--adv", "0", "--steps", "2"]) == 0
+    out = tmp_path / "ship" / "m.safetensors"
+    assert main(["export", str(run), str(out), "--recalibrate", "3"]) == 0
+    card = read_card(out)
+    assert card["steps"] == 2 and card["bn_recalibrated_batches"] == 3
+    assert load_weights(out).config["name"] == "deblur-merger"
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "nothing"), str(out)]) == 2
+    assert "no checkpoint" in capsys.readouterr().err

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from torch import nn
 
+from burstcap.compare import comparison, write_jpeg
 from burstcap.errors import BurstcapError
 from burstcap.fuse import fuse_arrays, write_output
 from deblurnet.inference import load_model, shipped_weights, untrained_model
@@ -98,17 +99,6 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
-def comparison(panels: list[tuple[str, np.ndarray]]) -> np.ndarray:
-    """Side-by-side (H + 40, n W, 3) uint8 RGB of sRGB-encoded [0, 1] panels, each captioned."""
-    tiles = []
-    for label, image in panels:
-        tile = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-        bar = np.full((40, tile.shape[1], 3), 255, np.uint8)
-        cv2.putText(bar, label, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
-        tiles.append(np.vstack([bar, tile]))
-    return np.hstack(tiles)
-
-
 def run_demo(out: Path, model_name: str = "deblur-rnn", weights: Path | None = None,
              device: str = "auto", threads: int | None = None) -> int:
     """Write the demo images into ``out`` and print PSNR figures; returns the exit status (0)."""
@@ -137,14 +127,7 @@ def run_demo(out: Path, model_name: str = "deblur-rnn", weights: Path | None = N
              "fused": srgb_encode(np.clip(fused, 0, 1))}
     scores = {name: psnr(image, reference) for name, image in shown.items()}
     panels = [(f"{name}  {scores[name]:.2f} dB", image) for name, image in shown.items()]
-    rgb = comparison(panels)
-    from isp.atomic import atomic_path
-
-    with atomic_path(out / "comparison.jpg") as tmp:
-        ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
-        if not ok:
-            raise BurstcapError(f"{out / 'comparison.jpg'}: could not encode")
-        buffer.tofile(tmp)
+    write_jpeg(out / "comparison.jpg", comparison(panels))
     print(f"PSNR against the sharp original ({'trained' if trained else 'UNTRAINED'} {model_name}):")
     for name, value in scores.items():
         print(f"  {name:9s} {value:6.2f} dB")

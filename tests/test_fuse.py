@@ -234,6 +234,27 @@ def test_cli_fuses_a_pair(png_pair, tmp_path: Path, weights: Path, capsys) -> No
     assert "wrote" in line and "ratio 8 (option)" in line and "cpu" in line and "aligned" in line
 
 
+def test_cli_writes_a_side_by_side_comparison(png_pair, tmp_path: Path, weights: Path) -> None:
+    """--comparison: three captioned panels 'short x ratio | long | fused' of equal width; the short
+    panel is shown at the long frame's brightness (multiplied by the ratio)."""
+    import cv2
+
+    from burstcap.cli import main
+    from burstcap.compare import CAPTION_PX
+
+    short, long = png_pair
+    sheet = tmp_path / "side.jpg"
+    code = main(["fuse", str(short), str(long), "-o", str(tmp_path / "f.png"), "--weights", str(weights),
+                 "--device", "cpu", "--tile", "128", "--ratio", "8", "--threads", "1",
+                 "--comparison", str(sheet)])
+    assert code == 0
+    picture = cv2.imread(str(sheet))
+    assert picture.shape[1] == 3 * 640 and picture.shape[0] > CAPTION_PX
+    panels = [picture[CAPTION_PX:, i * 640:(i + 1) * 640].astype(float) for i in range(3)]
+    short_mean, long_mean = panels[0].mean(), panels[1].mean()
+    assert abs(short_mean - long_mean) < 0.15 * long_mean  # the ratio brought both to one brightness
+
+
 @pytest.mark.parametrize("maker", ["truncated", "text"])
 def test_cli_bad_files_fail_in_one_line(maker: str, shared_data, tmp_path: Path, capsys) -> None:
     """A truncated real raw and a text file named .NEF: one line naming the file, exit 2, no

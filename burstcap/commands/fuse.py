@@ -68,6 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CPU threads for the network (default: the number of physical cores)")
     p.add_argument("--config", type=Path, default=None, metavar="TOML",
                    help="read options from the [fuse] table of this TOML file first")
+    p.add_argument("--comparison", type=Path, default=None, metavar="JPG",
+                   help="also write a labelled side-by-side picture 'short x ratio | long | fused' here")
     p.set_defaults(func=run)
 
 
@@ -104,4 +106,11 @@ def run(args: argparse.Namespace) -> int:
     for line in result.warnings:
         print(f"burstcap: warning: {line}", file=sys.stderr)
     print(summary(result))
+    if args.comparison is not None:
+        from burstcap.compare import write_pair_comparison
+        from isp.io import read_linear
+
+        short, long, fused = (read_linear(p).rgb for p in (args.short, args.long, args.out))
+        write_pair_comparison(args.comparison, short, long, fused, result.ratio, result.gain)
+        print(f"wrote {args.comparison}")
     return 0

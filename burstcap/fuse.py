@@ -70,6 +70,7 @@ class FuseOptions:
     motion: str = "homography"
     bits: int | None = None
     target_level: float = 0.9
+    ensemble: int = 1
     threads: int | None = None
 
     def validate(self) -> FuseOptions:
@@ -87,6 +88,8 @@ class FuseOptions:
             raise BurstcapError(f"bits must be 8 or 16, got {self.bits}")
         if self.threads is not None and self.threads < 1:
             raise BurstcapError(f"threads must be >= 1, got {self.threads}")
+        if self.ensemble not in (1, 2, 4, 8):
+            raise BurstcapError(f"ensemble must be 1, 2, 4 or 8, got {self.ensemble}")
         if not 0.05 <= self.target_level <= 1.0:
             raise BurstcapError(f"target_level must be in [0.05, 1], got {self.target_level}")
         return self
@@ -207,12 +210,13 @@ def from_network(encoded: np.ndarray, gain: float) -> np.ndarray:
 def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model: nn.Module, *,
                 align: bool | AlignOptions = True, tile: int = DEFAULT_TILE,
                 overlap: int = DEFAULT_OVERLAP, target_level: float = 0.9,
-                progress: Progress | bool | None = None) -> FusedArrays:
+                progress: Progress | bool | None = None, ensemble: int = 1) -> FusedArrays:
     """Fuse a developed pair; see the module docstring for the steps.
 
     ``short_lin``, ``long_lin``: (H, W, 3) float32 scene-linear, each at its own exposure (the short
     one is *not* yet scaled). ``ratio``: long/short brightness ratio (> 0). ``model``: from
-    :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions.
+    :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions. ``ensemble``:
+    self-ensemble size of the network (1, 2, 4 or 8; see :func:`deblurnet.inference.fuse`).
     """
     if short_lin.shape != long_lin.shape or short_lin.ndim != 3 or short_lin.shape[2] != 3:
         raise BurstcapError(f"short and long frames must be (H, W, 3) of one size, got "
@@ -238,7 +242,8 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
         alignment = estimate_alignment(short_n, long_n, options)
         long_n = warp_image(long_n, alignment, fill=short_n)
     lap("align")
-    sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress)
+    sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress,
+                 ensemble=ensemble)
     del short_n, long_n
     lap("network")
     rgb = from_network(sharp, gain)
@@ -352,7 +357,8 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     align: bool | AlignOptions = AlignOptions(motion=opts.motion) if opts.align else False  # type: ignore[arg-type]
     try:
         fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=align, tile=opts.tile,
-                            overlap=opts.overlap, target_level=opts.target_level, progress=progress)
+                            overlap=opts.overlap, target_level=opts.target_level, progress=progress,
+                            ensemble=opts.ensemble)
     except BurstcapError as exc:
         raise BurstcapError(f"{short_path} + {long_path}: {exc}") from None
 

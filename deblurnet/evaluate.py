@@ -95,11 +95,14 @@ def psnr_ssim(output: np.ndarray, sharp: np.ndarray) -> tuple[float, float]:
     return psnr, ssim
 
 
-def network_method(model: Any, tile: int | None = None) -> Method:
-    """A `Method` running a fusion network through `deblurnet.inference.fuse` (tile: None = default)."""
+def network_method(model: Any, tile: int | None = None, ensemble: int = 1) -> Method:
+    """A `Method` running a fusion network through `deblurnet.inference.fuse` (tile: None = default;
+    ensemble: self-ensemble size, see `deblurnet.inference.fuse`)."""
     from deblurnet import inference
 
-    kwargs: dict[str, Any] = {} if tile is None else {"tile": tile}
+    kwargs: dict[str, Any] = {"ensemble": ensemble}
+    if tile is not None:
+        kwargs["tile"] = tile
 
     def run(short: np.ndarray, long: np.ndarray) -> np.ndarray:
         return inference.fuse(model, short, long, progress=False, **kwargs)

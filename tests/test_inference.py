@@ -223,3 +223,34 @@ def test_plugin_model_from_entry_point(tmp_path: Path, monkeypatch) -> None:
     model = load_model("toy-average", weights=tmp_path / "toy.safetensors", device="cpu", threads=1)
     out = fuse(model, np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32))
     assert np.allclose(out, 0.75)
+
+
+def test_dihedral_transforms_invert_exactly() -> None:
+    from deblurnet.inference import dihedral
+
+    x = torch.rand(1, 3, 5, 7)
+    outs = [dihedral(x, k) for k in range(8)]
+    assert all(torch.equal(dihedral(o, k, inverse=True), x) for k, o in enumerate(outs))
+    assert len({tuple(o.flatten().tolist()) for o in outs}) == 8  # eight different transforms
+
+
+def test_self_ensemble_is_the_mean_over_transformed_pairs(strong_model: torch.nn.Module) -> None:
+    """ensemble=8 equals the hand-computed mean of the network over the 8 transformed pairs (each
+    transform undone), differs from the plain output, and a short-returning net is left unchanged."""
+    from deblurnet.inference import dihedral
+
+    rng = np.random.default_rng(3)
+    short, long = (rng.random((48, 64, 3), dtype=np.float32) for _ in range(2))
+    plain = fuse(strong_model, short, long, tile=0, progress=False)
+    ens = fuse(strong_model, short, long, tile=0, progress=False, ensemble=8)
+    s, l = (torch.from_numpy(a).permute(2, 0, 1)[None] for a in (short, long))
+    with torch.inference_mode():
+        manual = sum(dihedral(strong_model(dihedral(s, k), dihedral(l, k))[0], k, inverse=True)
+                     for k in range(8)) / 8
+    assert np.allclose(ens, manual[0].permute(1, 2, 0).numpy(), atol=1e-5)
+    assert np.abs(ens - plain).max() > 1e-3
+    identity = settled(gain=0.0)
+    assert np.allclose(fuse(identity, short, long, tile=32, overlap=16, progress=False, ensemble=8),
+                       short, atol=1e-5)
+    with pytest.raises(DeblurnetError, match="ensemble"):
+        fuse(strong_model, short, long, tile=0, progress=False, ensemble=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deblurnet.errors import DeblurnetError
 
@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where networks run (default: auto = CUDA when present)")
     p.add_argument("--tile", type=int, default=None, metavar="PX",
                    help="network tile side in pixels (default: deblurnet.inference's default)")
+    p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8), metavar="N",
+                   help="also score each network as a self-ensemble over N flips/turns (rows 'NAME xN'; "
+                        "N times slower); default 1: plain rows only")
     p.set_defaults(func=run)
 
 
@@ -68,11 +71,17 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
     from deblurnet.checkpoint import load_weights
     from deblurnet.evaluate import network_method
 
+    def add(label: str, model: Any, fingerprint: str) -> None:
+        networks[label] = network_method(model, args.tile)
+        prints[label] = fingerprint
+        if args.ensemble > 1:
+            networks[f"{label} x{args.ensemble}"] = network_method(model, args.tile, args.ensemble)
+            prints[f"{label} x{args.ensemble}"] = f"{fingerprint}:x{args.ensemble}"
+
     for name in args.model:
         model = inference.load_model(name, device=args.device)
         weights = inference.shipped_weights(name)
-        networks[name] = network_method(model, args.tile)
-        prints[name] = _fingerprint(weights) if weights.is_file() else f"plugin:{name}"
+        add(name, model, _fingerprint(weights) if weights.is_file() else f"plugin:{name}")
     for path in args.weights:
         if not path.is_file():
             raise DeblurnetError(f"{path}: weights file not found")
@@ -80,8 +89,7 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
         label = f"{getattr(model, 'config', {}).get('name', 'model')}:{path.stem}"
         if label in networks:
             label = f"{label}:{path.parent.name}"
-        networks[label] = network_method(model, args.tile)
-        prints[label] = _fingerprint(path)
+        add(label, model, _fingerprint(path))
     return networks, prints
 
 

@@ -8,21 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from burstcap.cli import main
 from burstcap.demo import RATIO, shake_kernel, sharp_image, synthesise_pair
 from deblurnet.inference import shipped_weights
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The shared 2-core test machine is oversubscribed, where OpenMP threads spin-wait for each
-    other (10x slower on small images): one torch thread here, the previous count restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_synthesised_pair_is_noisy_short_and_blurred_long() -> None:

@@ -26,15 +26,6 @@ from isp.metadata import CaptureMetadata
 WHEN = datetime(2025, 5, 4, 10, 11, 12)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The shared 2-core test machine is oversubscribed, where OpenMP threads spin-wait for each
-    other (10x slower on small images): one torch thread here, the previous count restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def settled(gain: float | None = None) -> torch.nn.Module:
     """An untrained DeblurRNN ready for eval; ``gain`` 0.0 makes it return its short input exactly."""

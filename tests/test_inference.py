@@ -19,15 +19,6 @@ from deblurnet.inference import (available_models, fuse, load_model, physical_co
                                  shipped_weights, tile_starts, tile_weights, untrained_model)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The shared 2-core test machine is oversubscribed, where OpenMP threads spin-wait for each
-    other (10x slower on small images): one torch thread here, the previous count restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def settled(name: str = "deblur-rnn", gain: float | None = None) -> torch.nn.Module:
     """An untrained model ready for eval (``untrained_model``); ``gain`` overrides the residual gains

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import math
 
@@ -14,15 +13,6 @@ from deblurnet.losses import (LossWeights, content_loss, dark_channel, dark_chan
                               discriminator_loss, generator_adversarial_loss, gradient_loss,
                               sobel_gradients)
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """These workloads are tiny: one thread is faster, and two OpenMP threads on a busy 2-core machine
-    spin against each other (measured: 0.03 s vs 2 s per training step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_content_loss_is_mean_absolute_error() -> None:

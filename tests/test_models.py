@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 from importlib.metadata import entry_points
 
@@ -21,15 +20,6 @@ SMALL = {"widths": (8, 16, 16), "disc_widths": (8, 16), "dropout": 0.0}
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """These workloads are tiny: one thread is faster, and two OpenMP threads on a busy 2-core machine
-    spin against each other (measured: 0.03 s vs 2 s per training step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def pair(b: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,7 +3,6 @@ round-trip and resume, the CLI and its TOML config."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import json
 import os
@@ -26,15 +25,6 @@ from deblurnet.train import DistInfo, build_state, crop_augment, learning_rate, 
 
 SMALL = {"widths": [8, 16, 16], "disc_widths": [8, 16], "dropout": 0.0}
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """These workloads are tiny: one thread is faster, and two OpenMP threads on a busy 2-core machine
-    spin against each other (measured: 0.03 s vs 2 s per training step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def fixed_batch(b: int = 4, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, ...]:

@@ -1,7 +1,7 @@
 """The FastAPI application: JSON API under ``/api``, event stream, phone page at ``/``.
 
 Build it with :func:`create_app`, giving the camera and the two processing steps (see
-:mod:`burstcap.service.runner`). OpenAPI docs are at ``/docs`` (and ``/redoc``), served offline.
+:mod:`burstcap.service.runner`). OpenAPI docs are at ``/docs``, served offline.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
                   description="Shoot short/long exposure pairs on a tethered camera and fuse them. "
                               "Every /api call needs 'Authorization: Bearer <token>'; the event "
                               "stream and image URLs also accept '?token=<token>'.")
-    add_offline_docs(app)  # /docs and /redoc without a CDN
+    add_offline_docs(app)  # /docs without a CDN
     app.state.runner = runner
     app.state.store = store
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

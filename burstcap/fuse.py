@@ -14,7 +14,9 @@ Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and se
 5. the long frame is aligned onto the short one (:mod:`burstcap.align`); pixels it does not cover
    take the short frame's values;
 6. the network (:func:`deblurnet.inference.fuse`, tiled for large images);
-7. the output is written atomically by :func:`isp.io.write_image`; its format follows the extension.
+7. colour: per-channel gains give the result the aligned long frame's global colour balance
+   (:func:`colour_gains`; the long frame has the right colour, the short one may carry a cast);
+8. the output is written atomically by :func:`isp.io.write_image`; its format follows the extension.
 
 For RAW inputs the camera's noise profile is looked up (``hardware_profiles.profile_for``) and
 reported in :class:`FuseResult`, with a warning when the camera is unknown.
@@ -71,6 +73,7 @@ class FuseOptions:
     bits: int | None = None
     target_level: float = 0.9
     ensemble: int = 1
+    colour_match: bool = True
     threads: int | None = None
 
     def validate(self) -> FuseOptions:
@@ -149,13 +152,15 @@ class FusedArrays:
 
     ``rgb``: (H, W, 3) float32 scene-linear at the long frame's exposure. ``gain``: the exposure
     normalisation applied before the network (and undone after). ``alignment``: the warp used.
-    ``seconds``: wall time of each step ("normalise", "align", "network", "decode").
+    ``seconds``: wall time of each step ("normalise", "align", "network", "decode"). ``colour``: the
+    per-channel gains (3,) that matched the long frame's colour balance (ones when off).
     """
 
     rgb: np.ndarray
     gain: float
     alignment: Alignment
     seconds: dict[str, float] = field(default_factory=dict)
+    colour: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32))
 
 
 @dataclass(frozen=True)
@@ -210,13 +215,15 @@ def from_network(encoded: np.ndarray, gain: float) -> np.ndarray:
 def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model: nn.Module, *,
                 align: bool | AlignOptions = True, tile: int = DEFAULT_TILE,
                 overlap: int = DEFAULT_OVERLAP, target_level: float = 0.9,
-                progress: Progress | bool | None = None, ensemble: int = 1) -> FusedArrays:
+                progress: Progress | bool | None = None, ensemble: int = 1,
+                colour_match: bool = True) -> FusedArrays:
     """Fuse a developed pair; see the module docstring for the steps.
 
     ``short_lin``, ``long_lin``: (H, W, 3) float32 scene-linear, each at its own exposure (the short
     one is *not* yet scaled). ``ratio``: long/short brightness ratio (> 0). ``model``: from
     :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions. ``ensemble``:
     self-ensemble size of the network (1, 2, 4 or 8; see :func:`deblurnet.inference.fuse`).
+    ``colour_match``: give the result the long frame's colour balance (:func:`colour_gains`).
     """
     if short_lin.shape != long_lin.shape or short_lin.ndim != 3 or short_lin.shape[2] != 3:
         raise BurstcapError(f"short and long frames must be (H, W, 3) of one size, got "
@@ -244,11 +251,39 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     lap("align")
     sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress,
                  ensemble=ensemble)
+    colour = colour_gains(sharp, long_n) if colour_match else np.ones(3, np.float32)
     del short_n, long_n
     lap("network")
     rgb = from_network(sharp, gain)
+    rgb *= colour
     lap("decode")
-    return FusedArrays(rgb, gain, alignment, seconds)
+    return FusedArrays(rgb, gain, alignment, seconds, colour)
+
+
+def colour_gains(fused_n: np.ndarray, long_n: np.ndarray, size: int = 512,
+                 limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
+    """Per-channel gains (3,) float32 that give the fused image the aligned long frame's colour balance.
+
+    The long frame has the right colour (low ISO, full exposure); a short frame from another ISO, or a
+    camera that balanced the two frames differently, leaves a cast the network may keep. Both images
+    (network domain, (H, W, 3)) are reduced to at most ``size`` px, decoded to linear light, and the
+    gain of channel c is sum(long_c) / sum(fused_c) over pixels well exposed in both (linear 0.01 to
+    0.85 in every channel); gains are clipped to ``limits``, and all ones when under 1% of the pixels
+    qualify (a dark or clipped scene says nothing about colour).
+    """
+    import cv2
+
+    scale = min(1.0, size / max(fused_n.shape[:2]))
+    def small(image: np.ndarray) -> np.ndarray:
+        if scale < 1.0:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return srgb_decode(np.clip(image, 0.0, 1.0)).reshape(-1, 3)
+    fused, long = small(fused_n), small(long_n)
+    good = np.all((fused > 0.01) & (fused < 0.85) & (long > 0.01) & (long < 0.85), axis=1)
+    if good.mean() < 0.01:
+        return np.ones(3, np.float32)
+    gains = long[good].sum(axis=0) / np.maximum(fused[good].sum(axis=0), 1e-6)
+    return np.clip(gains, *limits).astype(np.float32)
 
 
 def output_bits(out_path: Path, bits: int | None) -> int:
@@ -358,7 +393,7 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     try:
         fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=align, tile=opts.tile,
                             overlap=opts.overlap, target_level=opts.target_level, progress=progress,
-                            ensemble=opts.ensemble)
+                            ensemble=opts.ensemble, colour_match=opts.colour_match)
     except BurstcapError as exc:
         raise BurstcapError(f"{short_path} + {long_path}: {exc}") from None
 

@@ -345,7 +345,7 @@ def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) ->
     fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align,
                         tile=options.fuse.tile, overlap=options.fuse.overlap,
                         target_level=options.fuse.target_level, progress=False,
-                        ensemble=options.fuse.ensemble)
+                        ensemble=options.fuse.ensemble, colour_match=options.fuse.colour_match)
     times["fuse"] = time.perf_counter() - t
     times.update({f"fuse:{step}": secs for step, secs in getattr(fused, "seconds", {}).items()})
     t = time.perf_counter()

@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="global motion model of the alignment (default homography)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=None,
                    help="bit depth for PNG output (default 8; JPEG is 8-bit, TIFF 16-bit)")
+    p.add_argument("--no-colour-match", dest="colour_match", action="store_false", default=None,
+                   help="keep the network's colours instead of matching the long frame's global colour "
+                        "balance")
     p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None, metavar="N",
                    help="average the network over N flips/quarter turns of the pair: less residual "
                         "noise (about +1 dB on GOPRO2 validation at 8), N times slower (default 1)")
@@ -83,7 +86,7 @@ def options_from_args(args: argparse.Namespace) -> FuseOptions:
     options = load_options(args.config) if args.config else FuseOptions()
     given = {name: getattr(args, name) for name in
              ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits", "threads",
-              "ensemble")
+              "ensemble", "colour_match")
              if getattr(args, name) is not None}
     if args.ratio is not None:
         given["ratio"] = parse_ratio(args.ratio)

@@ -42,7 +42,8 @@ data-cache/trainval-gopro2/meta.json: | venv
 weights: data-cache/trainval-gopro2/meta.json
 	$(TRAIN) --config configs/deblur-rnn-compact.toml --steps 1250
 	$(TRAIN) --config configs/deblur-rnn-compact.toml --lr 5e-4 --cosine --steps 4800 --stop-at 4250
-	$(TRAIN) --config configs/deblur-rnn-compact.toml --lr 5e-4 --cosine --steps 10000 --workers 1
+	$(TRAIN) --config configs/deblur-rnn-compact.toml --lr 5e-4 --cosine --steps 10000 --stop-at 6500 --workers 1
+	$(TRAIN) --config configs/deblur-rnn-compact.toml --lr 5e-4 --cosine --steps 13000 --workers 1
 	$(TRAIN) --config configs/deblur-merger-compact.toml --steps 1750
 	$(TRAIN) --config configs/deblur-merger-compact.toml --lr 5e-4 --cosine --steps 5400
 	$(DN) export runs/deblur-rnn-compact deblurnet/weights/deblur-rnn.safetensors

@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# torch: the CPU build by default; set TORCH_SPEC to a CUDA build's requirement to get one.
+# torch is installed first, pinned: pip takes a local CPU build where one is offered (as on the
+# development machines), else PyPI's wheel (the CUDA build on Linux). Set TORCH_SPEC for another build.
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: venv demo test bench weights results clean

@@ -97,6 +97,10 @@ class FuseOptions:
             raise BurstcapError(f"target_level must be in [0.05, 1], got {self.target_level}")
         return self
 
+    def align_options(self) -> AlignOptions | bool:
+        """The ``align`` argument of :func:`fuse_arrays`: AlignOptions with ``motion``, or False."""
+        return AlignOptions(motion=self.motion) if self.align else False  # type: ignore[arg-type]
+
 
 def parse_ratio(text: str) -> float:
     """``"8"``, ``"1/8"``, ``"0.125"`` -> 8.0: the long/short ratio (values below 1 are inverted)."""
@@ -127,18 +131,24 @@ def load_options(path: str | Path, base: FuseOptions | None = None) -> FuseOptio
         raise BurstcapError(f"{path}: unknown fuse option(s) {unknown}; known: {sorted(fields)}")
     values: dict[str, Any] = {}
     for key, value in table.items():
+        if key in ("align", "colour_match") and not isinstance(value, bool):
+            raise BurstcapError(f"{path}: {key} must be true or false, got {value!r}")
+        if key in ("weights", "model", "device", "motion") and not isinstance(value, str):
+            raise BurstcapError(f"{path}: {key} must be a string, got {value!r}")
+        if key in ("tile", "overlap", "bits", "ensemble", "threads") and (
+                not isinstance(value, int) or isinstance(value, bool)):
+            raise BurstcapError(f"{path}: {key} must be an integer, got {value!r}")
+        if key == "target_level" and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise BurstcapError(f"{path}: target_level must be a number, got {value!r}")
+        if key == "ratio" and (not isinstance(value, (int, float, str)) or isinstance(value, bool)):
+            raise BurstcapError(f"{path}: ratio must be a number or a string like \"1/8\", got {value!r}")
         if key == "weights":
             value = Path(value)
         elif key == "ratio":
-            value = parse_ratio(str(value))
-        elif key in ("tile", "overlap", "bits", "threads") and not (isinstance(value, int) and not isinstance(value, bool)):
-            raise BurstcapError(f"{path}: {key} must be an integer, got {value!r}")
-        elif key == "align" and not isinstance(value, bool):
-            raise BurstcapError(f"{path}: align must be true or false, got {value!r}")
-        elif key == "target_level" and not isinstance(value, (int, float)):
-            raise BurstcapError(f"{path}: target_level must be a number, got {value!r}")
-        elif key in ("model", "device", "motion") and not isinstance(value, str):
-            raise BurstcapError(f"{path}: {key} must be a string, got {value!r}")
+            try:
+                value = parse_ratio(str(value))
+            except BurstcapError as exc:
+                raise BurstcapError(f"{path}: {exc}") from None
         values[key] = value
     try:
         return dataclasses.replace(base or FuseOptions(), **values).validate()
@@ -389,9 +399,8 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     if model is None:
         model = load_model(opts.model, opts.weights, opts.device, threads=opts.threads)
     device = describe_device(next(model.parameters()).device)
-    align: bool | AlignOptions = AlignOptions(motion=opts.motion) if opts.align else False  # type: ignore[arg-type]
     try:
-        fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=align, tile=opts.tile,
+        fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=opts.align_options(), tile=opts.tile,
                             overlap=opts.overlap, target_level=opts.target_level, progress=progress,
                             ensemble=opts.ensemble, colour_match=opts.colour_match)
     except BurstcapError as exc:

@@ -83,7 +83,7 @@ class Pipeline:
             from deblurnet.inference import load_model
 
             fuse = self.config.process.fuse
-            self._model = load_model(fuse.model, fuse.weights, fuse.device)
+            self._model = load_model(fuse.model, fuse.weights, fuse.device, threads=fuse.threads)
         return self._model
 
     def fuse(self, session: ShotSession) -> Path:

@@ -342,7 +342,7 @@ def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) ->
                             f"{pair.short.name} ({short.rgb.shape[1]}x{short.rgb.shape[0]})")
     ratio = options.fuse.ratio or pair.ratio or exposure_ratio(long, short).ratio
     t = time.perf_counter()
-    fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align,
+    fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align_options(),
                         tile=options.fuse.tile, overlap=options.fuse.overlap,
                         target_level=options.fuse.target_level, progress=False,
                         ensemble=options.fuse.ensemble, colour_match=options.fuse.colour_match)
@@ -414,7 +414,8 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
                 outcome = PairOutcome(pair, out, "done")
             else:
                 if model is None:  # loaded only when there is work; failing here stops the batch
-                    model = load_model(options.fuse.model, options.fuse.weights, options.fuse.device)
+                    model = load_model(options.fuse.model, options.fuse.weights, options.fuse.device,
+                                       threads=options.fuse.threads)
                 try:
                     outcome = PairOutcome(pair, out, "fused", seconds=fuse_one(pair, out, model, options))
                 except Exception as exc:  # noqa: BLE001 - one bad pair never stops the batch

@@ -235,6 +235,34 @@ def test_toml_options(tmp_path: Path) -> None:
         load_options(path)
 
 
+@pytest.mark.parametrize("line, message", [
+    ('colour_match = "no"', "colour_match must be true or false"),
+    ("align = 1", "align must be true or false"),
+    ("weights = 5", "weights must be a string"),
+    ("motion = 3", "motion must be a string"),
+    ("ensemble = 2.0", "ensemble must be an integer"),
+    ("threads = true", "threads must be an integer"),
+    ("ratio = true", "ratio must be a number"),
+    ('target_level = "0.8"', "target_level must be a number"),
+])
+def test_toml_options_wrong_types_name_file_and_key(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "fuse.toml"
+    path.write_text(f"[fuse]\n{line}\n")
+    with pytest.raises(BurstcapError, match=f"fuse.toml: {message}"):
+        load_options(path)
+    path.write_text('[fuse]\ncolour_match = false\nensemble = 4\nweights = "w.safetensors"\nratio = 8\n')
+    options = load_options(path)
+    assert (options.colour_match, options.ensemble, options.weights, options.ratio) == (
+        False, 4, Path("w.safetensors"), 8.0)
+
+
+def test_fuse_options_give_align_options() -> None:
+    from burstcap.align import AlignOptions
+
+    assert FuseOptions(motion="translation").align_options() == AlignOptions(motion="translation")
+    assert FuseOptions(align=False, motion="translation").align_options() is False
+
+
 def test_cli_fuses_a_pair(png_pair, tmp_path: Path, weights: Path, capsys) -> None:
     from burstcap.cli import main
 

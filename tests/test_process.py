@@ -184,6 +184,38 @@ def test_interrupted_batch_resumes(tmp_path: Path, weights: Path) -> None:
     assert (out / CONTACT_SHEET).exists()
 
 
+def test_fuse_options_reach_alignment_and_model_loading(tmp_path: Path, weights: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """[fuse] motion and threads are used by process_folder and Pipeline (spies wrap the real calls)."""
+    import burstcap.fuse
+    import deblurnet.inference
+    from burstcap.fuse import FuseOptions
+    from burstcap.pipeline import Pipeline, PipelineConfig
+
+    motions: list[str] = []
+    threads: list[int | None] = []
+    real_estimate, real_load = burstcap.fuse.estimate_alignment, deblurnet.inference.load_model
+
+    def estimate(short, long, options):
+        motions.append(options.motion)
+        return real_estimate(short, long, options)
+
+    def load(name, weights=None, device="auto", threads_=None, **kwargs):
+        threads.append(kwargs.get("threads", threads_))
+        return real_load(name, weights, device, threads=1)
+
+    monkeypatch.setattr(burstcap.fuse, "estimate_alignment", estimate)
+    monkeypatch.setattr(deblurnet.inference, "load_model", load)
+    write_pair(tmp_path / "in", "M", T0, seed=5)
+    fuse = FuseOptions(weights=weights, device="cpu", motion="translation", threads=3)
+    report = process_folder(tmp_path / "in", tmp_path / "out", options=ProcessOptions(fuse=fuse),
+                            progress_bar=False)
+    assert [o.status for o in report.outcomes] == ["fused"]
+    assert motions == ["translation"] and threads == [3]
+    Pipeline(PipelineConfig(process=ProcessOptions(fuse=fuse))).load_model()
+    assert threads == [3, 3]
+
+
 def test_shards_split_the_work(tmp_path: Path, weights: Path) -> None:
     from deblurnet.inference import load_model
 

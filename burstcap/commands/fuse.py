@@ -25,8 +25,8 @@ exposure time, f-number, ISO and capture time of the short frame are carried int
 (TIFF tags; an eXIf chunk in PNG; an APP1 segment in JPEG).
 
 A TOML file given with --config may hold a [fuse] table with the same names as the options
-(model, weights, device, ratio, tile, overlap, align, motion, bits, target_level, threads);
-options on the command line override it.
+(model, weights, device, ratio, tile, overlap, align, motion, bits, target_level, ensemble,
+colour_match, threads); options on the command line override it.
 """
 
 

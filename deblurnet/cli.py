@@ -13,8 +13,13 @@ from collections.abc import Sequence
 
 from deblurnet.commands import evaluate, export, synth, train
 from deblurnet.errors import DeblurnetError
+from hardware_profiles.errors import ProfileError
+from isp.errors import IspError
 
 COMMANDS = (synth, train, evaluate, export)
+
+#: Errors about the user's input: one line on stderr and exit status 2, no traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (DeblurnetError, IspError, ProfileError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except DeblurnetError as exc:
+    except USER_ERRORS as exc:
         print(f"deblurnet: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -77,6 +77,8 @@ class TrainConfig:
             raise DeblurnetError("lr, val_every and ckpt_every must be positive")
         if self.device not in ("auto", "cpu", "cuda"):
             raise DeblurnetError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.seed < 0:
+            raise DeblurnetError(f"seed must be >= 0, got {self.seed}")
         return self
 
 

@@ -83,3 +83,36 @@ def test_lazy_package_exports_resolve() -> None:
             assert callable(getattr(package, name)), f"{package.__name__}.{name}"
     with pytest.raises(AttributeError):
         hardware_profiles.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("command", [
+    ["synth", "--protocol", "gopro2", "--source", "src", "--out", "out", "--seed", "-1"],
+    ["train", "--data", "synth", "--seed", "-1"],
+])
+def test_negative_seed_is_refused_in_one_line(command: list[str], tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "deblurnet.cli", *command], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "seed must be >= 0, got -1" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("error", ["hardware_profiles.errors.ProfileError", "isp.errors.IspError"])
+def test_deblurnet_reports_other_packages_errors_in_one_line(error: str, monkeypatch, capsys) -> None:
+    """No deblurnet command lets these escape today, so a command's run() is replaced by one raising
+    the error: the test checks the CLI's handling, not a command."""
+    import importlib
+
+    from deblurnet.cli import main
+    from deblurnet.commands import export
+
+    module, name = error.rsplit(".", 1)
+    exc_type = getattr(importlib.import_module(module), name)
+
+    def run(args) -> int:
+        raise exc_type("card.json: broken profile")
+
+    monkeypatch.setattr(export, "run", run)
+    assert main(["export", "run-folder", "w.safetensors"]) == 2
+    assert capsys.readouterr().err == "deblurnet: error: card.json: broken profile\n"

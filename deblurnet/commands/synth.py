@@ -131,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.count < 1:
         raise DeblurnetError(f"--count must be positive, got {args.count}")
+    if args.seed < 0:
+        raise DeblurnetError(f"--seed must be >= 0, got {args.seed}")
     config = build_config(args)
     synth = Synthesizer(config)
     out: Path = args.out

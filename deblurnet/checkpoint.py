@@ -84,9 +84,18 @@ def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, discrimina
         torch.save(optimizer, tmp / "optimizer.pt")
         _write_json(tmp / "config.json", {"model": model.config, "train": train_config, "step": step})
         set_new_modes(tmp)  # mkdtemp made it 0700, safetensors its files 0600
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        aside = None
+        if final.exists():  # a same-step checkpoint: moved aside, deleted only once the new one is in
+            aside = Path(tempfile.mkdtemp(prefix=".old-", dir=root))
+            os.replace(final, aside)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            if aside is not None:
+                os.replace(aside, final)
+            raise
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

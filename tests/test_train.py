@@ -159,6 +159,32 @@ def test_weights_round_trip(tmp_path: Path, name: str, dtype: torch.dtype) -> No
     assert not any(p.name.startswith(".") for p in path.parent.iterdir())  # no temp files left
 
 
+def test_same_step_checkpoint_survives_an_interrupted_replacement(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Saving step 5 again moves the old folder aside; an interruption (KeyboardInterrupt raised by a
+    wrapped os.replace when the new folder moves in) leaves the old checkpoint loadable, and a
+    completed save replaces it without leftovers."""
+    import deblurnet.checkpoint as checkpoint
+
+    model = create_model("deblur-rnn", **SMALL)
+    first = checkpoint.save_checkpoint(tmp_path, 5, model, None, {}, {"note": "first"})
+    real_replace = os.replace
+
+    def interrupted(src, dst) -> None:
+        if Path(src).name.startswith(".tmp-"):
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_checkpoint(tmp_path, 5, model, None, {}, {"note": "second"})
+    monkeypatch.setattr(checkpoint.os, "replace", real_replace)
+    assert load_checkpoint(tmp_path).train_config == {"note": "first"}
+    assert checkpoint.save_checkpoint(tmp_path, 5, model, None, {}, {"note": "third"}) == first
+    assert load_checkpoint(tmp_path).train_config == {"note": "third"}
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # nothing left aside
+
+
 def test_load_weights_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "x.safetensors"
     bad.write_bytes(b"not safetensors")

@@ -227,6 +227,46 @@ def test_capture_failure_is_recorded_and_camera_absence_reported(tmp_path: Path)
         assert client.post("/api/shoot", json={"ratio": 2}).status_code == 202
 
 
+def test_thumbnail_os_error_does_not_leave_the_job_stuck(tmp_path: Path,
+                                                         virtual_camera: Path) -> None:
+    """A real OSError while thumbnailing (a file sits where the thumbs folder goes): the job still
+    finishes, only without previews."""
+
+    def capture_then_block_thumbs(camera: CameraBackend, params: ShootParams, job_dir: Path,
+                                  progress: ProgressFn) -> list[CapturedPair]:
+        pairs = shoot_pairs(camera, params, job_dir, progress)
+        (job_dir / "thumbs").write_text("not a folder")  # mkdir of thumbs/ raises FileExistsError
+        return pairs
+
+    with running_service(tmp_path / "out", capture=capture_then_block_thumbs) as svc, \
+            svc.client() as client:
+        job = svc.wait(client.post("/api/shoot", json={"ratio": 8}).json()["id"], timeout_s=15)
+        assert job["state"] == "done", job
+        assert client.get(job["pairs"][0]["result_url"]).status_code == 200
+        assert client.get(f"/api/jobs/{job['id']}/thumbnail/short").status_code == 404
+
+
+def test_shutdown_waits_for_the_running_processing(tmp_path: Path, virtual_camera: Path) -> None:
+    """The server stops while a pair is being fused (held at the processing boundary): the store
+    stays open until the fusion ends, so its result is recorded."""
+    started, release = threading.Event(), threading.Event()
+
+    def gated_fuse(pair: CapturedPair, ratio: float, out_path: Path, progress: ProgressFn) -> Path:
+        started.set()
+        assert release.wait(30)
+        return tiny_fuse()(pair, ratio, out_path, progress)
+
+    out = tmp_path / "out"
+    with running_service(out, process=gated_fuse) as svc, svc.client() as client:
+        job_id = client.post("/api/shoot", json={"ratio": 8}).json()["id"]
+        assert started.wait(15)
+        threading.Timer(0.5, release.set).start()  # fusion ends after the stop has begun
+    with running_service(out) as svc, svc.client() as client:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        assert job["state"] == "done", job
+        assert client.get(job["pairs"][0]["result_url"]).status_code == 200
+
+
 # -- security ---------------------------------------------------------------------------------------
 
 def test_every_api_call_needs_the_token(service: Service) -> None:
@@ -495,6 +535,32 @@ def test_serve_command_refuses_a_taken_port_in_one_line(tmp_path: Path,
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("case", ["port 70000", "toml port string", "out under a file",
+                                  "token under a file"])
+def test_serve_command_bad_input_is_one_line(case: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    from burstcap.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    toml = tmp_path / "serve.toml"
+    args = {"port 70000": ["--port", "70000"],
+            "toml port string": ["--config", str(toml)],
+            "out under a file": ["--out", str(blocker / "out")],
+            "token under a file": ["--token-file", str(blocker / "token")]}[case]
+    toml.write_text('[serve]\nport = "8000"\n')
+    expected = {"port 70000": "cannot listen on 127.0.0.1:70000: the port must be 0..65535",
+                "toml port string": "serve.toml: [serve] port must be an integer, not '8000'",
+                "out under a file": "a-file/out: cannot create the output folder",
+                "token under a file": "a-file/token: cannot read or create the token file"}[case]
+    port = [] if case == "port 70000" else ["--port", "0"]
+    code = main(["serve", *port, "--out", str(tmp_path / "out"), "--no-qr", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("burstcap: error: ") and expected in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_warns_beyond_loopback_and_reads_toml(tmp_path: Path) -> None:
     from burstcap.commands.serve import exposure_warning, phone_url
     from burstcap.service.config import load_config
@@ -510,3 +576,15 @@ def test_warns_beyond_loopback_and_reads_toml(tmp_path: Path) -> None:
     toml.write_text('[serve]\nbogus = 1\n')
     with pytest.raises(BurstcapError, match="serve.toml: unknown setting \\[serve\\] bogus"):
         load_config(toml)
+    for line, message in [("history = true", "history must be an integer, not True"),
+                          ("thumbnail_px = 1.5", "thumbnail_px must be an integer, not 1.5"),
+                          ("host = 1", "host must be a string, not 1"),
+                          ("out_dir = []", "out_dir must be a string, not []"),
+                          ("access_log = 1", "access_log must be true or false, not 1"),
+                          ("port = 70000", "port must be 0..65535, not 70000")]:
+        toml.write_text(f"[serve]\n{line}\n")
+        with pytest.raises(BurstcapError) as info:
+            load_config(toml)
+        assert str(info.value) == f"{toml}: [serve] {message}"
+    toml.write_text("[serve]\nevent_interval_s = 1\n")
+    assert load_config(toml).event_interval_s == 1.0

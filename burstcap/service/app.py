@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from burstcap import __version__
 from burstcap.camera.backend import CameraBackend
+from burstcap.errors import BurstcapError
 from burstcap.service.auth import TokenCheck, load_or_create_token
 from burstcap.service.config import ServiceConfig
 from burstcap.service.docs import add_offline_docs
@@ -80,16 +81,24 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
                capture: CaptureFn, process: ProcessFn) -> FastAPI:
     """The service for ``config``; jobs left unfinished by a previous run are marked failed."""
     out_dir = config.out_dir.resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BurstcapError(f"{out_dir}: cannot create the output folder: "
+                            f"{exc.strerror or exc}") from exc
     token = load_or_create_token(config.token_path)
-    store = JobStore(out_dir)
+    try:
+        store = JobStore(out_dir)
+    except OSError as exc:  # the folder exists but is not writable (lock file)
+        raise BurstcapError(f"{out_dir}: cannot write in the output folder: "
+                            f"{exc.strerror or exc}") from exc
     store.fail_unfinished("the server stopped while the job was running")
     runner = JobRunner(store, out_dir, open_camera, capture, process, config.thumbnail_px)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        runner.close()
+        await to_thread.run_sync(runner.close)  # waits (bounded) for the running capture/processing
         store.close()
 
     app = FastAPI(title="burstcap", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,

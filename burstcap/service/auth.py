@@ -27,9 +27,18 @@ _BEARER = HTTPBearer(auto_error=False, description="the token printed by 'burstc
 def load_or_create_token(path: Path) -> str:
     """Return the token stored in ``path``, creating the file (mode 0600) with a new one if absent.
 
-    Raises ``BurstcapError`` when the file is readable by group or others, or empty.
+    Raises ``BurstcapError`` when the file is readable by group or others, empty, or cannot be read
+    or created.
     """
     path = Path(path)
+    try:
+        return _load_or_create(path)
+    except OSError as exc:  # permission denied, a folder in the way, ...
+        raise BurstcapError(f"{path}: cannot read or create the token file: "
+                            f"{exc.strerror or exc}") from exc
+
+
+def _load_or_create(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     try:

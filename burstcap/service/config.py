@@ -57,11 +57,21 @@ def load_config(path: Path, base: ServiceConfig = ServiceConfig()) -> ServiceCon
         if name not in known:
             raise BurstcapError(f"{path}: unknown setting [serve] {key} (known: {', '.join(known)})")
         default = getattr(base, name)
-        if name in ("out_dir", "token_file"):
-            value = Path(value)
-        elif isinstance(default, bool) and not isinstance(value, bool):
-            raise BurstcapError(f"{path}: [serve] {key} must be true or false")
-        elif isinstance(default, (int, float)) and not isinstance(value, (int, float)):
-            raise BurstcapError(f"{path}: [serve] {key} must be a number")
+        if name in ("host", "out_dir", "token_file"):
+            if not isinstance(value, str):
+                raise BurstcapError(f"{path}: [serve] {key} must be a string, not {value!r}")
+            value = value if name == "host" else Path(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise BurstcapError(f"{path}: [serve] {key} must be true or false, not {value!r}")
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise BurstcapError(f"{path}: [serve] {key} must be an integer, not {value!r}")
+        elif isinstance(default, float):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise BurstcapError(f"{path}: [serve] {key} must be a number, not {value!r}")
+            value = float(value)
+        if name == "port" and not 0 <= value <= 65535:
+            raise BurstcapError(f"{path}: [serve] {key} must be 0..65535, not {value}")
         changes[name] = value
     return replace(base, **changes)

@@ -14,11 +14,12 @@ in production and a virtual camera with a fast processing step in tests:
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,8 @@ class CameraStatus:
 
 #: Share of a job's progress bar given to capture; processing gets the rest.
 CAPTURE_SHARE = 0.5
+#: Seconds ``close`` waits for the running capture and processing before the store is closed.
+SHUTDOWN_WAIT_S = 30.0
 
 
 class JobRunner:
@@ -103,6 +106,9 @@ class JobRunner:
         self._process_pool = ThreadPoolExecutor(1, thread_name_prefix="burstcap-process")
         self._version = 0
         self._version_lock = threading.Lock()
+        self._closing = False
+        self._futures: dict[Future[None], ThreadPoolExecutor] = {}  # submitted, not yet ended
+        self._futures_lock = threading.Lock()
 
     @property
     def version(self) -> int:
@@ -111,13 +117,15 @@ class JobRunner:
 
     def submit(self, params: ShootParams) -> Job:
         """Start a capture now; raise :class:`CaptureBusyError` when one is running."""
+        if self._closing:
+            raise BurstcapError("the server is stopping; no new capture")
         if not self._camera_lock.acquire(blocking=False):
             raise CaptureBusyError(self._capturing)
         try:
             job = Job(id=uuid.uuid4().hex, ratio=params.ratio, count=params.count)
             self._capturing = job.id
             self._save(job)
-            self._capture_pool.submit(self._run_capture, job, params)
+            self._submit(self._capture_pool, self._run_capture, job, params)
         except BaseException:
             self._capturing = None
             self._camera_lock.release()
@@ -144,10 +152,22 @@ class JobRunner:
         self._camera_cache = status
         return status
 
-    def close(self) -> None:
-        """Stop taking work. Jobs still running are marked failed at the next start."""
+    def close(self, timeout_s: float = SHUTDOWN_WAIT_S) -> None:
+        """Stop taking work: cancel queued jobs and wait up to ``timeout_s`` seconds (in all) for the
+        running capture and processing to record their result. Close the store only after this;
+        jobs still unfinished are marked failed at the next start."""
+        self._closing = True
         self._capture_pool.shutdown(wait=False, cancel_futures=True)
         self._process_pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout_s
+        for pool in (self._capture_pool, self._process_pool):  # a capture may still queue processing
+            with self._futures_lock:
+                running = [f for f, p in self._futures.items() if p is pool]
+            _, pending = wait(running, timeout=max(0.0, deadline - time.monotonic()))
+            if pending:
+                log.warning("stopping with %d job(s) still running; they will be marked failed at "
+                            "the next start", len(pending))
+                return
 
     # -- the two steps, each on its own worker thread ---------------------------------------------
 
@@ -174,15 +194,22 @@ class JobRunner:
         finally:
             self._capturing = None
             self._camera_lock.release()
-        for i, pair in enumerate(job.pairs):
-            self._thumbnail(job, i, "short", pair.short)
-            self._thumbnail(job, i, "long", pair.long)
-        job.timings["capture_s"] = round(time.monotonic() - start, 4)
-        job.state = JobState.QUEUED
-        job.progress = CAPTURE_SHARE
-        job.stage = "waiting for processing"
-        self._save(job)
-        self._process_pool.submit(self._run_process, job, time.monotonic())
+        try:
+            for i, pair in enumerate(job.pairs):
+                self._thumbnail(job, i, "short", pair.short)
+                self._thumbnail(job, i, "long", pair.long)
+            job.timings["capture_s"] = round(time.monotonic() - start, 4)
+            job.state = JobState.QUEUED
+            job.progress = CAPTURE_SHARE
+            job.stage = "waiting for processing"
+            self._save(job)
+            if self._closing:
+                self._fail(job, BurstcapError("the server stopped before processing the captured "
+                                              "pair(s)"), "processing")
+                return
+            self._submit(self._process_pool, self._run_process, job, time.monotonic())
+        except Exception as exc:  # noqa: BLE001 - never leave the job 'capturing' or 'queued'
+            self._fail(job, exc, "capture")
 
     def _run_process(self, job: Job, queued_at: float) -> None:
         start = time.monotonic()
@@ -227,7 +254,7 @@ class JobRunner:
         dest = self.out_dir / "jobs" / job.id / "thumbs" / f"{index:02d}_{kind}.jpg"
         try:
             make_thumbnail(self.out_dir / rel, dest, self._thumbnail_px)
-        except BurstcapError as exc:  # a missing thumbnail must not fail the job
+        except Exception as exc:  # noqa: BLE001 - a missing thumbnail (disk full, odd RAW) must not fail the job
             log.warning("job %s: no thumbnail for %s: %s", job.id, rel, exc)
             return
         job.pairs[index].thumbnails[kind] = self._relative(dest)
@@ -247,7 +274,25 @@ class JobRunner:
         job.finished = time.time()
         self._save(job)
 
+    def _submit(self, pool: ThreadPoolExecutor, fn: Callable[..., None], *args: object) -> None:
+        """``pool.submit``, remembering the future until it ends so :meth:`close` can wait for it."""
+        future = pool.submit(fn, *args)
+        with self._futures_lock:
+            self._futures[future] = pool
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._futures_lock:
+            self._futures.pop(future, None)
+
     def _save(self, job: Job) -> None:
-        self.store.put(job)
+        try:
+            self.store.put(job)
+        except sqlite3.ProgrammingError as exc:  # the store was closed while this job still ran
+            if not self._closing:
+                raise
+            log.warning("job %s: not recorded (%s, stage %r): the store is closed: %s",
+                        job.id, job.state.value, job.stage, exc)
+            return
         with self._version_lock:
             self._version += 1

@@ -16,14 +16,17 @@ from burstcap.errors import BurstcapError
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: a free one); BurstcapError if taken."""
+    if not 0 <= port <= 65535:
+        raise BurstcapError(f"cannot listen on {host}:{port}: the port must be 0..65535")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         sock.close()
-        raise BurstcapError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        reason = getattr(exc, "strerror", None) or exc
+        raise BurstcapError(f"cannot listen on {host}:{port}: {reason}") from exc
     sock.listen(128)
     return sock
 

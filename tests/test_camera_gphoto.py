@@ -131,3 +131,39 @@ def test_no_camera_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("burstcap: error: no camera found") and result.stderr.count("\n") == 1
     assert not (tmp_path / "shots").exists()
+
+
+@pytest.mark.timeout(20)
+def test_capture_event_drain_ends_when_the_camera_never_goes_quiet() -> None:
+    """Fake at the python-gphoto2 camera object (a camera that floods events cannot be made from the
+    virtual camera): after the capture it sends an unknown event every call and one extra file,
+    never GP_EVENT_TIMEOUT. The drain stops after ``timeout_s`` and returns the files seen."""
+    import time
+    from types import SimpleNamespace
+
+    import gphoto2 as gp
+
+    from burstcap.camera.gphoto import GPhoto2Backend
+
+    class ChattyCamera:
+        def __init__(self) -> None:
+            self.events = 0
+
+        def capture(self, kind: int) -> SimpleNamespace:
+            return SimpleNamespace(folder="/store_00010001/DCIM/100TEST", name="IMG_0001.NEF")
+
+        def wait_for_event(self, timeout_ms: int) -> tuple[int, object]:
+            self.events += 1
+            time.sleep(0.005)
+            if self.events == 3:
+                return gp.GP_EVENT_FILE_ADDED, SimpleNamespace(folder="/store_00010001/DCIM/100TEST",
+                                                               name="IMG_0001.JPG")
+            return gp.GP_EVENT_UNKNOWN, "PTP Property d10c changed"
+
+    backend = GPhoto2Backend()
+    backend._camera = ChattyCamera()  # the open PTP session, faked
+    start = time.monotonic()
+    files = backend.capture(timeout_s=0.3)
+    assert 0.3 <= time.monotonic() - start < 3
+    assert [f.name for f in files] == ["IMG_0001.NEF", "IMG_0001.JPG"]
+    assert backend._camera.events > 10

@@ -10,6 +10,7 @@ libgphoto2 at its virtual camera (``VCAMERADIR`` / ``IOLIBS``) first. libgphoto2
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -157,7 +158,8 @@ class GPhoto2Backend:
     def capture(self, timeout_s: float = 30.0) -> list[CameraFile]:
         """Capture one image; also collect files announced by FILE_ADDED events (RAW+JPEG).
 
-        libgphoto2 has no timeout for ``capture``: ``timeout_s`` only bounds the event drain.
+        libgphoto2 has no timeout for ``capture``: ``timeout_s`` only bounds the event drain (a
+        camera that keeps sending other events stops it then; the files seen so far are returned).
         """
         gp = _gp()
         camera = self._require_open()
@@ -171,8 +173,13 @@ class GPhoto2Backend:
             raise self._error(exc, "capture") from exc
         files = [CameraFile(str(path.folder), str(path.name))]
         drain_ms = min(EVENT_DRAIN_MS, max(1, int(timeout_s * 1000)))
+        deadline = time.monotonic() + timeout_s
         try:
             while True:
+                if time.monotonic() > deadline:
+                    log.warning("the camera kept sending events for %.1f s after the capture; "
+                                "not waiting for more files", timeout_s)
+                    break
                 kind, data = camera.wait_for_event(drain_ms)
                 if kind == gp.GP_EVENT_FILE_ADDED:
                     extra = CameraFile(str(data.folder), str(data.name))

@@ -47,7 +47,8 @@ def fuse_step(options: FuseOptions = FuseOptions(), out_format: str = "jpg",
                 from deblurnet.inference import load_model
 
                 progress(0.0, f"loading {options.model}")
-                loaded.append(load_model(options.model, options.weights, options.device))
+                loaded.append(load_model(options.model, options.weights, options.device,
+                                         threads=options.threads))
         progress(0.1, f"fusing with {options.model}")
         result = fuse_pair(pair.short, pair.long, out_path.with_suffix("." + out_format.lstrip(".")),
                            options, model=loaded[0], progress=False)

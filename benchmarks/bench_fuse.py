@@ -40,13 +40,8 @@ def settled_model(preset: str, device: str, gain: float | None = None) -> torch.
     """An untrained DeblurRNN ready for eval; ``gain`` overrides its residual gains."""
     from deblurnet.inference import untrained_model
 
-    model = untrained_model("deblur-rnn", preset, device, threads=torch.get_num_threads())
-    if gain is not None:
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
-                    module.gain.fill_(gain)
-    return model
+    overrides = {} if gain is None else {"residual_gain": gain}
+    return untrained_model("deblur-rnn", preset, device, threads=torch.get_num_threads(), **overrides)
 
 
 def comparison_model(device: str) -> tuple[torch.nn.Module, str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from importlib import metadata as importlib_metadata
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -182,17 +182,19 @@ def prepare_model(model: nn.Module, device: Device = "auto", threads: int | None
 
 
 def untrained_model(name: str = "deblur-rnn", preset: str = "compact", device: Device = "auto",
-                    threads: int | None = None, seed: int = 0) -> nn.Module:
+                    threads: int | None = None, seed: int = 0, **overrides: Any) -> nn.Module:
     """A freshly initialised built-in model ready for :func:`fuse` (demos, timing, tests).
 
     A new model's BatchNorm statistics and spectral-norm singular-vector estimates are placeholders,
     and its eval-mode output explodes; a few train-mode passes on random data (no weight update)
     settle them. The result is deterministic under ``seed``; its output is not a useful fusion.
+    ``overrides``: NetConfig fields, e.g. ``residual_gain=0.0`` for a net that returns its short input
+    exactly, or 1.0 for one that changes the image a lot.
     """
     from deblurnet.models import create_model
 
     torch.manual_seed(seed)
-    model = create_model(name, preset)
+    model = create_model(name, preset, **overrides)
     model.train()
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():

@@ -29,13 +29,8 @@ WHEN = datetime(2025, 5, 4, 10, 11, 12)
 
 def settled(gain: float | None = None) -> torch.nn.Module:
     """An untrained DeblurRNN ready for eval; ``gain`` 0.0 makes it return its short input exactly."""
-    model = untrained_model("deblur-rnn", device="cpu", threads=1)
-    if gain is not None:
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
-                    module.gain.fill_(gain)
-    return model
+    overrides = {} if gain is None else {"residual_gain": gain}
+    return untrained_model("deblur-rnn", device="cpu", threads=1, **overrides)
 
 
 @pytest.fixture(scope="module")

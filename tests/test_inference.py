@@ -23,13 +23,8 @@ from deblurnet.inference import (available_models, fuse, load_model, physical_co
 def settled(name: str = "deblur-rnn", gain: float | None = None) -> torch.nn.Module:
     """An untrained model ready for eval (``untrained_model``); ``gain`` overrides the residual gains
     (1.0 makes the network change the image a lot, 0.0 makes it return its short input)."""
-    model = untrained_model(name, device="cpu", threads=1)
-    if gain is not None:
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(getattr(module, "gain", None), torch.nn.Parameter):
-                    module.gain.fill_(gain)
-    return model
+    overrides = {} if gain is None else {"residual_gain": gain}
+    return untrained_model(name, device="cpu", threads=1, **overrides)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -58,9 +58,7 @@ def make_dng(path: Path, width: int, height: int) -> None:
     import cv2
     import numpy as np
 
-    from isp.color import xyz_to_cam_from_cam_to_srgb
-    from isp.dng import write_dng
-    from isp.unprocess import UnprocessParams, linear_to_mosaic, mosaic_to_adu
+    from isp.unprocess import UnprocessParams, linear_to_mosaic, mosaic_to_adu, write_unprocessed_dng
 
     rng = np.random.default_rng(0)
     small = cv2.GaussianBlur(rng.uniform(0.0, 0.6, (height // 16, width // 16, 3)).astype(np.float32), (0, 0), 2)
@@ -69,14 +67,7 @@ def make_dng(path: Path, width: int, height: int) -> None:
     params = UnprocessParams()
     mosaic = linear_to_mosaic(linear, params)
     del linear
-    write_dng(
-        path,
-        mosaic_to_adu(mosaic, params.black_level, params.white_level),
-        black_level=params.black_level,
-        white_level=params.white_level,
-        as_shot_neutral=1.0 / np.array(params.white_balance),
-        xyz_to_cam=xyz_to_cam_from_cam_to_srgb(np.array(params.cam_to_srgb)),
-    )
+    write_unprocessed_dng(path, mosaic_to_adu(mosaic, params.black_level, params.white_level), params)
 
 
 def worker(method: str, dng: Path, repeat: int) -> dict[str, float]:

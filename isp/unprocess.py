@@ -7,12 +7,15 @@ black/white level -> uint16 ADU. The inverse of :func:`isp.develop.develop` for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from isp.color import apply_matrix, srgb_decode
+from isp.color import apply_matrix, srgb_decode, xyz_to_cam_from_cam_to_srgb
 from isp.demosaic import site_channels
+from isp.dng import write_dng
 from isp.errors import IspError
+from isp.metadata import CaptureMetadata
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,8 @@ def mosaic_to_adu(mosaic: np.ndarray, black_level: float, white_level: float) ->
 def unprocess(srgb: np.ndarray, params: UnprocessParams | None = None) -> np.ndarray:
     """(H, W, 3) sRGB-encoded [0, 1] float (or uint8) -> (H, W) uint16 Bayer mosaic in ADU.
 
-    H and W are cropped to even sizes. Write the result with :func:`isp.dng.write_dng` using the
-    same ``params`` (``as_shot_neutral=1/white_balance``) to get a raw file that develops back.
+    H and W are cropped to even sizes. :func:`write_unprocessed_dng` with the same ``params`` writes
+    it as a raw file that develops back.
     """
     params = params or UnprocessParams()
     image = np.asarray(srgb)
@@ -69,3 +72,15 @@ def unprocess(srgb: np.ndarray, params: UnprocessParams | None = None) -> np.nda
     h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
     linear = np.asarray(srgb_decode(np.asarray(image[:h, :w], dtype=np.float32)), dtype=np.float32)
     return mosaic_to_adu(linear_to_mosaic(linear, params), params.black_level, params.white_level)
+
+
+def write_unprocessed_dng(path: str | Path, adu: np.ndarray, params: UnprocessParams,
+                          metadata: CaptureMetadata | None = None) -> Path:
+    """Write a uint16 (H, W) ADU mosaic made with ``params`` as a DNG whose CFA, levels, white balance
+    (AsShotNeutral = 1 / white_balance) and colour matrix are ``params``'s, so read_raw + develop
+    invert the unprocessing. Returns the path (atomic, see :func:`isp.dng.write_dng`)."""
+    return write_dng(path, adu, cfa_pattern=params.cfa_pattern, black_level=params.black_level,
+                     white_level=params.white_level,
+                     as_shot_neutral=1.0 / np.asarray(params.white_balance, dtype=np.float64),
+                     xyz_to_cam=xyz_to_cam_from_cam_to_srgb(np.asarray(params.cam_to_srgb)),
+                     metadata=metadata)

@@ -11,12 +11,12 @@ import pytest
 import rawpy
 
 from isp import IspError
-from isp.color import cam_to_srgb_from_xyz_to_cam, srgb_encode, xyz_to_cam_from_cam_to_srgb
+from isp.color import cam_to_srgb_from_xyz_to_cam, srgb_encode
 from isp.develop import develop
 from isp.dng import write_dng
 from isp.metadata import CaptureMetadata
 from isp.raw import read_raw
-from isp.unprocess import UnprocessParams, unprocess
+from isp.unprocess import UnprocessParams, unprocess, write_unprocessed_dng
 
 META = CaptureMetadata(
     make="Acme",
@@ -30,16 +30,7 @@ META = CaptureMetadata(
 
 
 def write_unprocessed(path: Path, srgb: np.ndarray, params: UnprocessParams, meta: CaptureMetadata | None) -> Path:
-    return write_dng(
-        path,
-        unprocess(srgb, params),
-        cfa_pattern=params.cfa_pattern,
-        black_level=params.black_level,
-        white_level=params.white_level,
-        as_shot_neutral=1.0 / np.array(params.white_balance),
-        xyz_to_cam=xyz_to_cam_from_cam_to_srgb(np.array(params.cam_to_srgb)),
-        metadata=meta,
-    )
+    return write_unprocessed_dng(path, unprocess(srgb, params), params, meta)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 from isp import IspError
-from isp.color import srgb_decode, xyz_to_cam_from_cam_to_srgb
-from isp.dng import write_dng
+from isp.color import srgb_decode
 from isp.exposure import exposure_ratio, ratio_from_images, ratio_from_metadata
 from isp.io import LinearImage, read_linear, write_image
 from isp.metadata import CaptureMetadata
-from isp.unprocess import UnprocessParams, linear_to_mosaic, mosaic_to_adu
+from isp.unprocess import UnprocessParams, linear_to_mosaic, mosaic_to_adu, write_unprocessed_dng
 
 LONG_META = CaptureMetadata(make="Acme", model="Burst 1", exposure_time_s=1 / 30, iso=200, f_number=4.0)
 SHORT_META = CaptureMetadata(make="Acme", model="Burst 1", exposure_time_s=1 / 240, iso=400, f_number=4.0)
@@ -36,15 +35,7 @@ def make_pair(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
         mosaic = linear_to_mosaic(linear, params)
         mosaic += rng.normal(0.0, noise, mosaic.shape).astype(np.float32) * np.sqrt(np.maximum(mosaic, 0.01))
         path = tmp_path / f"{name}.dng"
-        write_dng(
-            path,
-            mosaic_to_adu(mosaic, params.black_level, params.white_level),
-            black_level=params.black_level,
-            white_level=params.white_level,
-            as_shot_neutral=1.0 / np.array(params.white_balance),
-            xyz_to_cam=xyz_to_cam_from_cam_to_srgb(np.array(params.cam_to_srgb)),
-            metadata=meta,
-        )
+        write_unprocessed_dng(path, mosaic_to_adu(mosaic, params.black_level, params.white_level), params, meta)
         paths.append(path)
     return paths[0], paths[1]
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +23,7 @@ from isp.atomic import atomic_path  # noqa: E402
 from deblurnet.errors import DeblurnetError  # noqa: E402
 
 
-def read_log(path: str | Path) -> list[dict[str, float]]:
+def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The JSON records of a training log (one per line); blank lines skipped."""
     path = Path(path)
     try:
@@ -47,6 +48,18 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
+def split_validation(val: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Validation records grouped by the set they were measured on, in order of first appearance.
+
+    A resumed run may validate on another folder (``--val``). Records name their set (``val_set``);
+    older logs do not, so there a set is recognised by its inputs' PSNR, which is fixed per set."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in val:
+        key = r.get("val_set") or (round(r.get("val_psnr_long", 0.0), 3), round(r.get("val_psnr_short", 0.0), 3))
+        groups.setdefault(key, []).append(r)
+    return {(k if isinstance(k, str) else f"set {chr(65 + i)}"): g for i, (k, g) in enumerate(groups.items())}
+
+
 def plot_log(log_path: str | Path, out_path: str | Path) -> Path:
     """Write the loss / validation-PSNR figure of ``log_path`` to ``out_path`` (PNG, atomic)."""
     records = read_log(log_path)
@@ -62,12 +75,15 @@ def plot_log(log_path: str | Path, out_path: str | Path) -> Path:
     ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="training loss")
     ax_loss.legend()
     if val:
-        vs = [r["step"] for r in val]
-        ax_psnr.plot(vs, [r["val_psnr"] for r in val], "o-", color="C1", label="network")
-        for key, style, label in (("val_psnr_long", "--", "long input"), ("val_psnr_short", ":", "short input")):
-            if key in val[-1]:
-                ax_psnr.plot(vs, [r[key] for r in val], style, color="0.5", label=label)
-        ax_psnr.legend()
+        for n, (name, series) in enumerate(split_validation(val).items()):
+            vs = [r["step"] for r in series]
+            colour = f"C{n + 1}"
+            ax_psnr.plot(vs, [r["val_psnr"] for r in series], "o-", ms=3, color=colour, label=f"network, {name}")
+            for key, style, label in (("val_psnr_long", "--", "long"), ("val_psnr_short", ":", "short")):
+                if key in series[-1]:
+                    ax_psnr.plot(vs, [r[key] for r in series], style, color=colour, alpha=0.5,
+                                 label=f"{label} input, {name}")
+        ax_psnr.legend(fontsize="small")
     else:
         ax_psnr.text(0.5, 0.5, "no validation logged", ha="center", va="center", transform=ax_psnr.transAxes)
     ax_psnr.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")

@@ -498,7 +498,7 @@ def train(cfg: TrainConfig) -> Path:
                 recalibrate_batch_norm(state.model, itertools.islice(batches, cfg.bn_recalibrate), device)
             if validate and val_set is not None:
                 figures = evaluate(state.model, val_set, device, cfg.val_limit)
-                run_log.write({"step": state.step, **figures})
+                run_log.write({"step": state.step, **figures, "val_set": Path(cfg.val).name})
                 bar.write(f"step {state.step}: validation PSNR {figures['val_psnr']:.2f} dB "
                           f"(long {figures['val_psnr_long']:.2f}, short {figures['val_psnr_short']:.2f})")
             if info.is_main and save:

@@ -219,6 +219,7 @@ def test_cli_train_checkpoint_resume_and_export(tmp_path: Path, capsys: pytest.C
     assert steps == [1, 2, 3, 4, 5]
     assert [r["step"] for r in records if "val_psnr" in r] == [2, 3]
     assert all(np.isfinite(r["val_psnr"]) for r in records if "val_psnr" in r)
+    assert {r["val_set"] for r in records if "val_psnr" in r} == {data.name}
     assert load_checkpoint(run).step == 5
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-0000004", "step-0000005"]
     card = read_card(export)
@@ -289,6 +290,20 @@ def test_plot_log_writes_a_png(tmp_path: Path) -> None:
     assert img.std() > 10  # something was drawn
     (tmp_path / "empty.jsonl").write_text("\n")
     assert plots_main([str(tmp_path / "empty.jsonl")]) == 2
+
+
+def test_split_validation_separates_sets_named_or_not() -> None:
+    from deblurnet.plots import split_validation
+
+    gopro = {"val_psnr_long": 25.18, "val_psnr_short": 23.3}
+    stills = {"val_psnr_long": 21.34, "val_psnr_short": 25.09}
+    old_log = [{"step": 1, "val_psnr": 30.0, **gopro}, {"step": 2, "val_psnr": 31.0, **gopro},
+               {"step": 3, "val_psnr": 28.0, **stills}]
+    groups = split_validation(old_log)
+    assert list(groups) == ["set A", "set B"]
+    assert [r["step"] for r in groups["set A"]] == [1, 2] and [r["step"] for r in groups["set B"]] == [3]
+    named = [{**r, "val_set": "trainval-gopro2"} for r in old_log[:2]] + [{**old_log[2], "val_set": "x"}]
+    assert {k: len(v) for k, v in split_validation(named).items()} == {"trainval-gopro2": 2, "x": 1}
 
 
 def test_cosine_learning_rate() -> None:

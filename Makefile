@@ -28,7 +28,7 @@ test: venv
 bench: venv
 	$(PY) benchmarks/run_all.py
 
-# ---- the shipped weights and the README's results table (CPU, ~75 min on 2 cores; see docs/training.md)
+# ---- the shipped weights and the README's results table (CPU, ~2 h 20 min on 2 cores; see docs/training.md)
 DATA ?= ../shared/data
 GOPRO := $(DATA)/gopro/GOPR0477_11_00
 DN := $(VENV)/bin/deblurnet
@@ -38,15 +38,21 @@ data-cache/trainval-gopro2/meta.json: | venv
 	$(DN) synth --protocol gopro2 --source $(GOPRO) --frames 101-120 --count 8 --size 256 --seed 7 \
 	    --out data-cache/trainval-gopro2
 
+data-cache/trainval-stills/meta.json: | venv
+	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 8 --size 256 --seed 8 \
+	    --out data-cache/trainval-stills
+
 # The exact schedule of the shipped runs: Adam lr 2e-4 constant (the paper's) first, then cosine
 # decays from 5e-4 (the RNN with a warm restart); --stop-at marks where a phase was cut.
-weights: data-cache/trainval-gopro2/meta.json
+weights: data-cache/trainval-gopro2/meta.json data-cache/trainval-stills/meta.json
 	$(TRAIN) --config configs/deblur-rnn-compact.toml --steps 1250
 	$(TRAIN) --config configs/deblur-rnn-compact.toml --lr 5e-4 --cosine --steps 4800 --stop-at 4250
 	$(TRAIN) --config configs/deblur-rnn-compact.toml --lr 5e-4 --cosine --steps 10000 --stop-at 6500 --workers 1
 	$(TRAIN) --config configs/deblur-rnn-compact.toml --lr 5e-4 --cosine --steps 13000 --workers 1
+	$(TRAIN) --config configs/deblur-rnn-compact-finetune.toml --workers 1
 	$(TRAIN) --config configs/deblur-merger-compact.toml --steps 1750
 	$(TRAIN) --config configs/deblur-merger-compact.toml --lr 5e-4 --cosine --steps 5400
+	$(TRAIN) --config configs/deblur-merger-compact-finetune.toml --workers 1
 	$(DN) export runs/deblur-rnn-compact deblurnet/weights/deblur-rnn.safetensors
 	$(DN) export runs/deblur-merger-compact deblurnet/weights/deblur-merger.safetensors
 

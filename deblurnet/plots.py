@@ -48,20 +48,24 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def split_validation(val: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def split_validation(val: list[dict[str, Any]], names: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
     """Validation records grouped by the set they were measured on, in order of first appearance.
 
     A resumed run may validate on another folder (``--val``). Records name their set (``val_set``);
-    older logs do not, so there a set is recognised by its inputs' PSNR, which is fixed per set."""
+    older logs do not, so there a set is recognised by its inputs' PSNR, which is fixed per set, and
+    named by ``names`` in order (else "set A", "set B", ...)."""
     groups: dict[Any, list[dict[str, Any]]] = {}
     for r in val:
         key = r.get("val_set") or (round(r.get("val_psnr_long", 0.0), 3), round(r.get("val_psnr_short", 0.0), 3))
         groups.setdefault(key, []).append(r)
-    return {(k if isinstance(k, str) else f"set {chr(65 + i)}"): g for i, (k, g) in enumerate(groups.items())}
+    unnamed = iter(names)
+    return {(k if isinstance(k, str) else next(unnamed, f"set {chr(65 + i)}")): g
+            for i, (k, g) in enumerate(groups.items())}
 
 
-def plot_log(log_path: str | Path, out_path: str | Path) -> Path:
-    """Write the loss / validation-PSNR figure of ``log_path`` to ``out_path`` (PNG, atomic)."""
+def plot_log(log_path: str | Path, out_path: str | Path, set_names: Sequence[str] = ()) -> Path:
+    """Write the loss / validation-PSNR figure of ``log_path`` to ``out_path`` (PNG, atomic).
+    ``set_names``: names of validation sets the log does not name (see `split_validation`)."""
     records = read_log(log_path)
     train = [r for r in records if "loss_g" in r]
     val = [r for r in records if "val_psnr" in r]
@@ -75,7 +79,7 @@ def plot_log(log_path: str | Path, out_path: str | Path) -> Path:
     ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="training loss")
     ax_loss.legend()
     if val:
-        for n, (name, series) in enumerate(split_validation(val).items()):
+        for n, (name, series) in enumerate(split_validation(val, set_names).items()):
             vs = [r["step"] for r in series]
             colour = f"C{n + 1}"
             ax_psnr.plot(vs, [r["val_psnr"] for r in series], "o-", ms=3, color=colour, label=f"network, {name}")
@@ -83,7 +87,7 @@ def plot_log(log_path: str | Path, out_path: str | Path) -> Path:
                 if key in series[-1]:
                     ax_psnr.plot(vs, [r[key] for r in series], style, color=colour, alpha=0.5,
                                  label=f"{label} input, {name}")
-        ax_psnr.legend(fontsize="small")
+        ax_psnr.legend(fontsize="x-small", loc="best")
     else:
         ax_psnr.text(0.5, 0.5, "no validation logged", ha="center", va="center", transform=ax_psnr.transAxes)
     ax_psnr.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")
@@ -104,9 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 epilog="example: python -m deblurnet.plots runs/rnn/train.jsonl")
     p.add_argument("log", type=Path, help="train.jsonl written by 'deblurnet train'")
     p.add_argument("-o", "--out", type=Path, help="PNG to write (default: the log's name with .png)")
+    p.add_argument("--set-name", action="append", default=[], metavar="NAME",
+                   help="name of a validation set an older log does not name, in order of appearance; repeat")
     args = p.parse_args(argv)
     try:
-        out = plot_log(args.log, args.out or args.log.with_suffix(".png"))
+        out = plot_log(args.log, args.out or args.log.with_suffix(".png"), args.set_name)
     except DeblurnetError as exc:
         print(f"deblurnet.plots: error: {exc}", file=sys.stderr)
         return 2

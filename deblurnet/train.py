@@ -541,5 +541,5 @@ def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = t
         if n and tcfg.val is not None and Path(tcfg.val).is_dir():
             from deblurnet import data
             figures = evaluate(model, data.TripletFolder(tcfg.val), torch.device("cpu"), tcfg.val_limit)
-            card["validation"] = {"step": c.step, **figures}
+            card["validation"] = {"step": c.step, **figures, "val_set": Path(tcfg.val).name}
     return ckpt.save_weights(model, path, card, dtype)

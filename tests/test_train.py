@@ -224,6 +224,7 @@ def test_cli_train_checkpoint_resume_and_export(tmp_path: Path, capsys: pytest.C
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-0000004", "step-0000005"]
     card = read_card(export)
     assert card["steps"] == 5 and card["validation"]["step"] == 3 and card["data"] == str(data)
+    assert card["validation"]["val_set"] == data.name
     assert card["bn_recalibrated_batches"] == 10
     assert load_weights(export).config["widths"] == [8, 16, 16]
 
@@ -302,6 +303,7 @@ def test_split_validation_separates_sets_named_or_not() -> None:
     groups = split_validation(old_log)
     assert list(groups) == ["set A", "set B"]
     assert [r["step"] for r in groups["set A"]] == [1, 2] and [r["step"] for r in groups["set B"]] == [3]
+    assert list(split_validation(old_log, ["gopro2"])) == ["gopro2", "set B"]
     named = [{**r, "val_set": "trainval-gopro2"} for r in old_log[:2]] + [{**old_log[2], "val_set": "x"}]
     assert {k: len(v) for k, v in split_validation(named).items()} == {"trainval-gopro2": 2, "x": 1}
 

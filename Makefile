@@ -62,8 +62,19 @@ results: | venv
 	    --out data-cache/val-gopro2
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 12 --size full --seed 121 \
 	    --out data-cache/val-stills
-	$(DN) evaluate data-cache/val-gopro2 --model deblur-rnn --model deblur-merger --json docs/results/val-gopro2.json
-	$(DN) evaluate data-cache/val-stills --model deblur-rnn --model deblur-merger --json docs/results/val-stills.json
+	$(DN) evaluate data-cache/val-gopro2 --model deblur-rnn --model deblur-merger --ensemble 8 \
+	    --json docs/results/val-gopro2.json
+	$(DN) evaluate data-cache/val-stills --model deblur-rnn --model deblur-merger --ensemble 8 \
+	    --json docs/results/val-stills.json
+	# robustness: the noise of the nine real cameras in hardware_profiles (training used the generic law)
+	$(DN) synth --protocol camera --source $(GOPRO) --frames 101-120 --count 8 --size full --seed 131 \
+	    --random-profiles --out data-cache/val-camera-profiles
+	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 8 --size full --seed 141 \
+	    --random-profiles --out data-cache/val-stills-profiles
+	$(DN) evaluate data-cache/val-camera-profiles --model deblur-rnn --model deblur-merger \
+	    --json docs/results/val-camera-profiles.json
+	$(DN) evaluate data-cache/val-stills-profiles --model deblur-rnn --model deblur-merger \
+	    --json docs/results/val-stills-profiles.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

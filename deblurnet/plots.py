@@ -51,16 +51,20 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 def split_validation(val: list[dict[str, Any]], names: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
     """Validation records grouped by the set they were measured on, in order of first appearance.
 
-    A resumed run may validate on another folder (``--val``). Records name their set (``val_set``);
-    older logs do not, so there a set is recognised by its inputs' PSNR, which is fixed per set, and
-    named by ``names`` in order (else "set A", "set B", ...)."""
-    groups: dict[Any, list[dict[str, Any]]] = {}
+    A resumed run may validate on another folder (``--val``). A set is recognised by its inputs' PSNR,
+    which is fixed per set, so records from before and after a resume on the same set stay one curve.
+    Its name is the ``val_set`` field that newer records carry, else the next of ``names``, else
+    "set A", "set B", ..."""
+    groups: dict[tuple[float, float], list[dict[str, Any]]] = {}
     for r in val:
-        key = r.get("val_set") or (round(r.get("val_psnr_long", 0.0), 3), round(r.get("val_psnr_short", 0.0), 3))
+        key = (round(r.get("val_psnr_long", 0.0), 3), round(r.get("val_psnr_short", 0.0), 3))
         groups.setdefault(key, []).append(r)
     unnamed = iter(names)
-    return {(k if isinstance(k, str) else next(unnamed, f"set {chr(65 + i)}")): g
-            for i, (k, g) in enumerate(groups.items())}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i, group in enumerate(groups.values()):
+        named = [r["val_set"] for r in group if r.get("val_set")]
+        out[named[-1] if named else next(unnamed, f"set {chr(65 + i)}")] = group
+    return out
 
 
 def plot_log(log_path: str | Path, out_path: str | Path, set_names: Sequence[str] = ()) -> Path:

@@ -306,6 +306,8 @@ def test_split_validation_separates_sets_named_or_not() -> None:
     assert list(split_validation(old_log, ["gopro2"])) == ["gopro2", "set B"]
     named = [{**r, "val_set": "trainval-gopro2"} for r in old_log[:2]] + [{**old_log[2], "val_set": "x"}]
     assert {k: len(v) for k, v in split_validation(named).items()} == {"trainval-gopro2": 2, "x": 1}
+    resumed = [old_log[0], {**old_log[1], "val_set": "trainval-gopro2"}]  # an old log, then newer code
+    assert {k: len(v) for k, v in split_validation(resumed).items()} == {"trainval-gopro2": 2}
 
 
 def test_cosine_learning_rate() -> None:

@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # development machines), else PyPI's wheel (the CUDA build on Linux). Set TORCH_SPEC for another build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo test bench weights results clean
+.PHONY: venv demo test bench weights results screenshot clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q -ra
+
+# docs/phone-screenshot.png: the browser test's screenshot (shipped weights, Kodak photo from ../shared)
+screenshot: venv
+	BURSTCAP_SCREENSHOT=docs/phone-screenshot.png $(PY) -m pytest -q tests/test_browser.py -k shoots
 
 bench: venv
 	$(PY) benchmarks/run_all.py

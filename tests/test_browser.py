@@ -3,14 +3,16 @@
 The service behind it is the real one on 127.0.0.1 with libgphoto2's virtual camera. The camera
 serves a real photo (Kodak kodim23 at 384x256) when ../shared/data is there, else the generated frame
 of test_service.py; processing is the real fusion step with the shipped deblur-rnn weights when the
-package has them, else the untrained compact DeblurMerger of test_service.py. The test saves the
-screenshot docs/phone-screenshot.png. Skips when /usr/bin/chromium is absent (apt-get install
-chromium).
+package has them, else the untrained compact DeblurMerger of test_service.py. The test takes a
+screenshot; with BURSTCAP_SCREENSHOT=PATH it also writes it there (`make screenshot` remakes
+docs/phone-screenshot.png), so a test run never edits the checkout. Skips when /usr/bin/chromium is
+absent (apt-get install chromium).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,6 @@ from conftest import shared_data_dir
 from test_service import Service, running_service, tiny_fuse, virtual_camera  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "phone-screenshot.png"
 PHONE = {"width": 390, "height": 844}
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run"]
@@ -68,7 +69,7 @@ def phone(tmp_path: Path, virtual_camera: Path) -> Iterator[tuple[object, Servic
             browser.close()
 
 
-def test_phone_page_shoots_and_shows_the_fused_result(phone) -> None:
+def test_phone_page_shoots_and_shows_the_fused_result(phone, tmp_path: Path) -> None:
     page, svc = phone
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -94,11 +95,16 @@ def test_phone_page_shoots_and_shows_the_fused_result(phone) -> None:
     assert not errors
 
     page.evaluate("window.scrollTo(0, 0)")
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=SCREENSHOT.parent, suffix=".png")
-    os.close(fd)
-    page.screenshot(path=tmp)
-    os.replace(tmp, SCREENSHOT)
+    shot = tmp_path / "phone.png"
+    page.screenshot(path=str(shot))
+    image = cv2.imread(str(shot))
+    assert image is not None and image.shape[1] == 2 * PHONE["width"] and image.std() > 10  # x device scale
+    if target := os.environ.get("BURSTCAP_SCREENSHOT"):
+        target_path = Path(target)
+        fd, tmp = tempfile.mkstemp(dir=target_path.parent, suffix=".png")
+        os.close(fd)
+        shutil.copyfile(shot, tmp)
+        os.replace(tmp, target_path)
 
 
 def test_page_without_token_explains_how_to_get_one(phone) -> None:

@@ -284,6 +284,7 @@ def colour_gains(fused_n: np.ndarray, long_n: np.ndarray, size: int = 512,
     import cv2
 
     scale = min(1.0, size / max(fused_n.shape[:2]))
+
     def small(image: np.ndarray) -> np.ndarray:
         if scale < 1.0:
             image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def shared_data_dir() -> Path:
     """The shared real-data folder: $BURSTCAP_DATA, else ../shared/data beside the repo."""
     return Path(os.environ.get("BURSTCAP_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def settled(name: str = "deblur-rnn", gain: float | None = None) -> Any:
+    """An untrained model ready for eval (``deblurnet.inference.untrained_model``, CPU, one thread);
+    ``gain`` overrides the residual gains (1.0 makes the network change the image a lot, 0.0 makes it
+    return its short input exactly)."""
+    from deblurnet.inference import untrained_model
+
+    overrides = {} if gain is None else {"residual_gain": gain}
+    return untrained_model(name, device="cpu", threads=1, **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from burstcap.fuse import FuseOptions
 from burstcap.service import ProcessFn
 from burstcap.service.steps import fuse_step
+from isp.atomic import atomic_path
 from conftest import shared_data_dir
 from test_service import Service, running_service, tiny_fuse, virtual_camera  # noqa: F401
 
@@ -100,11 +100,8 @@ def test_phone_page_shoots_and_shows_the_fused_result(phone, tmp_path: Path) -> 
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[1] == 2 * PHONE["width"] and image.std() > 10  # x device scale
     if target := os.environ.get("BURSTCAP_SCREENSHOT"):
-        target_path = Path(target)
-        fd, tmp = tempfile.mkstemp(dir=target_path.parent, suffix=".png")
-        os.close(fd)
-        shutil.copyfile(shot, tmp)
-        os.replace(tmp, target_path)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(shot, tmp)
 
 
 def test_page_without_token_explains_how_to_get_one(phone) -> None:

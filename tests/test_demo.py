@@ -14,7 +14,6 @@ from burstcap.demo import RATIO, shake_kernel, sharp_image, synthesise_pair
 from deblurnet.inference import shipped_weights
 
 
-
 def test_synthesised_pair_is_noisy_short_and_blurred_long() -> None:
     sharp = sharp_image()
     short, long = synthesise_pair(sharp)
@@ -22,6 +21,7 @@ def test_synthesised_pair_is_noisy_short_and_blurred_long() -> None:
     # Short: 1/8 of the exposure, noisy; long: full exposure, smooth.
     assert float(short.mean() * RATIO) == pytest.approx(float(sharp.mean()), rel=0.03)
     assert float(long.mean()) == pytest.approx(float(sharp.mean()), rel=0.03)
+
     def detail(x: np.ndarray) -> float:
         return float(np.abs(cv2.Laplacian(x.mean(axis=2), cv2.CV_32F)).mean())
     assert detail(short * RATIO) > 2 * detail(sharp)   # noise

@@ -16,21 +16,14 @@ from skimage import data
 from burstcap.errors import BurstcapError
 from burstcap.fuse import (FuseOptions, fuse_arrays, fuse_pair, load_options, normalisation_gain,
                            parse_ratio, write_output)
+from conftest import settled
 from deblurnet.checkpoint import save_weights
-from deblurnet.inference import untrained_model
 from isp.color import srgb_decode
 from isp.errors import IspError
 from isp.io import read_linear
 from isp.metadata import CaptureMetadata
 
 WHEN = datetime(2025, 5, 4, 10, 11, 12)
-
-
-
-def settled(gain: float | None = None) -> torch.nn.Module:
-    """An untrained DeblurRNN ready for eval; ``gain`` 0.0 makes it return its short input exactly."""
-    overrides = {} if gain is None else {"residual_gain": gain}
-    return untrained_model("deblur-rnn", device="cpu", threads=1, **overrides)
 
 
 @pytest.fixture(scope="module")

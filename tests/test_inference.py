@@ -13,18 +13,11 @@ import pytest
 import torch
 from skimage import data
 
+from conftest import settled
 from deblurnet.checkpoint import save_weights
 from deblurnet.errors import DeblurnetError
 from deblurnet.inference import (available_models, fuse, load_model, physical_cores, resolve_device,
-                                 shipped_weights, tile_starts, tile_weights, untrained_model)
-
-
-
-def settled(name: str = "deblur-rnn", gain: float | None = None) -> torch.nn.Module:
-    """An untrained model ready for eval (``untrained_model``); ``gain`` overrides the residual gains
-    (1.0 makes the network change the image a lot, 0.0 makes it return its short input)."""
-    overrides = {} if gain is None else {"residual_gain": gain}
-    return untrained_model(name, device="cpu", threads=1, **overrides)
+                                 shipped_weights, tile_starts, tile_weights)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -245,9 +238,9 @@ def test_self_ensemble_is_the_mean_over_transformed_pairs(strong_model: torch.nn
     short, long = (rng.random((48, 64, 3), dtype=np.float32) for _ in range(2))
     plain = fuse(strong_model, short, long, tile=0, progress=False)
     ens = fuse(strong_model, short, long, tile=0, progress=False, ensemble=8)
-    s, l = (torch.from_numpy(a).permute(2, 0, 1)[None] for a in (short, long))
+    short_t, long_t = (torch.from_numpy(a).permute(2, 0, 1)[None] for a in (short, long))
     with torch.inference_mode():
-        manual = sum(dihedral(strong_model(dihedral(s, k), dihedral(l, k))[0], k, inverse=True)
+        manual = sum(dihedral(strong_model(dihedral(short_t, k), dihedral(long_t, k))[0], k, inverse=True)
                      for k in range(8)) / 8
     assert np.allclose(ens, manual[0].permute(1, 2, 0).numpy(), atol=1e-5)
     assert np.abs(ens - plain).max() > 1e-3

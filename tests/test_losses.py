@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import math
 
 import numpy as np
@@ -12,7 +11,6 @@ import torch
 from deblurnet.losses import (LossWeights, content_loss, dark_channel, dark_channel_loss, deblur_loss,
                               discriminator_loss, generator_adversarial_loss, gradient_loss,
                               sobel_gradients)
-
 
 
 def test_content_loss_is_mean_absolute_error() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from importlib.metadata import entry_points
 
 import pytest
@@ -19,7 +18,6 @@ SMALL = {"widths": (8, 16, 16), "disc_widths": (8, 16), "dropout": 0.0}
 """Narrow nets keep these tests fast; the compact preset itself is built where it matters."""
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
 
 
 def pair(b: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

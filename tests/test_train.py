@@ -3,7 +3,6 @@ round-trip and resume, the CLI and its TOML config."""
 
 from __future__ import annotations
 
-
 import json
 import os
 import socket
@@ -24,7 +23,6 @@ from deblurnet.models import create_model, list_models
 from deblurnet.train import DistInfo, build_state, crop_augment, learning_rate, train_step, unwrap
 
 SMALL = {"widths": [8, 16, 16], "disc_widths": [8, 16], "dropout": 0.0}
-
 
 
 def fixed_batch(b: int = 4, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, ...]:

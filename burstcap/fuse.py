@@ -31,7 +31,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import nn
@@ -43,11 +43,14 @@ from deblurnet.inference import DEFAULT_OVERLAP, DEFAULT_TILE, Progress, describ
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
 
+if TYPE_CHECKING:
+    from isp.io import LinearImage
+
 log = logging.getLogger(__name__)
 
 #: Output extensions and the bit depths they can hold (the first one is the default).
 OUTPUT_BITS: dict[str, tuple[int, ...]] = {
-    ".jpg": (8,), ".jpeg": (8,), ".png": (8, 16), ".tif": (16,), ".tiff": (16,),
+    ".jpg": (8,), ".jpeg": (8,), ".png": (8, 16), ".tif": (16,), ".tiff": (16,), ".dng": (16,),
 }
 
 
@@ -313,12 +316,24 @@ def output_bits(out_path: Path, bits: int | None) -> int:
 
 
 def write_output(out_path: Path, rgb_linear: np.ndarray, metadata: CaptureMetadata | None,
-                 bits: int) -> None:
+                 bits: int, camera: LinearImage | None = None) -> None:
     """Write scene-linear (H, W, 3) as sRGB atomically, with ``metadata`` as EXIF (TIFF: tags by
-    isp.io; PNG/JPEG: an EXIF block spliced in, see :mod:`burstcap.embed_metadata`)."""
+    isp.io; PNG/JPEG: an EXIF block spliced in, see :mod:`burstcap.embed_metadata`).
+
+    ``.dng``: a 16-bit linear DNG (:func:`isp.dng.write_linear_dng`) in the camera RGB of ``camera``
+    (an :class:`isp.io.LinearImage` read from a RAW file: its white balance and colour matrix; sRGB
+    primaries and neutral balance for other inputs or None), which raw developers open like the
+    camera's own RAW.
+    """
     from isp.atomic import atomic_path
     from isp.io import write_image
 
+    if out_path.suffix.lower() == ".dng":
+        from isp.dng import write_linear_dng
+
+        write_linear_dng(out_path, rgb_linear, camera.cam_to_srgb if camera else None,
+                         camera.white_balance if camera else None, metadata)
+        return
     with atomic_path(out_path) as tmp:
         write_image(tmp, rgb_linear, metadata=metadata, bits=bits)
         if metadata is not None:
@@ -411,7 +426,7 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     metadata = short.metadata
     if metadata is not None:
         metadata = dataclasses.replace(metadata, orientation=1)
-    write_output(out_path, fused.rgb, metadata, bits)
+    write_output(out_path, fused.rgb, metadata, bits, camera=short)
     h, w = fused.rgb.shape[:2]
     return FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
                       profile, time.perf_counter() - start, tuple(warnings))

@@ -1,4 +1,6 @@
-"""Write a real Bayer DNG (uncompressed uint16 CFA) that LibRaw and Adobe readers open."""
+"""Write real DNG files that LibRaw, darktable and Adobe readers open: a Bayer mosaic
+(:func:`write_dng`, uncompressed uint16 CFA) or a developed 3-channel image in camera RGB
+(:func:`write_linear_dng`, LinearRaw), both with colour matrix, white balance and capture metadata."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ import numpy as np
 from isp.atomic import atomic_path
 from isp.errors import IspError
 from isp.metadata import CaptureMetadata
-from isp.tiffmeta import append_exif_ifd, ifd0_tags
+from isp.color import xyz_to_cam_from_cam_to_srgb
+from isp.tiffmeta import ExtraTag, append_exif_ifd, ifd0_tags
 
 
 _CFA_CODES = {"R": 0, "G": 1, "B": 2}
 _PHOTOMETRIC_CFA = 32803
+_PHOTOMETRIC_LINEAR_RAW = 34892
 _ILLUMINANT_D65 = 21
 
 
@@ -51,8 +55,6 @@ def write_dng(
     ``metadata``: Make/Model/UniqueCameraModel, ExposureTime, FNumber, ISO, DateTimeOriginal,
     Orientation.
     """
-    import tifffile
-
     path = Path(path)
     data = np.asarray(mosaic_adu)
     if data.ndim != 2 or data.dtype != np.uint16:
@@ -74,33 +76,90 @@ def write_dng(
         xyz_to_cam = XYZ_TO_SRGB
     matrix = np.asarray(xyz_to_cam, dtype=np.float64).reshape(3, 3)
     meta = metadata or CaptureMetadata()
-    if not path.parent.is_dir():
-        raise IspError(f"{path}: output folder {path.parent} does not exist")
 
-    camera_name = " ".join(p for p in (meta.make, meta.model) if p) or "burstcap"
-    tags: list[tuple[int, str, int, object, bool]] = [
-        (254, "I", 1, 0, True),  # NewSubfileType: main image
+    tags: list[ExtraTag] = [
         (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
         (33422, "B", 4, tuple(_CFA_CODES[c] for c in pattern), True),  # CFAPattern
-        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
-        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
-        (50708, "s", 0, camera_name, True),  # UniqueCameraModel
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout: rectangular
         (50713, "H", 2, (2, 2), True),  # BlackLevelRepeatDim
         (50714, "2I", 4, _flat([_urational(b) for b in blacks]), True),  # BlackLevel
         (50717, "I", 1, int(round(white_level)), True),  # WhiteLevel
-        (50721, "2i", 9, _flat([_srational(v) for v in matrix.ravel()]), True),  # ColorMatrix1
+    ]
+    _write(path, data, _PHOTOMETRIC_CFA, tags, matrix, neutral, meta)
+    return path
+
+
+def write_linear_dng(
+    path: str | Path,
+    rgb_linear: np.ndarray,
+    cam_to_srgb: np.ndarray | None = None,
+    white_balance: np.ndarray | tuple[float, float, float] | None = None,
+    metadata: CaptureMetadata | None = None,
+) -> Path:
+    """Write a developed image as a 16-bit LinearRaw DNG in camera RGB, atomically. Returns the path.
+
+    ``rgb_linear``: (H, W, 3) float scene-linear with sRGB primaries, 1.0 = white (the camera's
+    clip); stored as camera RGB = inverse(``cam_to_srgb``) then divided by ``white_balance``, clipped
+    to [0, 1], times 65535 (black 0). ``cam_to_srgb`` (3, 3) white-balanced camera RGB -> linear
+    sRGB (identity when None) becomes ColorMatrix1; ``white_balance`` (3,) R, G, B gains (G = 1)
+    (ones when None) becomes AsShotNeutral = 1 / white balance. A raw developer (LibRaw, darktable) applying the
+    file's white balance and matrix thus gets ``rgb_linear`` back, as with the camera's own RAW.
+    ``metadata`` as in :func:`write_dng`.
+    """
+    import cv2
+
+    path = Path(path)
+    rgb = np.asarray(rgb_linear, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise IspError(f"{path}: image must be (H, W, 3), got {rgb.shape}")
+    balance = np.ones(3) if white_balance is None else np.asarray(white_balance, dtype=np.float64).reshape(3)
+    if not np.all(balance > 0):
+        raise IspError(f"{path}: white balance must be positive, got {balance.tolist()}")
+    to_srgb = np.eye(3) if cam_to_srgb is None else np.asarray(cam_to_srgb, dtype=np.float64).reshape(3, 3)
+    to_raw = np.linalg.inv(to_srgb) / balance[:, None]  # sRGB -> camera RGB before white balance
+    camera = cv2.transform(np.ascontiguousarray(rgb), to_raw.astype(np.float32))
+    np.clip(camera, 0.0, 1.0, out=camera)
+    camera *= np.float32(65535.0)
+    camera += np.float32(0.5)
+    data = camera.astype(np.uint16)
+    tags: list[ExtraTag] = [
+        (50713, "H", 2, (1, 1), True),  # BlackLevelRepeatDim
+        (50714, "H", 3, (0, 0, 0), True),  # BlackLevel per sample
+        (50717, "I", 3, (65535, 65535, 65535), True),  # WhiteLevel per sample
+    ]
+    meta = metadata or CaptureMetadata()
+    _write(path, data, _PHOTOMETRIC_LINEAR_RAW, tags, xyz_to_cam_from_cam_to_srgb(to_srgb),
+           1.0 / balance, meta)
+    return path
+
+
+def _write(path: Path, data: np.ndarray, photometric: int, tags: list[ExtraTag], xyz_to_cam: np.ndarray,
+           neutral: np.ndarray, meta: CaptureMetadata) -> None:
+    """Write ``data`` (H, W) or (H, W, 3) uint16 with ``tags`` plus the tags every DNG of ours has."""
+    import tifffile
+
+    if not path.parent.is_dir():
+        raise IspError(f"{path}: output folder {path.parent} does not exist")
+    camera_name = " ".join(p for p in (meta.make, meta.model) if p) or "burstcap"
+    tags = [
+        (254, "I", 1, 0, True),  # NewSubfileType: main image
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
+        (50708, "s", 0, camera_name, True),  # UniqueCameraModel
+        *tags,
+        (50721, "2i", 9, _flat([_srational(v) for v in np.asarray(xyz_to_cam).ravel()]), True),  # ColorMatrix1
         (50728, "2I", 3, _flat([_urational(v) for v in neutral]), True),  # AsShotNeutral
         (50778, "H", 1, _ILLUMINANT_D65, True),  # CalibrationIlluminant1
         (274, "H", 1, int(meta.orientation or 1), True),  # Orientation
+        *ifd0_tags(meta),
     ]
-    tags += ifd0_tags(meta)
     with atomic_path(path) as tmp:
         tifffile.imwrite(
             tmp,
             data,
-            photometric=_PHOTOMETRIC_CFA,
+            photometric=photometric,
+            planarconfig="contig" if data.ndim == 3 else None,
             metadata=None,
             rowsperstrip=data.shape[0],
             software="burstcap isp",
@@ -108,4 +167,3 @@ def write_dng(
             bigtiff=False,
         )
         append_exif_ifd(tmp, meta)
-    return path

@@ -32,12 +32,16 @@ class LinearImage:
 
     ``is_raw`` tells whether it came from a RAW file (then 1.0 = sensor white level).
     ``metadata.orientation`` is the file's tag, already applied to ``rgb``.
+    ``white_balance`` (3,) and ``cam_to_srgb`` (3, 3): the RAW file's own (see
+    :class:`isp.raw.RawImage`; None for sRGB files), so an output DNG can carry the camera's colour.
     """
 
     rgb: np.ndarray
     metadata: CaptureMetadata = field(default_factory=CaptureMetadata)
     path: Path | None = None
     is_raw: bool = False
+    white_balance: np.ndarray | None = None
+    cam_to_srgb: np.ndarray | None = None
 
 
 def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = False) -> LinearImage:
@@ -51,7 +55,8 @@ def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = 
     check_input_path(path)
     if path.suffix.lower() not in SRGB_EXTENSIONS:
         raw = read_raw(path)
-        return LinearImage(develop(raw, demosaic=demosaic, half_size=half_size), raw.metadata, path, True)
+        return LinearImage(develop(raw, demosaic=demosaic, half_size=half_size), raw.metadata, path, True,
+                           raw.white_balance, raw.cam_to_srgb)
     pixels, metadata = _read_pixels(path)
     rgb = _to_linear_rgb(pixels, path)
     del pixels

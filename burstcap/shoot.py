@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from isp.atomic import set_new_modes
+from isp.atomic import disk_full_error, set_new_modes
 
 from burstcap.camera.backend import (CameraBackend, CameraBusyError, CameraFile, CameraInfo,
                                      UnsupportedOperationError, Widget)
@@ -346,8 +346,11 @@ def shoot_pair(backend: CameraBackend, request: ShootRequest, out_root: Path,
         set_new_modes(tmp)  # mkdtemp made it 0700
         final = _unique_folder(out_root, stamp)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full_error(exc, out_root)  # before the partial folder frees its space
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None and full is not exc:
+            raise full from exc
         raise
     report(Progress("done", 1.0, f"session {final}"))
     return ShotSession(

@@ -16,6 +16,6 @@ Modules: ``color`` (sRGB transfer, matrices), ``raw`` (read_raw), ``demosaic``, 
 ``isp`` knows nothing of cameras, networks or the CLI.
 """
 
-from isp.errors import IspError, RawReadError
+from isp.errors import DiskFullError, IspError, RawReadError
 
-__all__ = ["IspError", "RawReadError"]
+__all__ = ["DiskFullError", "IspError", "RawReadError"]

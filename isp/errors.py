@@ -16,3 +16,27 @@ class RawReadError(IspError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class DiskFullError(IspError):
+    """A write ran out of space. Names the folder, the free space and (when known) what was needed."""
+
+    def __init__(self, folder: str | Path, free: int, needed: int | None = None,
+                 what: str | None = None) -> None:
+        self.folder = Path(folder)
+        self.free = free
+        self.needed = needed
+        writing = f" writing {what}" if what else ""
+        need = f"; it needs about {format_bytes(needed)}" if needed else ""
+        super().__init__(f"{self.folder}: no space left on the device{writing} "
+                         f"({format_bytes(free)} free{need}); free some space and try again")
+
+
+def format_bytes(n: int | float) -> str:
+    """``1536`` -> ``"1.5 KB"`` (powers of 1024, one decimal)."""
+    value = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

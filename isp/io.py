@@ -15,6 +15,8 @@ from isp.atomic import atomic_path
 from isp.color import srgb_decode, srgb_encode
 from isp.develop import develop
 from isp.errors import IspError, RawReadError
+from isp.limits import (MAX_LINEAR_VALUE, check_output_pixels, check_pixel_budget, count_nonfinite,
+                        header_size)
 from isp.metadata import CaptureMetadata, read_pil_metadata, read_tiff_metadata
 from isp.tiffmeta import append_exif_ifd, ifd0_tags
 from isp.orientation import apply_orientation
@@ -49,7 +51,9 @@ def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = 
 
     8/16-bit files are sRGB-decoded to linear; float TIFFs are taken as already linear.
     ``half_size`` halves RAW files by binning and sRGB files by area averaging.
-    Raises :class:`isp.RawReadError` naming the file when it cannot be read.
+    Raises :class:`isp.RawReadError` naming the file when it cannot be read, when its header
+    declares more pixels than the budget (:mod:`isp.limits`, checked before decoding), or when a
+    float file holds NaN/inf or absurd values (refused, not repaired).
     """
     path = Path(path)
     check_input_path(path)
@@ -69,6 +73,11 @@ def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = 
 
 def _read_pixels(path: Path) -> tuple[np.ndarray, CaptureMetadata]:
     """Stored pixels (H, W[, C]) in file order (RGB) and the file's metadata."""
+    size = header_size(path)
+    if size is None:
+        raise RawReadError(path, f"cannot decode as {path.suffix.lstrip('.').upper()} image "
+                                 "(not a PNG, JPEG or TIFF file)")
+    check_pixel_budget(path, *size)
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
@@ -102,7 +111,16 @@ def _to_linear_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
         lut = srgb_decode(np.arange(top + 1, dtype=np.float32) / np.float32(top))
         return lut[pixels]  # one table look-up per sample
     if np.issubdtype(pixels.dtype, np.floating):
-        return np.ascontiguousarray(pixels, dtype=np.float32)
+        rgb = np.ascontiguousarray(pixels, dtype=np.float32)
+        bad = count_nonfinite(rgb)
+        if bad:
+            raise RawReadError(path, f"{bad} of {rgb.size} sample values are not finite (NaN or "
+                                     "infinity); repair the file (burstcap does not guess them)")
+        peak = max(abs(float(rgb.min())), abs(float(rgb.max()))) if rgb.size else 0.0
+        if peak > MAX_LINEAR_VALUE:
+            raise RawReadError(path, f"sample values reach {peak:.3g}, outside the linear range a "
+                                     f"camera gives (|x| <= {MAX_LINEAR_VALUE:g})")
+        return rgb
     raise RawReadError(path, f"unsupported sample type {pixels.dtype}; expected 8/16-bit or float")
 
 
@@ -138,6 +156,7 @@ def write_image(
     rgb = np.asarray(rgb_linear)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise IspError(f"{path}: image must be (H, W, 3), got {rgb.shape}")
+    check_output_pixels(path, rgb)
     if not path.parent.is_dir():
         raise IspError(f"{path}: output folder {path.parent} does not exist")
     if ext in (".jpg", ".jpeg"):

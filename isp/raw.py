@@ -11,6 +11,7 @@ import numpy as np
 from isp.color import cam_to_srgb_from_xyz_to_cam
 from isp.errors import RawReadError
 from isp.libraw_messages import Captured, capture_libraw_stderr
+from isp.limits import check_pixel_budget
 from isp.metadata import CaptureMetadata, exif_orientation_from_libraw_flip, read_tiff_metadata
 
 #: Below this many bits per pixel a raw file cannot hold its image: it was cut short.
@@ -135,6 +136,7 @@ def read_raw(path: str | Path) -> RawImage:
     except OSError as exc:
         raise RawReadError(path, f"cannot open: {exc.strerror or exc}") from None
     with raw:
+        check_pixel_budget(path, raw.sizes.raw_width, raw.sizes.raw_height)  # header only: before unpacking
         try:
             with capture_libraw_stderr() as captured:
                 return _decode(raw, path)

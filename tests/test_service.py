@@ -234,7 +234,7 @@ def test_thumbnail_os_error_does_not_leave_the_job_stuck(tmp_path: Path,
 
     def capture_then_block_thumbs(camera: CameraBackend, params: ShootParams, job_dir: Path,
                                   progress: ProgressFn) -> list[CapturedPair]:
-        pairs = shoot_pairs(camera, params, job_dir, progress)
+        pairs = list(shoot_pairs(camera, params, job_dir, progress))
         (job_dir / "thumbs").write_text("not a folder")  # mkdir of thumbs/ raises FileExistsError
         return pairs
 
@@ -284,9 +284,9 @@ def test_every_api_call_needs_the_token(service: Service) -> None:
                 response = anonymous.request(method, url, headers=headers, json={"ratio": 8})
                 assert response.status_code == 401, (method, url, headers)
                 assert "token" in response.json()["detail"]
-        # ?token= is accepted for images and the event stream only
+        # ?token= is accepted for thumbnails and the event stream only (not the full-size result)
         assert anonymous.get(f"/api/jobs?token={service.token}").status_code == 401
-        assert anonymous.get(f"{result}&token={service.token}").status_code == 200
+        assert anonymous.get(f"{result}&token={service.token}").status_code == 401  # header only
         assert anonymous.get(f"{result}&token=wrong").status_code == 401
         # the page itself and the API docs are public (they hold no secret)
         assert anonymous.get("/").status_code == 200

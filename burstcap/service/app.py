@@ -7,6 +7,7 @@ Build it with :func:`create_app`, giving the camera and the two processing steps
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from burstcap import __version__
 from burstcap.camera.backend import CameraBackend
 from burstcap.errors import BurstcapError
-from burstcap.service.auth import TokenCheck, load_or_create_token
+from burstcap.service.auth import REDACT_TOKEN, TokenCheck, load_or_create_token
 from burstcap.service.config import ServiceConfig
 from burstcap.service.docs import add_offline_docs
 from burstcap.service.models import (CameraView, ErrorView, JobList, JobView, ShootRequest,
@@ -32,6 +33,10 @@ from burstcap.service.models import (CameraView, ErrorView, JobList, JobView, Sh
 from burstcap.service.runner import (CaptureBusyError, CaptureFn, JobRunner, ProcessFn,
                                      ShootParams)
 from burstcap.service.store import Job, JobStore, PairFiles
+from isp.atomic import remove_leftovers
+from isp.errors import DiskFullError
+
+log = logging.getLogger(__name__)
 
 #: The static phone page (index.html, app.js, style.css).
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -93,7 +98,10 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
         raise BurstcapError(f"{out_dir}: cannot write in the output folder: "
                             f"{exc.strerror or exc}") from exc
     store.fail_unfinished("the server stopped while the job was running")
-    runner = JobRunner(store, out_dir, open_camera, capture, process, config.thumbnail_px)
+    for leftover in remove_leftovers(out_dir):  # temp files of a killed run (the lock is ours)
+        log.info("removed %s, left by an interrupted run", leftover)
+    runner = JobRunner(store, out_dir, open_camera, capture, process, config.thumbnail_px,
+                       config.min_free_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,7 +112,8 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
     app = FastAPI(title="burstcap", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Shoot short/long exposure pairs on a tethered camera and fuse them. "
                               "Every /api call needs 'Authorization: Bearer <token>'; the event "
-                              "stream and image URLs also accept '?token=<token>'.")
+                              "stream and thumbnails also accept '?token=<token>'.")
+    logging.getLogger("uvicorn.access").addFilter(REDACT_TOKEN)  # ?token= never reaches the log
     add_offline_docs(app)  # /docs without a CDN
     app.state.runner = runner
     app.state.store = store
@@ -158,14 +167,17 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
         return job.pairs[pair]
 
     @app.post("/api/shoot", status_code=status.HTTP_202_ACCEPTED, response_model=JobView,
-              dependencies=api, responses={**errors, 409: {"model": ErrorView}}, tags=["jobs"])
+              dependencies=api, responses={**errors, 409: {"model": ErrorView},
+                                           507: {"model": ErrorView}}, tags=["jobs"])
     def shoot(body: ShootRequest) -> JobView:
         """Start a capture of ``count`` pairs; processing follows in the background.
-        409 while another capture runs."""
+        409 while another capture runs; 507 when the output folder is (nearly) full."""
         try:
             job = runner.submit(ShootParams(**body.model_dump()))
         except CaptureBusyError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        except DiskFullError as exc:
+            raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, str(exc)) from None
         return JobView.of(job)
 
     @app.get("/api/jobs", response_model=JobList, dependencies=api, responses=errors, tags=["jobs"])
@@ -179,10 +191,11 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
         """State, progress, timings and error of one job."""
         return JobView.of(find_job(job_id))
 
-    @app.get("/api/jobs/{job_id}/result", dependencies=api_or_query, responses=errors,
+    @app.get("/api/jobs/{job_id}/result", dependencies=api, responses=errors,
              response_class=FileResponse, tags=["files"])
     def get_result(job_id: str = JOB_ID, pair: int = PAIR) -> FileResponse:
-        """The full-size fused image of one pair."""
+        """The full-size fused image of one pair (bearer header only: a link opened in a new tab
+        would put a ``?token=`` into the browser history; the page fetches it with the header)."""
         job = find_job(job_id)
         return job_file(job, pair_of(job, pair).result, f"result of pair {pair}")
 

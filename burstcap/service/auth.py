@@ -1,15 +1,20 @@
 """The service's access token: generated on first start, kept in a user-only (0600) file.
 
 Every ``/api`` call must send ``Authorization: Bearer <token>``. Browsers cannot set headers on an
-``EventSource`` or an ``<img src>``, so the event stream and the image endpoints (and only those) also
-accept ``?token=<token>``.
+``EventSource`` or an ``<img src>``, so the event stream and the thumbnails (and only those) also
+accept ``?token=<token>``; the access log never shows it (:class:`RedactToken`). A token read from a
+file must carry at least :data:`MIN_TOKEN_BITS` bits (:func:`token_bits`).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import re
 import secrets
 import stat
+import string
 from pathlib import Path
 
 from fastapi import Depends, HTTPException, Request, status
@@ -19,6 +24,10 @@ from burstcap.errors import BurstcapError
 
 #: Bytes of randomness in a new token (encoded as URL-safe base64, 43 characters).
 TOKEN_BYTES = 32
+#: Least estimated entropy of a token read from a file (:func:`token_bits`).
+MIN_TOKEN_BITS = 128
+#: Character classes a token's alphabet is estimated from.
+_CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)
 
 #: Declares the bearer scheme in the OpenAPI document, so /docs offers an "Authorize" button.
 _BEARER = HTTPBearer(auto_error=False, description="the token printed by 'burstcap serve'")
@@ -51,10 +60,49 @@ def _load_or_create(path: Path) -> str:
         token = path.read_text(encoding="utf-8").strip()
         if not token:
             raise BurstcapError(f"{path}: token file is empty; delete it to get a new token")
+        bits = token_bits(token)
+        if bits < MIN_TOKEN_BITS:
+            raise BurstcapError(f"{path}: the token is too weak (about {bits:.0f} bits, at least "
+                                f"{MIN_TOKEN_BITS} needed); delete the file to get a random one, or "
+                                "write e.g. 'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'")
         return token
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(token + "\n")
     return token
+
+
+def token_bits(token: str) -> float:
+    """Estimated entropy of ``token`` in bits: length x log2(alphabet), the alphabet being the
+    character classes it uses (a-z, A-Z, 0-9, punctuation; anything else counts 64). A token of
+    fewer than 8 distinct characters counts as one of that many symbols (``aaaa...``, ``abab...``)."""
+    if not token:
+        return 0.0
+    alphabet = sum(len(c) for c in _CLASSES if any(ch in c for ch in token))
+    alphabet += 64 if any(all(ch not in c for c in _CLASSES) for ch in token) else 0
+    distinct = len(set(token))
+    return len(token) * math.log2(distinct if distinct < 8 else alphabet) if distinct > 1 else 0.0
+
+
+class RedactToken(logging.Filter):
+    """Logging filter: blanks out ``token=...`` in a record's message and arguments (uvicorn's
+    access log gets the full path with its query string)."""
+
+    _PATTERN = re.compile(r"(?i)(token=)[^&\s\"']*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._redact(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._redact(v) for k, v in record.args.items()}
+        return True
+
+    def _redact(self, value: object) -> object:
+        return self._PATTERN.sub(r"\1<redacted>", value) if isinstance(value, str) else value
+
+
+#: Installed on uvicorn's access logger by :func:`burstcap.service.create_app`.
+REDACT_TOKEN = RedactToken()
 
 
 class TokenCheck:

@@ -27,7 +27,8 @@ class ServiceConfig:
     history: int = 50  # jobs listed by GET /api/jobs and the event stream
     thumbnail_px: int = 320  # longer side of gallery previews
     event_interval_s: float = 0.25  # how often the event stream looks for changes
-    access_log: bool = False  # off by default: image URLs carry the token in their query
+    access_log: bool = False  # off by default (the token is blanked out of it when on)
+    min_free_bytes: int = 100 * 1024 * 1024  # a shot is refused (507) with less free in out_dir
 
     @property
     def token_path(self) -> Path:

@@ -4,8 +4,9 @@ The camera and the two steps are injected, so the service runs the real camera a
 in production and a virtual camera with a fast processing step in tests:
 
 - ``open_camera() -> CameraBackend``: a new, unopened backend for each camera session;
-- ``capture(camera, params, job_dir, progress) -> list[CapturedPair]``: shoot ``params.count`` pairs
-  into ``job_dir`` with the opened camera;
+- ``capture(camera, params, job_dir, progress) -> Iterable[CapturedPair]``: shoot ``params.count``
+  pairs into ``job_dir`` with the opened camera, giving each pair as soon as it is downloaded (a
+  generator), so that the pairs shot before a failure are kept, recorded and fused;
 - ``process(pair, ratio, out_path, progress) -> Path``: fuse one pair into ``out_path``.
 
 ``progress(fraction, stage)`` takes a fraction in [0, 1] of that step and a short human message.
@@ -18,7 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,8 @@ from burstcap.service.store import Job, JobState, JobStore, PairFiles
 from burstcap.service.thumbs import make_thumbnail
 from deblurnet.errors import DeblurnetError
 from hardware_profiles.errors import ProfileError
-from isp.errors import IspError
+from isp.atomic import LOW_SPACE_BYTES, disk_full_error, require_space
+from isp.errors import DiskFullError, IspError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class CapturedPair:
     long: Path
 
 
-CaptureFn = Callable[[CameraBackend, ShootParams, Path, ProgressFn], list[CapturedPair]]
+CaptureFn = Callable[[CameraBackend, ShootParams, Path, ProgressFn], Iterable[CapturedPair]]
 ProcessFn = Callable[[CapturedPair, float, Path, ProgressFn], Path]
 
 
@@ -92,13 +94,16 @@ class JobRunner:
     """Runs jobs in two single-worker pools (capture, processing) and records them in the store."""
 
     def __init__(self, store: JobStore, out_dir: Path, open_camera: Callable[[], CameraBackend],
-                 capture: CaptureFn, process: ProcessFn, thumbnail_px: int = 320) -> None:
+                 capture: CaptureFn, process: ProcessFn, thumbnail_px: int = 320,
+                 min_free_bytes: int = 0) -> None:
         self.store = store
         self.out_dir = Path(out_dir).resolve()
         self._open_camera = open_camera
         self._capture = capture
         self._process = process
         self._thumbnail_px = thumbnail_px
+        self._min_free_bytes = min_free_bytes
+        self._space_needed = 0  # raised by a job that ran out of space, until that much is free
         self._camera_lock = threading.Lock()  # held for the whole capture (and camera reads)
         self._capturing: str | None = None
         self._camera_cache = CameraStatus(info=None)
@@ -116,9 +121,13 @@ class JobRunner:
         return self._version
 
     def submit(self, params: ShootParams) -> Job:
-        """Start a capture now; raise :class:`CaptureBusyError` when one is running."""
+        """Start a capture now; raise :class:`CaptureBusyError` when one is running and
+        :class:`isp.DiskFullError` when the output folder has less than ``min_free_bytes`` free (or
+        less than the last job that ran out of space needed)."""
         if self._closing:
             raise BurstcapError("the server is stopping; no new capture")
+        require_space(self.out_dir, max(self._min_free_bytes, self._space_needed), "a new shot")
+        self._space_needed = 0
         if not self._camera_lock.acquire(blocking=False):
             raise CaptureBusyError(self._capturing)
         try:
@@ -180,17 +189,23 @@ class JobRunner:
             try:
                 camera.open()
                 self._progress(job, 0.0, "capturing")
-                pairs = self._capture(camera, params, job_dir,
-                                      lambda f, s: self._progress(job, f * CAPTURE_SHARE, s))
+                for pair in self._capture(camera, params, job_dir,
+                                          lambda f, s: self._progress(job, f * CAPTURE_SHARE, s)):
+                    job.pairs.append(PairFiles(short=self._relative(pair.short),
+                                               long=self._relative(pair.long)))
+                    self._save(job)  # recorded at once: a crash later keeps it
             finally:
                 camera.close()
-            if len(pairs) == 0:
+            if len(job.pairs) == 0:
                 raise BurstcapError("the capture produced no pair")
-            job.pairs = [PairFiles(short=self._relative(p.short), long=self._relative(p.long))
-                         for p in pairs]
         except Exception as exc:  # noqa: BLE001 - any failure becomes the job's error
-            self._fail(job, exc, "capture")
-            return
+            if not job.pairs:
+                self._fail(job, exc, "capture")
+                return
+            # the pairs shot before the failure are kept and fused; the job ends failed
+            job.error = (f"capture failed after {len(job.pairs)} of {job.count} pair(s): "
+                         f"{self._message(job, exc, 'capture')}; the {len(job.pairs)} captured "
+                         "pair(s) are processed")
         finally:
             self._capturing = None
             self._camera_lock.release()
@@ -234,9 +249,9 @@ class JobRunner:
             return
         job.timings["process_s"] = round(time.monotonic() - start, 4)
         job.timings["total_s"] = round(time.time() - job.created, 4)
-        job.state = JobState.DONE
+        job.state = JobState.DONE if job.error is None else JobState.FAILED  # failed: capture cut short
         job.progress = 1.0
-        job.stage = "done"
+        job.stage = "done" if job.error is None else "capture failed"
         job.finished = time.time()
         self._save(job)
 
@@ -264,10 +279,22 @@ class JobRunner:
         job.stage = stage
         self._save(job)
 
-    def _fail(self, job: Job, exc: Exception, step: str) -> None:
+    def _message(self, job: Job, exc: Exception, step: str) -> str:
+        """One line for the job's error; a disk that filled up is said so, whoever wrote, and new
+        shots wait until there is room for what failed."""
+        exc = disk_full_error(exc, self.out_dir) or exc
+        if isinstance(exc, DiskFullError):
+            self._space_needed = max(self._space_needed,
+                                     exc.free + (exc.needed or LOW_SPACE_BYTES))
         if not isinstance(exc, USER_ERRORS):
             log.error("job %s: %s failed", job.id, step, exc_info=exc)
-        message = str(exc) if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {exc}"
+            return f"{type(exc).__name__}: {exc}"
+        return str(exc)
+
+    def _fail(self, job: Job, exc: Exception, step: str) -> None:
+        message = self._message(job, exc, step)
+        if job.error is not None:  # the capture already failed after some pairs
+            message = f"{message} ({job.error})"
         job.state = JobState.FAILED
         job.error = f"{step} failed: {message}"
         job.stage = f"{step} failed"

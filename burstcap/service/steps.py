@@ -4,6 +4,7 @@ pipeline (:func:`burstcap.fuse.fuse_pair`), adapted to :mod:`burstcap.service.ru
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from torch import nn
@@ -15,22 +16,21 @@ from burstcap.shoot import Progress, ShootRequest, shoot_pair
 
 
 def shoot_pairs(camera: CameraBackend, params: ShootParams, job_dir: Path,
-                progress: ProgressFn) -> list[CapturedPair]:
-    """Shoot ``params.count`` pairs on the open ``camera``, one session folder each in ``job_dir``.
+                progress: ProgressFn) -> Iterator[CapturedPair]:
+    """Shoot ``params.count`` pairs on the open ``camera``, one session folder each in ``job_dir``,
+    yielding each pair once it is downloaded (a failure later keeps the earlier ones).
 
     ``params.ratio`` is long/short (> 1); :class:`ShootRequest` wants short/long, hence ``1 / ratio``.
     """
     request = ShootRequest(ratio=1.0 / params.ratio, long_exposure_s=params.long_exposure_s,
                            iso_long=params.iso_long)
-    pairs = []
     for i in range(params.count):
         def report(p: Progress, i: int = i) -> None:
             progress((i + p.fraction) / params.count,
                      f"pair {i + 1}/{params.count}: {p.message or p.stage}")
 
         session = shoot_pair(camera, request, job_dir, progress=report)
-        pairs.append(CapturedPair(short=session.short, long=session.long))
-    return pairs
+        yield CapturedPair(short=session.short, long=session.long)
 
 
 def fuse_step(options: FuseOptions = FuseOptions(), out_format: str = "jpg",

@@ -7,8 +7,10 @@ refuse anything that leaves that folder.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -17,6 +19,8 @@ from enum import Enum
 from pathlib import Path
 
 from burstcap.errors import BurstcapError
+
+log = logging.getLogger(__name__)
 
 #: Name of the database file inside the output folder.
 DB_NAME = "jobs.sqlite"
@@ -80,7 +84,9 @@ class JobStore:
 
     One store per output folder at a time: it holds an exclusive lock on ``jobs.sqlite.lock`` until
     :meth:`close` (or the process ends), so a second server cannot mark the first one's running jobs
-    as failed.
+    as failed. A record SQLite cannot write (disk full) is kept in memory, served from there and
+    written at the next successful write, so a job never looks stuck because its last state was
+    not saved.
     """
 
     def __init__(self, out_dir: Path) -> None:
@@ -103,15 +109,28 @@ class JobStore:
             self._lock_file.close()
             raise BurstcapError(f"{self.path}: cannot open the job database: {exc}") from exc
         self._lock = threading.Lock()
+        self._unsaved: dict[str, Job] = {}  # id -> newest record SQLite could not write yet
 
-    def put(self, job: Job) -> None:
-        """Insert or replace ``job``."""
+    def put(self, job: Job) -> bool:
+        """Insert or replace ``job``; False when SQLite could not write it (then it is kept in
+        memory and written with the next successful write)."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO jobs (id, created, record) VALUES (?, ?, ?)",
-                             (job.id, job.created, job.to_json()))
+            self._unsaved[job.id] = Job.from_json(job.to_json())
+            try:
+                with self._db:  # one transaction for this record and any kept back
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO jobs (id, created, record) VALUES (?, ?, ?)",
+                        [(j.id, j.created, j.to_json()) for j in self._unsaved.values()])
+            except sqlite3.OperationalError as exc:  # disk full, I/O error
+                log.warning("%s: job %s kept in memory only: %s", self.path, job.id, exc)
+                return False
+            self._unsaved.clear()
+            return True
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
+            if job_id in self._unsaved:
+                return Job.from_json(self._unsaved[job_id].to_json())
             row = self._db.execute("SELECT record FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_json(row[0]) if row else None
 
@@ -120,7 +139,9 @@ class JobStore:
         with self._lock:
             rows = self._db.execute("SELECT record FROM jobs ORDER BY created DESC LIMIT ?",
                                     (limit,)).fetchall()
-        return [Job.from_json(r[0]) for r in rows]
+            unsaved = {j.id: Job.from_json(j.to_json()) for j in self._unsaved.values()}
+        jobs = {job.id: job for job in (Job.from_json(r[0]) for r in rows)} | unsaved
+        return sorted(jobs.values(), key=lambda j: j.created, reverse=True)[:limit]
 
     def fail_unfinished(self, reason: str) -> list[str]:
         """Mark every job that is not final as failed (after a crash); return their ids."""
@@ -135,7 +156,11 @@ class JobStore:
         return failed
 
     def close(self) -> None:
-        """Close the database and release the folder (idempotent)."""
+        """Close the database and release the folder (idempotent); records kept in memory get one
+        last try."""
+        if self._unsaved:
+            with contextlib.suppress(sqlite3.Error):
+                self.put(next(iter(self._unsaved.values())))
         with self._lock:
             self._db.close()
             self._lock_file.close()

@@ -1,7 +1,8 @@
 // burstcap phone page: shutter, ratio choice, live job status (server-sent events), gallery.
 // The access token comes from the URL fragment (#token=...) the server prints, is kept in
 // sessionStorage and removed from the address bar. API calls send it as a bearer header;
-// EventSource and <img> cannot send headers, so the event stream and image URLs carry ?token=.
+// EventSource and <img> cannot send headers, so the event stream and thumbnails carry ?token=.
+// The full-size image is fetched with the header and opened as a blob: URL (no token in history).
 "use strict";
 
 const TOKEN_KEY = "burstcap-token";
@@ -102,9 +103,8 @@ function renderGallery(jobs) {
     const li = document.createElement("li");
     li.dataset.key = `${job.id}:${pair.index}`;
     const link = document.createElement("a");
-    link.href = withToken(pair.result_url);
-    link.target = "_blank";
-    link.rel = "noopener";
+    link.href = pair.result_url; // without the token: openFullSize fetches it with the header
+    link.addEventListener("click", (event) => openFullSize(event, pair.result_url));
     link.append(image(pair.thumbnail_urls.result, "fused result", "result"));
     const inputs = document.createElement("div");
     inputs.className = "inputs";
@@ -118,6 +118,25 @@ function renderGallery(jobs) {
     li.append(link, inputs, caption);
     return li;
   }));
+}
+
+async function openFullSize(event, url) {
+  event.preventDefault();
+  const tab = window.open("about:blank", "_blank"); // opened now, inside the tap (no pop-up block)
+  try {
+    const response = await fetch(url, { headers: { "Authorization": "Bearer " + token } });
+    if (!response.ok) throw new Error(`full-size image: ${response.status} ${response.statusText}`);
+    const blobUrl = URL.createObjectURL(await response.blob());
+    if (tab) {
+      tab.opener = null;
+      tab.location.href = blobUrl;
+    } else {
+      location.href = blobUrl;
+    }
+  } catch (error) {
+    if (tab) tab.close();
+    showError(error.message);
+  }
 }
 
 function render(jobs) {

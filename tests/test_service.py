@@ -124,10 +124,12 @@ class Service:
 @contextmanager
 def running_service(out_dir: Path, capture: CaptureFn = shoot_pairs,
                     process: ProcessFn | None = None,
-                    open_camera: Callable[[], CameraBackend] = GPhoto2Backend) -> Iterator[Service]:
-    """create_app + uvicorn on 127.0.0.1 (a free port) on a thread, stopped at exit."""
-    app = create_app(ServiceConfig(out_dir=out_dir), open_camera=open_camera, capture=capture,
-                     process=process or tiny_fuse())
+                    open_camera: Callable[[], CameraBackend] = GPhoto2Backend,
+                    **settings: object) -> Iterator[Service]:
+    """create_app + uvicorn on 127.0.0.1 (a free port) on a thread, stopped at exit.
+    ``settings``: other fields of ServiceConfig."""
+    app = create_app(ServiceConfig(out_dir=out_dir, **settings), open_camera=open_camera,  # type: ignore[arg-type]
+                     capture=capture, process=process or tiny_fuse())
     token = (out_dir / "service-token").read_text().strip()
     with BackgroundServer(app) as server:
         yield Service(server.url, token, out_dir)

@@ -113,7 +113,8 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
                   description="Shoot short/long exposure pairs on a tethered camera and fuse them. "
                               "Every /api call needs 'Authorization: Bearer <token>'; the event "
                               "stream and thumbnails also accept '?token=<token>'.")
-    logging.getLogger("uvicorn.access").addFilter(REDACT_TOKEN)  # ?token= never reaches the log
+    REDACT_TOKEN.secrets.add(token)
+    logging.getLogger("uvicorn.access").addFilter(REDACT_TOKEN)  # the token never reaches the log
     add_offline_docs(app)  # /docs without a CDN
     app.state.runner = runner
     app.state.store = store

@@ -84,10 +84,15 @@ def token_bits(token: str) -> float:
 
 
 class RedactToken(logging.Filter):
-    """Logging filter: blanks out ``token=...`` in a record's message and arguments (uvicorn's
-    access log gets the full path with its query string)."""
+    """Logging filter: blanks out ``token=...`` and every token in :attr:`secrets` wherever it
+    stands in a record's message and arguments (uvicorn's access log gets the full path with its
+    query string; a client may even put the token into the path)."""
 
     _PATTERN = re.compile(r"(?i)(token=)[^&\s\"']*")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self._redact(record.msg)
@@ -98,7 +103,11 @@ class RedactToken(logging.Filter):
         return True
 
     def _redact(self, value: object) -> object:
-        return self._PATTERN.sub(r"\1<redacted>", value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        for secret in self.secrets:
+            value = value.replace(secret, "<redacted>")
+        return self._PATTERN.sub(r"\1<redacted>", value)
 
 
 #: Installed on uvicorn's access logger by :func:`burstcap.service.create_app`.

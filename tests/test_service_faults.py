@@ -1,0 +1,218 @@
+"""The service under faults and hostile use (issue 14): a full disk, a camera that vanishes mid-job,
+leftovers of a killed run, weak tokens, and the token leaking into responses or logs.
+
+Real uvicorn on 127.0.0.1, libgphoto2's virtual camera, the real fusion step (untrained network),
+real files; the full disk is a real tmpfs mounted by the test (skipped where mounting is not allowed).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from burstcap.camera.backend import CameraDisconnectedError, CameraFile
+from burstcap.camera.gphoto import GPhoto2Backend
+from burstcap.errors import BurstcapError
+from burstcap.service import ServiceConfig, create_app
+from burstcap.service.steps import shoot_pairs
+from test_service import running_service, tiny_fuse, virtual_camera  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.camera
+
+
+# -- a full disk ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Path:
+    """A real 3 MB tmpfs mounted for the test (root only; skipped with the reason elsewhere)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """A filler file taking every free byte of ``folder``'s filesystem."""
+    filler = folder / "filler.bin"
+    with open(filler, "wb", buffering=0) as f:
+        for size in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+    return filler
+
+
+def test_full_disk_gives_507_fails_the_job_and_recovers(small_disk: Path,
+                                                        virtual_camera: Path) -> None:
+    """The output disk fills up between two shots (no reserve configured, so the shot starts): the
+    job is failed, not stuck, with a message naming the folder, even though SQLite cannot record
+    it either; the next shot gets 507; earlier results still download; once space is freed shooting
+    works again, and the failed job's record reaches the database."""
+    out = small_disk / "out"
+    with running_service(out, min_free_bytes=0) as svc, svc.client() as client:
+        first = svc.wait(client.post("/api/shoot", json={"ratio": 8}).json()["id"])
+        assert first["state"] == "done", first["error"]
+        filler = fill(small_disk)
+
+        response = client.post("/api/shoot", json={"ratio": 8})
+        assert response.status_code == 202, response.text
+        failed = svc.wait(response.json()["id"])
+        assert failed["state"] == "failed"
+        assert "no space left on the device" in failed["error"] and str(out) in failed["error"]
+        assert "Traceback" not in failed["error"] and "requested and" not in failed["error"]
+
+        refused = client.post("/api/shoot", json={"ratio": 8})
+        assert refused.status_code == 507, refused.text
+        assert "no space left" in refused.json()["detail"] and str(out) in refused.json()["detail"]
+        assert "free" in refused.json()["detail"] and "needs about" in refused.json()["detail"]
+
+        states = [job["state"] for job in client.get("/api/jobs").json()["jobs"]]
+        assert states == ["failed", "done"]  # nothing stuck capturing or processing
+        kept = client.get(first["pairs"][0]["result_url"])
+        on_disk = out / "jobs" / first["id"] / "fused_00.jpg"
+        assert kept.status_code == 200 and kept.content == on_disk.read_bytes()
+
+        filler.unlink()  # space is back
+        response = client.post("/api/shoot", json={"ratio": 8})
+        assert response.status_code == 202, response.text
+        assert svc.wait(response.json()["id"])["state"] == "done"
+    assert [p for p in out.rglob(".*")] == []  # no temp file left by the failed writes
+    with sqlite3.connect(out / "jobs.sqlite") as db:
+        record = db.execute("SELECT record FROM jobs WHERE id = ?", (failed["id"],)).fetchone()[0]
+    assert '"state": "failed"' in record and "no space left" in record
+
+
+# -- a camera that vanishes mid-job ------------------------------------------------------------------
+
+class VanishingCamera(GPhoto2Backend):
+    """The virtual camera, unplugged after ``exposures`` exposures (at the camera boundary)."""
+
+    exposures = 16  # 8 pairs
+
+    def capture(self, timeout_s: float = 30.0) -> list[CameraFile]:
+        VanishingCamera.exposures -= 1
+        if VanishingCamera.exposures < 0:
+            raise CameraDisconnectedError("Nikon DSC D750: the camera was disconnected")
+        return super().capture(timeout_s)
+
+
+def test_pairs_shot_before_the_camera_vanished_are_kept_and_fused(tmp_path: Path,
+                                                                  virtual_camera: Path) -> None:
+    out = tmp_path / "out"
+    VanishingCamera.exposures = 16
+    with running_service(out, open_camera=VanishingCamera) as svc, svc.client() as client:
+        job = svc.wait(client.post("/api/shoot", json={"ratio": 8, "count": 10}).json()["id"],
+                       timeout_s=60)
+        assert job["state"] == "failed"
+        assert job["error"].startswith("capture failed after 8 of 10 pair(s)"), job["error"]
+        assert "disconnected" in job["error"]
+        assert len(job["pairs"]) == 8
+        for pair in job["pairs"]:  # every kept pair was fused and downloads
+            assert client.get(pair["result_url"]).status_code == 200
+    # the job folder is also a folder of pairs for `burstcap process`
+    listed = subprocess.run([sys.executable, "-m", "burstcap.cli", "process", "--recursive",
+                             "--dry-run", str(out / "jobs" / job["id"])],
+                            capture_output=True, text=True, check=True).stdout
+    assert listed.count("pair  ") == 8, listed
+
+
+def test_a_killed_runs_temp_files_are_removed_at_the_next_start(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job_dir = out / "jobs" / "0123456789abcdef0123456789abcdef"
+    partial = job_dir / ".20260101-120000.k3j_x9a2.partial"
+    partial.mkdir(parents=True)
+    (partial / "short_IMG_0001.JPG").write_bytes(b"half a frame")
+    temp = job_dir / ".fused_00.abcd1234.tmp.jpg"
+    temp.write_bytes(b"half an image")
+    download = job_dir / ".short_IMG_0001.zz99zz99.part"
+    download.write_bytes(b"half a download")
+    kept = [job_dir / ".keep", job_dir / "fused_00.jpg"]
+    for path in kept:
+        path.write_bytes(b"mine")
+    create_app(ServiceConfig(out_dir=out), GPhoto2Backend, shoot_pairs, tiny_fuse()).state.store.close()
+    assert not partial.exists() and not temp.exists() and not download.exists()
+    assert all(path.exists() for path in kept)
+
+
+# -- the token ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("weak", ["a", "password123", "ab" * 30, "0123456789abcdef"])
+def test_a_weak_token_file_is_refused(weak: str, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(weak + "\n")
+    token_file.chmod(0o600)
+    with pytest.raises(BurstcapError, match="too weak .* at least 128 needed"):
+        create_app(ServiceConfig(out_dir=tmp_path / "out", token_file=token_file), GPhoto2Backend,
+                   shoot_pairs, tiny_fuse())
+
+
+def test_the_token_is_in_no_response_and_no_log_line(tmp_path: Path, virtual_camera: Path) -> None:
+    """`burstcap serve --access-log`: shoot, fetch every endpoint (with the header, with ?token=,
+    with wrong and malformed input, the token even in the path), stop; no response body or header
+    and no log line holds the token (only the start-up line meant for the phone does)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "burstcap.cli", "serve", "--port", "0", "--out",
+                             str(out), "--access-log", "--no-qr"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    responses: list[httpx.Response] = []
+    try:
+        banner = [proc.stdout.readline() for _ in range(2)]
+        token = (out / "service-token").read_text().strip()
+        base = banner[1].split(": ", 1)[1].strip().split("/#")[0]
+        header = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                responses.append(httpx.get(base + "/"))
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        job = httpx.post(base + "/api/shoot", json={"ratio": 8}, headers=header).json()
+        responses.append(httpx.get(f"{base}/api/jobs/{job['id']}", headers=header))
+        while responses[-1].json()["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline + 60
+            time.sleep(0.1)
+            responses.append(httpx.get(f"{base}/api/jobs/{job['id']}", headers=header))
+        pair = responses[-1].json()["pairs"][0]
+        result_url = f"/api/jobs/{job['id']}/result?pair=0"  # asked with ?token=: 401 before a look-up
+        responses += [
+            httpx.get(f"{base}{pair['thumbnail_urls']['short']}&token={token}"),
+            httpx.get(f"{base}{result_url}&token={token}"),  # 401: header only
+            httpx.get(f"{base}/api/jobs?token={token}"),
+            httpx.get(f"{base}/api/jobs/{token}", headers=header),  # 422, token in the path
+            httpx.get(f"{base}/api/jobs?limit={token}", headers=header),  # 422
+            httpx.post(f"{base}/api/shoot", json={"ratio": token}, headers=header),  # 422
+            httpx.get(base + "/api/camera", headers={"Authorization": f"Bearer {token}x"}),
+            httpx.get(base + "/api/jobs", headers=header),
+        ]
+        with httpx.stream("GET", f"{base}/api/events?token={token}") as events:
+            first = next(events.iter_lines())
+            assert first.startswith("event: jobs")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=20)
+    statuses = [r.status_code for r in responses]
+    assert {200, 401, 422} <= set(statuses), statuses
+    for response in responses:
+        assert token not in response.text and token not in str(response.headers), response.url
+    assert banner[1].startswith("Open on the phone:") and token in banner[1]  # the one place
+    log = stdout + stderr
+    assert "GET /api/jobs/" in log and "token=<redacted>" in log  # the access log was on
+    assert token not in log, [line for line in log.splitlines() if token in line]

@@ -39,6 +39,7 @@ from torch import nn
 from burstcap.align import Alignment, AlignOptions, estimate_alignment, warp_image
 from burstcap.embed_metadata import embed_metadata
 from burstcap.errors import BurstcapError
+from burstcap.ghost import guard
 from deblurnet.inference import DEFAULT_OVERLAP, DEFAULT_TILE, Progress, describe_device, fuse, load_model
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
@@ -62,7 +63,8 @@ class FuseOptions:
     ``tile`` / ``overlap``: tiled inference in pixels (tile 0: whole image at once).
     ``bits``: output bit depth for PNG (8 or 16; JPEG is 8, TIFF 16). ``target_level``: where the long
     frame's 99th percentile lands in the linear [0, 1] range before sRGB encoding. ``threads``: torch
-    CPU threads (None: the physical cores).
+    CPU threads (None: the physical cores). ``ghost_guard``: take the regions where the long frame
+    disagrees with the short one from the denoised short frame (:mod:`burstcap.ghost`).
     """
 
     model: str = "deblur-rnn"
@@ -78,6 +80,7 @@ class FuseOptions:
     ensemble: int = 1
     colour_match: bool = True
     threads: int | None = None
+    ghost_guard: bool = True
 
     def validate(self) -> FuseOptions:
         """Raise BurstcapError on impossible values; returns self."""
@@ -134,7 +137,7 @@ def load_options(path: str | Path, base: FuseOptions | None = None) -> FuseOptio
         raise BurstcapError(f"{path}: unknown fuse option(s) {unknown}; known: {sorted(fields)}")
     values: dict[str, Any] = {}
     for key, value in table.items():
-        if key in ("align", "colour_match") and not isinstance(value, bool):
+        if key in ("align", "colour_match", "ghost_guard") and not isinstance(value, bool):
             raise BurstcapError(f"{path}: {key} must be true or false, got {value!r}")
         if key in ("weights", "model", "device", "motion") and not isinstance(value, str):
             raise BurstcapError(f"{path}: {key} must be a string, got {value!r}")
@@ -165,8 +168,11 @@ class FusedArrays:
 
     ``rgb``: (H, W, 3) float32 scene-linear at the long frame's exposure. ``gain``: the exposure
     normalisation applied before the network (and undone after). ``alignment``: the warp used.
-    ``seconds``: wall time of each step ("normalise", "align", "network", "decode"). ``colour``: the
-    per-channel gains (3,) that matched the long frame's colour balance (ones when off).
+    ``seconds``: wall time of each step ("normalise", "align", "network", "guard", "decode").
+    ``colour``: the per-channel gains (3,) that matched the long frame's colour balance (ones when
+    off). ``confidence``: the ghost guard's (H, W) float32 map in [0, 1] (1: the network's pixel kept,
+    0: taken from the denoised short frame; None when the guard is off); ``short_share``: the share of
+    the picture the guard took from the short frame (mean of 1 - confidence).
     """
 
     rgb: np.ndarray
@@ -174,6 +180,8 @@ class FusedArrays:
     alignment: Alignment
     seconds: dict[str, float] = field(default_factory=dict)
     colour: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32))
+    confidence: np.ndarray | None = None
+    short_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -228,7 +236,7 @@ def from_network(encoded: np.ndarray, gain: float) -> np.ndarray:
 def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model: nn.Module, *,
                 align: bool | AlignOptions = True, tile: int = DEFAULT_TILE,
                 overlap: int = DEFAULT_OVERLAP, target_level: float = 0.9,
-                progress: Progress | bool | None = None, ensemble: int = 1,
+                progress: Progress | bool | None = None, ensemble: int = 1, ghost_guard: bool = True,
                 colour_match: bool = True) -> FusedArrays:
     """Fuse a developed pair; see the module docstring for the steps.
 
@@ -237,6 +245,8 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions. ``ensemble``:
     self-ensemble size of the network (1, 2, 4 or 8; see :func:`deblurnet.inference.fuse`).
     ``colour_match``: give the result the long frame's colour balance (:func:`colour_gains`).
+    ``ghost_guard``: replace where the aligned long frame disagrees with the short one by the denoised
+    short frame (:func:`burstcap.ghost.guard`).
     """
     if short_lin.shape != long_lin.shape or short_lin.ndim != 3 or short_lin.shape[2] != 3:
         raise BurstcapError(f"short and long frames must be (H, W, 3) of one size, got "
@@ -264,13 +274,18 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     lap("align")
     sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress,
                  ensemble=ensemble)
+    lap("network")
+    guarded = guard(sharp, short_n, long_n) if ghost_guard else None
+    if guarded is not None:
+        sharp = guarded.rgb
     colour = colour_gains(sharp, long_n) if colour_match else np.ones(3, np.float32)
     del short_n, long_n
-    lap("network")
+    lap("guard")
     rgb = from_network(sharp, gain)
     rgb *= colour
     lap("decode")
-    return FusedArrays(rgb, gain, alignment, seconds, colour)
+    return FusedArrays(rgb, gain, alignment, seconds, colour, guarded.confidence if guarded else None,
+                       guarded.short_share if guarded else 0.0)
 
 
 def colour_gains(fused_n: np.ndarray, long_n: np.ndarray, size: int = 512,

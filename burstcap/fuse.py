@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -84,8 +85,8 @@ class FuseOptions:
 
     def validate(self) -> FuseOptions:
         """Raise BurstcapError on impossible values; returns self."""
-        if self.ratio is not None and not (math.isfinite(self.ratio) and self.ratio > 0):
-            raise BurstcapError(f"ratio must be a positive number, got {self.ratio}")
+        if self.ratio is not None:
+            check_ratio(self.ratio)
         if self.tile < 0 or self.overlap < 0 or (self.tile and self.overlap >= self.tile):
             raise BurstcapError(f"need tile >= 0 and 0 <= overlap < tile, got tile {self.tile}, "
                                 f"overlap {self.overlap}")
@@ -95,8 +96,10 @@ class FuseOptions:
             raise BurstcapError(f"motion must be homography, affine or translation, got {self.motion!r}")
         if self.bits not in (None, 8, 16):
             raise BurstcapError(f"bits must be 8 or 16, got {self.bits}")
-        if self.threads is not None and self.threads < 1:
-            raise BurstcapError(f"threads must be >= 1, got {self.threads}")
+        cpus = os.cpu_count() or 1
+        if self.threads is not None and not 1 <= self.threads <= cpus:
+            raise BurstcapError(f"threads must be 1..{cpus} (the CPUs of this machine), got "
+                                f"{self.threads}")
         if self.ensemble not in (1, 2, 4, 8):
             raise BurstcapError(f"ensemble must be 1, 2, 4 or 8, got {self.ensemble}")
         if not 0.05 <= self.target_level <= 1.0:
@@ -117,7 +120,38 @@ def parse_ratio(text: str) -> float:
         raise BurstcapError(f"ratio {text!r} is not a number like 8 or 1/8") from None
     if not (math.isfinite(value) and value > 0):
         raise BurstcapError(f"ratio {text!r} must be positive")
-    return 1.0 / value if value < 1.0 else value
+    return check_ratio(1.0 / value if value < 1.0 else value)
+
+
+#: Exposure ratios a camera can produce (30 s against 1/8000 s at equal ISO is 240000; with the ISO
+#: range on top, anything beyond 1e5 either way is a typo or broken metadata).
+RATIO_RANGE = (1e-5, 1e5)
+
+
+def check_ratio(ratio: float, source: str = "") -> float:
+    """``ratio`` (long/short brightness) if it is in :data:`RATIO_RANGE`, else BurstcapError."""
+    low, high = RATIO_RANGE
+    if not (math.isfinite(ratio) and low <= ratio <= high):
+        origin = f" (from {source})" if source else ""
+        raise BurstcapError(f"exposure ratio {ratio:g}{origin} is outside what a camera can produce "
+                            f"({low:g} .. {high:g})")
+    return ratio
+
+
+#: Smallest frame side the pipeline fuses (alignment and the network's strides need some pixels).
+MIN_SIDE = 16
+
+
+def check_pair(short: Any, long: Any) -> None:
+    """BurstcapError unless two read frames (:class:`isp.io.LinearImage`) have one size, at least
+    :data:`MIN_SIDE` pixels on each side."""
+    (h, w), (lh, lw) = short.rgb.shape[:2], long.rgb.shape[:2]
+    if (h, w) != (lh, lw):
+        raise BurstcapError(f"{long.path}: size {lw}x{lh} differs from {short.path} ({w}x{h}); "
+                            "SHORT and LONG must come from one camera")
+    if min(h, w) < MIN_SIDE:
+        raise BurstcapError(f"{short.path}: {w}x{h} pixels is too small to fuse (at least "
+                            f"{MIN_SIDE}x{MIN_SIDE})")
 
 
 def load_options(path: str | Path, base: FuseOptions | None = None) -> FuseOptions:
@@ -339,10 +373,14 @@ def write_output(out_path: Path, rgb_linear: np.ndarray, metadata: CaptureMetada
     (an :class:`isp.io.LinearImage` read from a RAW file: its white balance and colour matrix; sRGB
     primaries and neutral balance for other inputs or None), which raw developers open like the
     camera's own RAW.
+
+    An empty result, or one holding NaN/inf, is refused (IspError) and nothing is written.
     """
     from isp.atomic import atomic_path
     from isp.io import write_image
+    from isp.limits import check_output_pixels
 
+    check_output_pixels(out_path, rgb_linear)
     if out_path.suffix.lower() == ".dng":
         from isp.dng import write_linear_dng
 
@@ -412,16 +450,14 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
 
     short = read_linear(short_path)
     long = read_linear(long_path)
-    if short.rgb.shape != long.rgb.shape:
-        raise BurstcapError(
-            f"{long_path}: size {long.rgb.shape[1]}x{long.rgb.shape[0]} differs from {short_path} "
-            f"({short.rgb.shape[1]}x{short.rgb.shape[0]}); SHORT and LONG must come from one camera")
+    check_pair(short, long)
     warnings: list[str] = []
     if opts.ratio is not None:
         ratio, source = float(opts.ratio), "option"
     else:
         estimate = exposure_ratio(long, short)
         ratio, source = float(estimate.ratio), str(estimate.source)
+    check_ratio(ratio, f"the {source}")
     if ratio < 1.0:
         warnings.append(f"the short frame is brighter than the long one (ratio {ratio:.3g}): are SHORT "
                         f"and LONG swapped?")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ import cv2
 import numpy as np
 
 from burstcap.errors import BurstcapError
-from burstcap.fuse import FuseOptions, fuse_arrays, output_bits, write_output
+from burstcap.fuse import FuseOptions, check_pair, check_ratio, fuse_arrays, output_bits, write_output
 from burstcap.shoot import RAW_EXTENSIONS, SIDECAR_NAME, parse_iso, read_sidecar
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ IMAGE_EXTENSIONS = RAW_EXTENSIONS | SRGB_EXTENSIONS
 CONTACT_SHEET = "contact_sheet.jpg"
 THUMBS_DIR = ".thumbs"
 DEFAULT_OUT_NAME = "burstcap-fused"
+#: Temp files older than this in the output folder are leftovers of a killed run (seconds).
+LEFTOVER_AGE_S = 3600.0
 
 
 # ------------------------------------------------------------------------------------------ pairing
@@ -165,6 +168,12 @@ def _exif_pairs(folder: Path, files: list[Path], options: PairingOptions) -> tup
         if raw is not None and raw != path:
             skips.append(Skip(path, f"companion of RAW {raw.name} (the RAW is used)"))
             continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            skips.append(Skip(path, f"cannot read the file: {exc.strerror or exc}"))
+            continue
         if path.stat().st_size == 0:
             skips.append(Skip(path, "empty file"))
             continue
@@ -212,14 +221,42 @@ def _why_not(a: _Shot, b: _Shot | None, options: PairingOptions) -> str | None:
     return None
 
 
-def _folders(root: Path, recursive: bool, exclude: Path | None) -> list[Path]:
+def _folders(root: Path, recursive: bool, exclude: Path | None, skipped: list[Skip]) -> list[Path]:
+    """``root`` and, when ``recursive``, its sub-folders (not hidden, not ``exclude``). Links to
+    folders are not followed (they may lead out of the tree, or round in a loop); a folder that
+    cannot be listed is added to ``skipped`` with the reason."""
     if not recursive:
         return [root]
-    found = [root] + sorted(p for p in root.rglob("*") if p.is_dir() and not p.name.startswith("."))
-    if exclude is not None:
-        ex = exclude.resolve()
-        found = [f for f in found if ex != f.resolve() and ex not in f.resolve().parents]
-    return found
+    ex = exclude.resolve() if exclude is not None else None
+
+    def unreadable(exc: OSError) -> None:
+        skipped.append(Skip(Path(exc.filename), f"cannot read the folder: {exc.strerror or exc}"))
+
+    found = []
+    for parent, dirs, _ in os.walk(root, onerror=unreadable):  # does not follow links
+        here = Path(parent)
+        found.append(here)
+        for name in list(dirs):
+            path = here / name
+            if path.is_symlink():
+                skipped.append(Skip(path, "link to a folder: not followed"))
+            if name.startswith(".") or path.is_symlink() or (ex is not None and path.resolve() == ex):
+                dirs.remove(name)
+    return [root] + sorted(found[1:])
+
+
+def _folder_files(root: Path, folder: Path, skipped: list[Skip]) -> list[Path]:
+    """The regular files of ``folder`` (not hidden) and links to files inside the tree of
+    ``root``; links leading out of it are added to ``skipped``."""
+    files = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+            skipped.append(Skip(path, f"link leading out of {root}: not followed"))
+        elif path.is_file():
+            files.append(path)
+    return files
 
 
 def find_pairs(root: Path, options: PairingOptions | None = None, exclude: Path | None = None) -> Pairing:
@@ -233,8 +270,14 @@ def find_pairs(root: Path, options: PairingOptions | None = None, exclude: Path 
     if not root.is_dir():
         raise BurstcapError(f"{root}: not a folder")
     result = Pairing()
-    for folder in _folders(root, options.recursive, exclude):
-        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    for folder in _folders(root, options.recursive, exclude, result.skipped):
+        try:
+            entries = _folder_files(root, folder, result.skipped)
+        except OSError as exc:
+            if folder == root:
+                raise BurstcapError(f"{root}: cannot read the folder: {exc.strerror or exc}") from None
+            result.skipped.append(Skip(folder, f"cannot read the folder: {exc.strerror or exc}"))
+            continue
         files = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS]
         result.skipped += [Skip(p, "not an image file") for p in entries
                            if p not in files and p.name != SIDECAR_NAME]
@@ -337,10 +380,8 @@ def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) ->
     short = read_linear(pair.short)
     long = read_linear(pair.long)
     times["read"] = time.perf_counter() - t
-    if short.rgb.shape != long.rgb.shape:
-        raise BurstcapError(f"{pair.long}: size {long.rgb.shape[1]}x{long.rgb.shape[0]} differs from "
-                            f"{pair.short.name} ({short.rgb.shape[1]}x{short.rgb.shape[0]})")
-    ratio = options.fuse.ratio or pair.ratio or exposure_ratio(long, short).ratio
+    check_pair(short, long)
+    ratio = check_ratio(options.fuse.ratio or pair.ratio or exposure_ratio(long, short).ratio)
     t = time.perf_counter()
     fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align_options(),
                         tile=options.fuse.tile, overlap=options.fuse.overlap,
@@ -392,17 +433,23 @@ PairCallback = Callable[[PairOutcome], None]
 def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: ProcessOptions | None = None,
                   model: Any = None, on_pair: PairCallback | None = None,
                   progress_bar: bool = True) -> ProcessReport:
-    """Fuse every pair of this shard whose output is missing; never stops on a bad pair.
+    """Fuse every pair of this shard whose output is missing; never stops on a bad pair, only
+    when the output disk is full (:class:`isp.DiskFullError`: every later write would fail too).
 
     ``model``: a loaded model, or None to load ``options.fuse.model`` when there is work.
-    ``on_pair``: called after each pair with its :class:`PairOutcome`.
+    ``on_pair``: called after each pair with its :class:`PairOutcome`. Temp files an interrupted run
+    left in ``out_dir`` (older than :data:`LEFTOVER_AGE_S`: other shards may be writing) are removed.
     """
     from tqdm import tqdm
 
     from deblurnet.inference import load_model
+    from isp.atomic import disk_full_error, remove_leftovers
 
     options = options or ProcessOptions()
     root, out_dir = Path(root), Path(out_dir)
+    if out_dir.is_dir():
+        for leftover in remove_leftovers(out_dir, min_age_s=LEFTOVER_AGE_S):
+            log.info("removed %s, left by an interrupted run", leftover)
     mine = shard(pairs, *options.shard)
     report = ProcessReport()
     folders: set[Path] = set()
@@ -419,6 +466,9 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
                 try:
                     outcome = PairOutcome(pair, out, "fused", seconds=fuse_one(pair, out, model, options))
                 except Exception as exc:  # noqa: BLE001 - one bad pair never stops the batch
+                    full = disk_full_error(exc, out.parent if out.parent.is_dir() else out_dir)
+                    if full is not None:
+                        raise full from exc
                     outcome = PairOutcome(pair, out, "failed", error=str(exc) or type(exc).__name__)
             report.outcomes.append(outcome)
             if on_pair is not None:

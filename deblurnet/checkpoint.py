@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from isp.atomic import atomic_path, atomic_write_text, set_new_modes
+from isp.atomic import atomic_path, atomic_write_text, disk_full_error, set_new_modes
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -96,6 +96,11 @@ def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, discrimina
             raise
         if aside is not None:
             shutil.rmtree(aside, ignore_errors=True)
+    except Exception as exc:
+        full = disk_full_error(exc, root, what=f"checkpoint {final.name}")  # before tmp is removed
+        if full is not None and full is not exc:
+            raise full from exc
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -172,6 +177,10 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Mod
     except (OSError, SafetensorError) as exc:
         raise DeblurnetError(f"{path}: unreadable weights ({exc})") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise DeblurnetError(f"{path}: {len(bad)} weight tensor(s) hold NaN or infinity (first: "
+                             f"{bad[0]}); the file is damaged or from a diverged training run")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -109,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
     from burstcap.fuse import fuse_pair
 
     options = options_from_args(args)
+    if args.comparison is not None and not args.comparison.parent.is_dir():  # before the work
+        from burstcap.errors import BurstcapError
+
+        raise BurstcapError(f"{args.comparison.parent}: folder for --comparison does not exist")
     result = fuse_pair(args.short, args.long, args.out, options)
     for line in result.warnings:
         print(f"burstcap: warning: {line}", file=sys.stderr)

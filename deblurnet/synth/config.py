@@ -75,8 +75,37 @@ def _from_dict(cls: type, values: dict[str, Any]) -> Any:
         elif isinstance(value, str) and (hint is Path or (isinstance(hint, types.UnionType)
                                                           and Path in typing.get_args(hint))):
             value = Path(value)
+        if not _fits(value, hint):
+            raise DeblurnetError(f"{cls.__name__}: option {name} must be {_describe(hint)}, "
+                                 f"not {value!r}")
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a value read from TOML (lists already made tuples) has the type ``hint`` names."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, h) for v, h in zip(value, args))
+    if isinstance(hint, type):
+        return isinstance(value, hint) and not (isinstance(value, bool) and hint is not bool)
+    return True  # a hint this check does not know: left to the dataclass
+
+
+def _describe(hint: Any) -> str:
+    """A type hint as the error message shows it: ``int``, ``tuple[int, int] | None``."""
+    text = str(hint).replace("typing.", "").replace("NoneType", "None")
+    return getattr(hint, "__name__", text) if isinstance(hint, type) else text
 
 
 class Synthesizer:

@@ -57,13 +57,15 @@ def set_new_modes(folder: str | Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | Path, suffix: str | None = None,
+                size: int | None = None) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it replaces ``path`` atomically.
 
     The temp file is hidden (``.STEM.XXXX``) and ends in ``suffix``; the default ``.tmp`` + the
     target's suffix lets writers that choose the format by extension (OpenCV, matplotlib) work.
-    On error the temp file is removed and ``path`` is left untouched. The result gets
-    permissions 0666 less the umask.
+    On error the temp file is removed and ``path`` is left untouched; a full disk raises
+    :class:`isp.DiskFullError` (``size``: the bytes to be written, when known, for its message).
+    The result gets permissions 0666 less the umask.
     """
     target = Path(path)
     if suffix is None:
@@ -71,7 +73,7 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
     except OSError as exc:
-        raise disk_full_error(exc, target.parent, what=target.name) or exc
+        raise disk_full_error(exc, target.parent, size, what=target.name) or exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -79,7 +81,7 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         os.chmod(tmp, _new_mode())
         os.replace(tmp, target)
     except BaseException as exc:
-        full = disk_full_error(exc, target.parent, written=_size(tmp), what=target.name)
+        full = disk_full_error(exc, target.parent, size, written=_size(tmp), what=target.name)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         if full is not None:
@@ -93,11 +95,13 @@ def disk_full_error(exc: BaseException, folder: str | Path, needed: int | None =
 
     A write failed for lack of space when it says so (ENOSPC, EDQUOT, SQLite's "disk is full",
     also in its causes) or when an error comes while under :data:`LOW_SPACE_BYTES` are free (OpenCV
-    and numpy report a short write without errno). ``needed``: bytes the write needs (default: at
-    least ``written``, what it had written when it failed, plus a little).
+    and numpy report a short write without errno). ``needed``: bytes the write needs (else: more
+    than ``written``, what it had written when it failed).
     """
-    if isinstance(exc, DiskFullError):
-        return exc
+    if isinstance(exc, DiskFullError):  # from a nested write: named after the outer target
+        if what is None or exc.what == what:
+            return exc
+        return DiskFullError(exc.folder, exc.free, exc.needed, what, exc.at_least)
     if not isinstance(exc, Exception):
         return None
     free = free_bytes(folder)
@@ -110,7 +114,7 @@ def disk_full_error(exc: BaseException, folder: str | Path, needed: int | None =
     if not said_full and (free is None or free >= LOW_SPACE_BYTES):
         return None
     if needed is None and written:
-        needed = written + 4096
+        return DiskFullError(folder, free or 0, written, what, at_least=True)
     return DiskFullError(folder, free or 0, needed, what)
 
 
@@ -165,7 +169,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
     The temp file ends in ``.tmp``, so a crash leftover never matches a ``*.json`` / ``*.png`` glob.
     """
-    with atomic_path(path, suffix=".tmp") as tmp:
+    with atomic_path(path, suffix=".tmp", size=len(data)) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 

@@ -22,12 +22,15 @@ class DiskFullError(IspError):
     """A write ran out of space. Names the folder, the free space and (when known) what was needed."""
 
     def __init__(self, folder: str | Path, free: int, needed: int | None = None,
-                 what: str | None = None) -> None:
+                 what: str | None = None, at_least: bool = False) -> None:
         self.folder = Path(folder)
         self.free = free
-        self.needed = needed
+        self.needed = needed  # bytes (a lower bound when ``at_least``)
+        self.what = what
+        self.at_least = at_least
         writing = f" writing {what}" if what else ""
-        need = f"; it needs about {format_bytes(needed)}" if needed else ""
+        need = (f"; it needs {'more than' if at_least else 'about'} {format_bytes(needed)}"
+                if needed else "")
         super().__init__(f"{self.folder}: no space left on the device{writing} "
                          f"({format_bytes(free)} free{need}); free some space and try again")
 

@@ -13,10 +13,14 @@ Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and se
    exposure. Dark frames thus use the network's whole input range; at most 1% of the pixels clip;
 5. the long frame is aligned onto the short one (:mod:`burstcap.align`); pixels it does not cover
    take the short frame's values;
-6. the network (:func:`deblurnet.inference.fuse`, tiled for large images);
+6. the network (:func:`deblurnet.inference.fuse`, tiled for large images); the ghost guard
+   (:mod:`burstcap.ghost`) then takes the regions where the aligned long frame disagrees with the
+   short one (moving subjects, misalignment, spread light) from the denoised short frame;
 7. colour: per-channel gains give the result the aligned long frame's global colour balance
    (:func:`colour_gains`; the long frame has the right colour, the short one may carry a cast);
-8. the output is written atomically by :func:`isp.io.write_image`; its format follows the extension.
+8. the output is written atomically by :func:`isp.io.write_image` (a linear DNG by
+   :func:`isp.dng.write_linear_dng`); its format follows the extension; the report of the shot goes
+   beside it (:mod:`burstcap.report`).
 
 For RAW inputs the camera's noise profile is looked up (``hardware_profiles.profile_for``) and
 reported in :class:`FuseResult`, with a warning when the camera is unknown.
@@ -40,7 +44,8 @@ from torch import nn
 from burstcap.align import Alignment, AlignOptions, estimate_alignment, warp_image
 from burstcap.embed_metadata import embed_metadata
 from burstcap.errors import BurstcapError
-from burstcap.ghost import guard
+from burstcap.ghost import guard, write_confidence
+from burstcap.report import shot_report, write_report
 from deblurnet.inference import DEFAULT_OVERLAP, DEFAULT_TILE, Progress, describe_device, fuse, load_model
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
@@ -224,6 +229,8 @@ class FuseResult:
 
     ``ratio``: long/short brightness ratio used; ``ratio_source``: "option", "metadata" or "image".
     ``profile``: noise profile name for RAW inputs (None for sRGB files); ``warnings``: human lines.
+    ``short_share``: share of the picture the ghost guard took from the short frame (None: guard off).
+    ``report``: the report JSON written beside the output (:mod:`burstcap.report`).
     """
 
     out_path: Path
@@ -238,6 +245,8 @@ class FuseResult:
     profile: str | None
     seconds: float
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    short_share: float | None = None
+    report: Path | None = None
 
 
 def normalisation_gain(long_lin: np.ndarray, target_level: float = 0.9) -> float:
@@ -428,12 +437,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Path,
               options: FuseOptions | None = None, model: nn.Module | None = None,
-              progress: Progress | bool | None = None) -> FuseResult:
+              progress: Progress | bool | None = None,
+              confidence: str | Path | None = None) -> FuseResult:
     """Fuse the files ``short_path`` and ``long_path`` into ``out_path`` (written atomically).
 
     ``model``: an already loaded model (default: load ``options.model``; reusing one saves the load
     time in batch work). Inputs are never modified. Raises BurstcapError / IspError / DeblurnetError
-    with a message naming the file on bad input.
+    with a message naming the file on bad input. ``confidence``: also write the ghost guard's
+    confidence map there (:func:`burstcap.ghost.write_confidence`). The report of the shot is written
+    beside the output (:mod:`burstcap.report`).
     """
     from isp.exposure import exposure_ratio
     from isp.io import read_linear
@@ -447,6 +459,8 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
             raise BurstcapError(f"{out_path}: the output would overwrite an input")
     if not out_path.parent.is_dir():
         raise BurstcapError(f"{out_path.parent}: output folder does not exist")
+    if confidence is not None and not opts.ghost_guard:
+        raise BurstcapError(f"{confidence}: a confidence map needs the ghost guard (drop --no-ghost-guard)")
 
     short = read_linear(short_path)
     long = read_linear(long_path)
@@ -479,5 +493,14 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
         metadata = dataclasses.replace(metadata, orientation=1)
     write_output(out_path, fused.rgb, metadata, bits, camera=short)
     h, w = fused.rgb.shape[:2]
-    return FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
-                      profile, time.perf_counter() - start, tuple(warnings))
+    result = FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
+                      profile, time.perf_counter() - start, tuple(warnings),
+                      fused.short_share if opts.ghost_guard else None)
+    if confidence is not None and fused.confidence is not None:
+        write_confidence(confidence, fused.confidence)
+    report = shot_report(out_path=out_path, short=short_path, long=long_path, size=(w, h), ratio=ratio,
+                         ratio_source=source, alignment=result.alignment, gain=result.gain,
+                         short_share=result.short_share, profile=result.profile, model=result.model,
+                         device=device, seconds={"total": result.seconds, **fused.seconds},
+                         warnings=result.warnings)
+    return dataclasses.replace(result, report=write_report(out_path, report))

@@ -36,9 +36,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from burstcap.errors import BurstcapError
 
 #: How far motion blur and residual misalignment may spread the long frame's values, as a share of
 #: the image's longer side (at least 8 px).
@@ -174,3 +177,19 @@ def guard(fused_n: np.ndarray, short_n: np.ndarray, long_n: np.ndarray,
     out = np.array(fused_n, dtype=np.float32, copy=True)
     out[y0:y1, x0:x1] = weight * out[y0:y1, x0:x1] + (1.0 - weight) * denoised
     return Guarded(out, confidence, float(1.0 - confidence.mean()))
+
+
+def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
+    """Write a confidence map (H, W) in [0, 1] as an 8-bit grey image (white: the network's pixel
+    kept, black: taken from the denoised short frame), atomically; the format follows the extension
+    (.png, .jpg, .tif). Returns the path."""
+    from isp.atomic import atomic_write_bytes
+
+    path = Path(path)
+    grey = np.clip(np.rint(np.asarray(confidence, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
+        raise BurstcapError(f"{path}: a confidence map is written as .png, .jpg or .tif")
+    ok, data = cv2.imencode(path.suffix.lower(), grey)
+    if not ok:
+        raise BurstcapError(f"{path}: OpenCV could not encode the confidence map")
+    return atomic_write_bytes(path, data.tobytes())

@@ -1,11 +1,14 @@
 """Offline processing of folders of short/long pairs (``burstcap process``).
 
 1. **Pairing** (:func:`find_pairs`): a folder with a ``session.json`` sidecar (written by
-   ``burstcap shoot``) is one pair, as the sidecar says. Other folders are paired by EXIF: files of
-   one camera sorted by capture time; two consecutive captures at most ``window_s`` apart whose
-   exposure (time x ISO / N^2) differs by at least ``min_ratio`` make a pair, the darker one the
-   short frame. A JPEG beside a RAW of the same name is the RAW's companion and is not used. Every
-   file not used gets a :class:`Skip` with the reason.
+   ``burstcap shoot``) is one pair, as the sidecar says. In other folders the rules a user states
+   come first (:mod:`burstcap.pairing_rules`): sub-folders ``short/`` + ``long/`` (files of the same
+   name), file names with ``short`` / ``long`` (``beach_short.png`` + ``beach_long.png``), and with
+   ``PairingOptions.sequence`` consecutive files two by two. The remaining files are paired by EXIF
+   (unless ``sequence``): files of one camera sorted by capture time; two consecutive captures at
+   most ``window_s`` apart whose exposure (time x ISO / N^2) differs by at least ``min_ratio`` make
+   a pair, the darker one the short frame. A JPEG beside a RAW of the same name is the RAW's
+   companion and is not used. Every file not used gets a :class:`Skip` with the reason.
 2. **Fusing** (:func:`process_pairs`): each pair goes through the ``burstcap fuse`` pipeline
    (:func:`burstcap.fuse.fuse_arrays`) and is written atomically to
    ``OUT/<relative folder>/<short stem>_fused<ext>``. Existing outputs are complete by construction,
@@ -33,6 +36,7 @@ import cv2
 import numpy as np
 
 from burstcap.errors import BurstcapError
+from burstcap.report import read_report, shot_report, write_report
 from burstcap.fuse import FuseOptions, check_pair, check_ratio, fuse_arrays, output_bits, write_output
 from burstcap.shoot import RAW_EXTENSIONS, SIDECAR_NAME, parse_iso, read_sidecar
 
@@ -55,6 +59,7 @@ class PairingOptions:
     window_s: float = 10.0  # at most this many seconds between the two captures
     min_ratio: float = 2.0  # long/short exposure at least this
     recursive: bool = False
+    sequence: bool = False  # pair consecutive files (name order) instead of by EXIF
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,30 @@ def _exif_pairs(folder: Path, files: list[Path], options: PairingOptions) -> tup
     return pairs, skips
 
 
+def _rule_pairs(root: Path, folder: Path, files: list[Path],
+                options: PairingOptions) -> tuple[list[Pair], list[Skip]]:
+    """Pairs of a folder without a sidecar: the stated rules (:mod:`burstcap.pairing_rules`), then
+    EXIF (or, with ``options.sequence``, consecutive files) for the files they leave."""
+    from burstcap import pairing_rules as rules
+
+    if folder != root and rules.is_rule_folder(folder):
+        return [], []  # a short/ or long/ folder: its parent pairs its files
+    found, skipped = rules.folder_pairs(folder, IMAGE_EXTENSIONS)
+    kept, companions = rules.drop_companions(files, RAW_EXTENSIONS)
+    named, rest = rules.name_pairs(kept)
+    found += named
+    skipped += companions
+    if options.sequence:
+        more, more_skipped = rules.sequence_pairs(rest)
+        found += more
+        skipped += more_skipped
+        exif: tuple[list[Pair], list[Skip]] = ([], [])
+    else:
+        exif = _exif_pairs(folder, rest, options)
+    pairs = [Pair(folder, short, long, None, reason) for short, long, reason in found]
+    return pairs + exif[0], [Skip(path, why) for path, why in skipped] + exif[1]
+
+
 def _why_not(a: _Shot, b: _Shot | None, options: PairingOptions) -> str | None:
     """None when ``a`` and ``b`` make a pair, else why ``a`` has no partner."""
     if b is None:
@@ -284,7 +313,7 @@ def find_pairs(root: Path, options: PairingOptions | None = None, exclude: Path 
         if (folder / SIDECAR_NAME).is_file():
             pairs, skips = _session_pair(folder, files)
         else:
-            pairs, skips = _exif_pairs(folder, files, options)
+            pairs, skips = _rule_pairs(root, folder, files, options)
         result.pairs += pairs
         result.skipped += skips
     result.pairs.sort(key=lambda p: (str(p.folder), p.short.name))
@@ -306,8 +335,8 @@ class ProcessOptions:
         i, n = self.shard
         if n < 1 or not 0 <= i < n:
             raise BurstcapError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
-        if self.output_ext.lower() not in (".tif", ".tiff", ".png", ".jpg", ".jpeg"):
-            raise BurstcapError(f"output format {self.output_ext!r}: use .tif, .png or .jpg")
+        if self.output_ext.lower() not in (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".dng"):
+            raise BurstcapError(f"output format {self.output_ext!r}: use .tif, .png, .jpg or .dng")
 
 
 @dataclass(frozen=True)
@@ -319,6 +348,7 @@ class PairOutcome:
     status: str
     error: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    report: dict[str, Any] | None = None  # the output's report (burstcap.report), when there is one
 
 
 @dataclass
@@ -334,6 +364,31 @@ class ProcessReport:
     @property
     def failures(self) -> list[PairOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self) -> dict[str, Any]:
+        """The batch as JSON-ready data: counts, every pair with its status and report (the JSON
+        beside its output), every skipped file with the reason."""
+        return {
+            "burstcap_process": 1,
+            "fused": self.count("fused"), "done": self.count("done"), "failed": len(self.failures),
+            "pairs": [{"short": str(o.pair.short), "long": str(o.pair.long), "pairing": o.pair.reason,
+                       "status": o.status, "output": str(o.out_path), "error": o.error, "report": o.report}
+                      for o in self.outcomes],
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
+        }
+
+
+def write_summary(report: ProcessReport, out_dir: Path, shard: tuple[int, int] = (0, 1)) -> Path:
+    """Write ``report.summary()`` to ``out_dir/process-summary.json`` (``process-summary-IofN.json``
+    for shard I of N), atomically; returns the path."""
+    import json
+
+    from isp.atomic import atomic_write_text
+
+    i, n = shard
+    name = "process-summary.json" if n == 1 else f"process-summary-{i}of{n}.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(out_dir / name, json.dumps(report.summary(), indent=2) + "\n")
 
 
 def output_path(pair: Pair, root: Path, out_dir: Path, ext: str = ".tif") -> Path:
@@ -371,21 +426,31 @@ def thumb_path(out_path: Path) -> Path:
 
 
 def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) -> dict[str, float]:
-    """Read, fuse and write one pair (atomically); returns seconds per stage. Raises on bad input."""
+    """Read, fuse and write one pair (atomically), with its report beside it (:mod:`burstcap.report`);
+    returns seconds per stage. Raises on bad input."""
+    from deblurnet.inference import describe_device
     from isp.exposure import exposure_ratio
     from isp.io import read_linear
 
     times: dict[str, float] = {}
-    t = time.perf_counter()
+    start = t = time.perf_counter()
     short = read_linear(pair.short)
     long = read_linear(pair.long)
     times["read"] = time.perf_counter() - t
     check_pair(short, long)
-    ratio = check_ratio(options.fuse.ratio or pair.ratio or exposure_ratio(long, short).ratio)
+    if options.fuse.ratio or pair.ratio:
+        ratio, source = float(options.fuse.ratio or pair.ratio), "option" if options.fuse.ratio else "sidecar"
+    else:
+        estimate = exposure_ratio(long, short)
+        ratio, source = float(estimate.ratio), str(estimate.source)
+    ratio = check_ratio(ratio)
+    warnings: list[str] = []
+    profile = None
     t = time.perf_counter()
     fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align_options(),
                         tile=options.fuse.tile, overlap=options.fuse.overlap,
                         target_level=options.fuse.target_level, progress=False,
+                        ghost_guard=options.fuse.ghost_guard,
                         ensemble=options.fuse.ensemble, colour_match=options.fuse.colour_match)
     times["fuse"] = time.perf_counter() - t
     times.update({f"fuse:{step}": secs for step, secs in getattr(fused, "seconds", {}).items()})
@@ -394,8 +459,15 @@ def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) ->
     metadata = short.metadata
     if metadata is not None:  # read_linear already applied the orientation
         metadata = dataclasses.replace(metadata, orientation=1)
-    write_output(out_path, fused.rgb, metadata, output_bits(out_path, options.fuse.bits))
+    write_output(out_path, fused.rgb, metadata, output_bits(out_path, options.fuse.bits), camera=short)
     times["write"] = time.perf_counter() - t
+    h, w = fused.rgb.shape[:2]
+    write_report(out_path, shot_report(
+        out_path=out_path, short=pair.short, long=pair.long, size=(w, h), ratio=ratio, ratio_source=source,
+        alignment=fused.alignment, gain=fused.gain,
+        short_share=fused.short_share if options.fuse.ghost_guard else None, profile=profile,
+        model=options.fuse.model, device=describe_device(next(model.parameters()).device),
+        seconds={"total": time.perf_counter() - start, **times}, warnings=warnings))
     if options.contact_sheet:
         t = time.perf_counter()
         h = options.thumb_height
@@ -470,6 +542,8 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
                     if full is not None:
                         raise full from exc
                     outcome = PairOutcome(pair, out, "failed", error=str(exc) or type(exc).__name__)
+            if outcome.status != "failed":
+                outcome = dataclasses.replace(outcome, report=read_report(out))
             report.outcomes.append(outcome)
             if on_pair is not None:
                 on_pair(outcome)
@@ -497,5 +571,5 @@ def process_folder(root: Path, out_dir: Path | None = None, pairing: PairingOpti
 __all__ = [
     "Pair", "PairOutcome", "Pairing", "PairingOptions", "ProcessOptions", "ProcessReport", "Skip",
     "contact_sheet", "find_pairs", "fuse_one", "output_path", "process_folder", "process_pairs",
-    "shard", "sidecar_ratio",
+    "shard", "sidecar_ratio", "write_summary",
 ]

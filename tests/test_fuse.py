@@ -137,8 +137,9 @@ def test_fuse_pair_png_with_metadata(png_pair, tmp_path: Path, identity_model) -
         assert _exif(out) == ("Nikon", "D850", pytest.approx(1 / 400), 800, WHEN)
     assert result.alignment.shift_px == pytest.approx(3.0, abs=0.5)
     assert (short.read_bytes(), long.read_bytes()) == before  # inputs never modified
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["short.tif", "long.tif", "out.png", "out16.png", "out.tif", "out.jpg"])  # no temp files left
+    outputs = ["out.png", "out16.png", "out.tif", "out.jpg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(  # no temp files left; reports beside
+        ["short.tif", "long.tif", *outputs, *(f"{name}.json" for name in outputs)])
 
 
 def test_ratio_option_and_image_estimate(png_pair, tmp_path: Path, identity_model) -> None:

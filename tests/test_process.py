@@ -6,6 +6,7 @@ The fusion model is an untrained, very narrow DeblurRNN saved as weights (so the
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -104,17 +105,20 @@ def test_cli_fuses_pairs_then_second_run_does_no_work(shots: Path, weights: Path
     assert "skip  junk.dng: no capture time" in first.stdout
     assert "2 fused, 0 already done, 0 failed, 9 files skipped" in first.stdout
     fused = sorted(p.name for p in out.iterdir())
-    assert fused == [".thumbs", "IMG_01a_fused.tif", "IMG_02a_fused.tif", CONTACT_SHEET]
+    assert fused == [".thumbs", "IMG_01a_fused.tif", "IMG_01a_fused.tif.json", "IMG_02a_fused.tif",
+                     "IMG_02a_fused.tif.json", CONTACT_SHEET, "process-summary.json"]
     image = cv2.imread(str(out / "IMG_01a_fused.tif"), cv2.IMREAD_UNCHANGED)
     assert image.shape == (48, 64, 3) and image.dtype == np.uint16
     sheet = cv2.imread(str(out / CONTACT_SHEET))
     assert sheet.shape[0] == 2 * (160 + 22) and sheet.shape[1] == 3 * round(64 * 160 / 48)
     assert {p: p.read_bytes() for p in shots.iterdir()} == before  # inputs untouched
-    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.name != "process-summary.json"}
     second = burstcap("process", str(shots), "--out", str(out), "--weights", str(weights), "--quiet")
     assert second.returncode == 0, second.stderr
     assert "0 fused, 2 already done, 0 failed" in second.stdout
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == mtimes
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.name != "process-summary.json"} == mtimes
+    summary = json.loads((out / "process-summary.json").read_text())  # this run's: both done, reported
+    assert summary["done"] == 2 and all(p["report"]["output"] for p in summary["pairs"])
 
 
 def test_bad_pair_is_reported_and_the_batch_goes_on(tmp_path: Path, weights: Path) -> None:

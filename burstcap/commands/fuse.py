@@ -16,17 +16,23 @@ examples:
   burstcap fuse short.NEF long.NEF -o fused.tif
   burstcap fuse short.png long.png -o fused.jpg --ratio 1/8 --device cpu
   burstcap fuse s.dng l.dng -o fused.png --bits 16 --tile 1024 --config fuse.toml
+  burstcap fuse short.NEF long.NEF -o fused.dng --confidence guard.png
 
 The exposure ratio is the long frame's brightness over the short one's (exposure time x ISO / f-number^2):
 "8" and "1/8" mean the same. Without --ratio it comes from the files' metadata, else it is estimated
 from the images. The output is scene-linear at the long frame's exposure, sRGB-encoded; its format
-follows the extension: .jpg (8-bit), .png (8-bit, or 16 with --bits 16), .tif (16-bit). Make, model,
+follows the extension: .jpg (8-bit), .png (8-bit, or 16 with --bits 16), .tif (16-bit), .dng (a 16-bit
+linear DNG with the camera's colour matrix and white balance, for a raw developer). Make, model,
 exposure time, f-number, ISO and capture time of the short frame are carried into the output as EXIF
-(TIFF tags; an eXIf chunk in PNG; an APP1 segment in JPEG).
+(TIFF/DNG tags; an eXIf chunk in PNG; an APP1 segment in JPEG). Beside the output, OUT.json reports
+the shot (ratio, alignment, ghost guard, noise profile, model, device, timings, warnings).
+
+The ghost guard takes the regions where the aligned long frame disagrees with the short one (a
+subject that moved, misalignment, light the blur spread) from the denoised short frame.
 
 A TOML file given with --config may hold a [fuse] table with the same names as the options
 (model, weights, device, ratio, tile, overlap, align, motion, bits, target_level, ensemble,
-colour_match, threads); options on the command line override it.
+colour_match, threads, ghost_guard); options on the command line override it.
 """
 
 
@@ -42,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("long", type=Path, metavar="LONG",
                    help="the long exposure (clean, motion-blurred), same camera and size as SHORT")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT",
-                   help="output image: .jpg, .png or .tif (written atomically; replaces OUT)")
+                   help="output image: .jpg, .png, .tif or .dng (written atomically; replaces OUT)")
     p.add_argument("--model", default=None, metavar="NAME",
                    help="fusion model: deblur-rnn (default), deblur-merger, or a plugin registered in "
                         "the burstcap.models entry-point group")
@@ -72,6 +78,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "noise (about +1 dB on GOPRO2 validation at 8), N times slower (default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for the network (default: the number of physical cores)")
+    p.add_argument("--no-ghost-guard", dest="ghost_guard", action="store_false", default=None,
+                   help="keep the network's output everywhere, even where the long frame shows something "
+                        "the short one does not (moving subjects, misalignment)")
+    p.add_argument("--confidence", type=Path, default=None, metavar="PNG",
+                   help="also write the ghost guard's per-pixel confidence map here (white: fused pixel "
+                        "kept, black: taken from the denoised short frame)")
     p.add_argument("--config", type=Path, default=None, metavar="TOML",
                    help="read options from the [fuse] table of this TOML file first")
     p.add_argument("--comparison", type=Path, default=None, metavar="JPG",
@@ -86,6 +98,7 @@ def options_from_args(args: argparse.Namespace) -> FuseOptions:
     options = load_options(args.config) if args.config else FuseOptions()
     given = {name: getattr(args, name) for name in
              ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits", "threads",
+              "ghost_guard",
               "ensemble", "colour_match")
              if getattr(args, name) is not None}
     if args.ratio is not None:
@@ -100,8 +113,10 @@ def summary(result: FuseResult) -> str:
                f"aligned ({a.method}, shift {a.shift_px:.1f} px, correlation {a.correlation:.3f}, "
                f"residual {a.residual:.3f})")
     profile = f", noise profile {result.profile}" if result.profile else ""
+    guard = ("ghost guard off" if result.short_share is None else
+             f"ghost guard took {result.short_share:.1%} from the short frame")
     return (f"wrote {result.out_path} ({result.width}x{result.height}) in {result.seconds:.1f} s: "
-            f"ratio {result.ratio:.3g} ({result.ratio_source}), {aligned}, {result.model} on "
+            f"ratio {result.ratio:.3g} ({result.ratio_source}), {aligned}, {guard}, {result.model} on "
             f"{result.device}{profile}")
 
 
@@ -113,10 +128,11 @@ def run(args: argparse.Namespace) -> int:
         from burstcap.errors import BurstcapError
 
         raise BurstcapError(f"{args.comparison.parent}: folder for --comparison does not exist")
-    result = fuse_pair(args.short, args.long, args.out, options)
+    result = fuse_pair(args.short, args.long, args.out, options, confidence=args.confidence)
     for line in result.warnings:
         print(f"burstcap: warning: {line}", file=sys.stderr)
     print(summary(result))
+    print(f"wrote {result.report}" + (f" and {args.confidence}" if args.confidence else ""))
     if args.comparison is not None:
         from burstcap.compare import write_pair_comparison
         from isp.io import read_linear

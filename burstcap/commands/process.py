@@ -25,12 +25,17 @@ examples:
   burstcap process card/ --out fused/ --shard 0/4   (and 1/4, 2/4, 3/4 on other GPUs or hosts)
   torchrun --nproc-per-node 4 --no-python burstcap process card/ --out fused/ --shard env --device cuda
 
-Pairing: a folder with a session.json (from 'burstcap shoot') is one pair. Elsewhere files are paired
-by EXIF: same camera, consecutive captures at most --window seconds apart, exposure ratio at least
---min-ratio; the darker one is the short frame. Every file not used is listed with the reason.
+Pairing: a folder with a session.json (from 'burstcap shoot') is one pair. Elsewhere, in this order:
+  - sub-folders short/ and long/: files of the same name pair up (short/001.png + long/001.png);
+  - file names holding the word short or long, the rest equal (beach_short.png + beach_long.png);
+  - with --sequence, consecutive files in name order, two by two (the darker is the short frame);
+  - otherwise EXIF: same camera, consecutive captures at most --window seconds apart, exposure ratio
+    at least --min-ratio; the darker one is the short frame.
+Every file not used is listed with the reason; when nothing pairs, the exit status is 2 with a hint.
 Outputs are written atomically, so a pair whose output exists is done: rerun after an interruption
 and only the rest is processed. A bad pair is reported and the batch goes on; the exit status is 1
-when any pair failed. Each output folder gets contact_sheet.jpg (short | long | fused per pair).
+when any pair failed. Each output folder gets contact_sheet.jpg (short | long | fused per pair); each
+output a report OUT.json beside it, and OUT gets process-summary.json (every pair with its report).
 """
 
 
@@ -60,8 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="also search every sub-folder")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help=f"output folder, mirroring DIR's layout (default: DIR/{DEFAULT_OUT_NAME})")
-    p.add_argument("--format", choices=("tif", "png", "jpg"), default="tif",
-                   help="output format: tif (16-bit, default), png (8-bit), jpg (8-bit)")
+    p.add_argument("--format", choices=("tif", "png", "jpg", "dng"), default="tif",
+                   help="output format: tif (16-bit, default), png (8-bit), jpg (8-bit), dng (16-bit "
+                        "linear DNG with the camera's colour, for a raw developer)")
     p.add_argument("--model", default=None, metavar="NAME",
                    help="fusion model: deblur-rnn (default), deblur-merger, or a 'burstcap.models' plugin")
     p.add_argument("--weights", type=Path, default=None, metavar="FILE",
@@ -76,6 +82,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="EXIF pairing: most seconds between the two captures (default: 10)")
     p.add_argument("--min-ratio", type=float, default=2.0, metavar="R",
                    help="EXIF pairing: least long/short exposure ratio (default: 2)")
+    p.add_argument("--sequence", action="store_true",
+                   help="pair consecutive files (name order) two by two instead of by EXIF: for "
+                        "exports without capture times; the darker of each two is the short frame")
+    p.add_argument("--no-ghost-guard", dest="ghost_guard", action="store_false", default=None,
+                   help="keep the network's output where the long frame disagrees with the short one")
     p.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
                    help="process only pairs I, I+N, I+2N... of the sorted list (default 0/1: all); "
                         "'env' takes I/N from $RANK/$WORLD_SIZE and the GPU from $LOCAL_RANK (torchrun)")
@@ -90,7 +101,8 @@ def _fuse_options(args: argparse.Namespace) -> FuseOptions:
     from burstcap.fuse import FuseOptions, load_options
 
     options = load_options(args.config) if args.config else FuseOptions()
-    given = {k: getattr(args, k) for k in ("model", "weights", "device", "tile") if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in ("model", "weights", "device", "tile", "ghost_guard")
+             if getattr(args, k) is not None}
     return dataclasses.replace(options, **given).validate()
 
 
@@ -104,8 +116,8 @@ def _pick_local_gpu() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from burstcap.process import (PairOutcome, PairingOptions, ProcessOptions, find_pairs,
-                                  process_pairs, shard)
+    from burstcap.process import (PairOutcome, PairingOptions, ProcessOptions, find_pairs, output_path,
+                                  process_pairs, shard, write_summary)
 
     root: Path = args.folder
     if not root.is_dir():
@@ -114,12 +126,18 @@ def run(args: argparse.Namespace) -> int:
     _pick_local_gpu()
     options = ProcessOptions(fuse=_fuse_options(args), output_ext=f".{args.format}", shard=args.shard,
                              contact_sheet=not args.no_contact_sheet)
-    found = find_pairs(root, PairingOptions(args.window, args.min_ratio, args.recursive), exclude=out_dir)
+    found = find_pairs(root, PairingOptions(args.window, args.min_ratio, args.recursive, args.sequence),
+                       exclude=out_dir)
     if not args.quiet or args.dry_run:
         for pair in shard(found.pairs, *options.shard):
             print(f"pair  {pair.short.relative_to(root)} + {pair.long.name}  ({pair.reason})")
         for skip in found.skipped:
             print(f"skip  {skip.path.relative_to(root)}: {skip.reason}")
+    if not found.pairs:
+        where = "" if args.recursive else " (give --recursive to search sub-folders)"
+        raise BurstcapError(f"{root}: no pairs found{where}; name the files *short* / *long* "
+                            "(beach_short.png + beach_long.png), put them in short/ and long/ folders, "
+                            "or give --sequence to pair consecutive files")
     if args.dry_run:
         return 0
 
@@ -127,11 +145,23 @@ def run(args: argparse.Namespace) -> int:
         if outcome.status == "failed" and not args.quiet:
             print(f"FAILED {outcome.pair.short.relative_to(root)}: {outcome.error}")
 
-    report = process_pairs(found.pairs, root, out_dir, options, on_pair=show, progress_bar=not args.quiet)
+    model = None
+    todo = [p for p in shard(found.pairs, *options.shard)
+            if not output_path(p, root, out_dir, options.output_ext).is_file()]
+    if todo:  # load the network here to say where it runs
+        from deblurnet.inference import describe_device, load_model
+
+        fuse = options.fuse
+        model = load_model(fuse.model, fuse.weights, fuse.device, threads=fuse.threads)
+        print(f"fusing with {fuse.model} on {describe_device(next(model.parameters()).device)}")
+    report = process_pairs(found.pairs, root, out_dir, options, model=model, on_pair=show,
+                           progress_bar=not args.quiet)
+    report.skipped = found.skipped
     i, n = options.shard
     shard_note = f" (shard {i}/{n}: {len(report.outcomes)} of {len(found.pairs)} pairs)" if n > 1 else ""
     print(f"{report.count('fused')} fused, {report.count('done')} already done, "
           f"{len(report.failures)} failed, {len(found.skipped)} files skipped{shard_note} -> {out_dir}")
     for failure in report.failures:
         print(f"  failed: {failure.pair.short} + {failure.pair.long.name}: {failure.error}")
+    print(f"summary: {write_summary(report, out_dir, options.shard)}")
     return 1 if report.failures else 0

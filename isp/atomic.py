@@ -98,10 +98,10 @@ def disk_full_error(exc: BaseException, folder: str | Path, needed: int | None =
     and numpy report a short write without errno). ``needed``: bytes the write needs (else: more
     than ``written``, what it had written when it failed).
     """
-    if isinstance(exc, DiskFullError):  # from a nested write: named after the outer target
-        if what is None or exc.what == what:
+    if isinstance(exc, DiskFullError):  # from a nested write: named after the outer one
+        if Path(folder) == exc.folder and what in (None, exc.what):
             return exc
-        return DiskFullError(exc.folder, exc.free, exc.needed, what, exc.at_least)
+        return DiskFullError(folder, exc.free, exc.needed, what or exc.what, exc.at_least)
     if not isinstance(exc, Exception):
         return None
     free = free_bytes(folder)

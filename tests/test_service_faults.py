@@ -8,10 +8,12 @@ real files; the full disk is a real tmpfs mounted by the test (skipped where mou
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -37,6 +39,8 @@ def small_disk(tmp_path: Path) -> Path:
     mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command (Debian package mount)")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
                           capture_output=True, text=True)
     if done.returncode != 0:
@@ -130,6 +134,64 @@ def test_pairs_shot_before_the_camera_vanished_are_kept_and_fused(tmp_path: Path
                              "--dry-run", str(out / "jobs" / job["id"])],
                             capture_output=True, text=True, check=True).stdout
     assert listed.count("pair  ") == 8, listed
+
+
+#: A server whose capture shoots 2 real pairs (scripted camera, PNG frames), starts a third (a
+#: half-built session folder) and hangs there, to be killed.
+HANGING_SERVER = """
+    import sys, tempfile, time
+    from pathlib import Path
+    import cv2, numpy as np
+    from burstcap.camera.scripted import CameraScript, ScriptedBackend
+    from burstcap.service import BackgroundServer, ServiceConfig, ShootParams, create_app
+    from burstcap.service.steps import shoot_pairs
+
+    frame = cv2.imencode(".png", np.full((32, 48, 3), 128, np.uint8))[1].tobytes()
+    script = CameraScript(captures=[[(f"IMG_{i}.PNG", frame)] for i in range(4)])
+
+    def capture(camera, params, job_dir, progress):
+        yield from shoot_pairs(camera, ShootParams(ratio=8, count=2), job_dir, progress)
+        tempfile.mkdtemp(prefix=".20260101-120000.", suffix=".partial", dir=job_dir)
+        progress(0.9, "exposing pair 3")
+        time.sleep(60)
+
+    app = create_app(ServiceConfig(out_dir=Path(sys.argv[1])), lambda: ScriptedBackend(script=script),
+                     capture, lambda *args: None)
+    with BackgroundServer(app) as server:
+        print(server.url, flush=True)
+        time.sleep(60)
+"""
+
+
+def test_pairs_shot_before_a_kill_9_are_kept_and_can_be_fused(tmp_path: Path) -> None:
+    """SIGKILL during the third pair of a job: at the next start the job is failed, its two pairs
+    are still recorded, the half-built session folder is gone, and the job folder pairs up."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HANGING_SERVER), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if not url else url
+        headers = {"Authorization": f"Bearer {(out / 'service-token').read_text().strip()}"}
+        job_id = httpx.post(f"{url}/api/shoot", json={"ratio": 8, "count": 3},
+                            headers=headers).json()["id"]
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/api/jobs/{job_id}", headers=headers).json()["stage"] != "exposing pair 3":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    assert list((out / "jobs" / job_id).glob(".*.partial"))  # what the kill left
+    with running_service(out) as svc, svc.client() as client:
+        job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "failed" and "server stopped" in job["error"]
+    assert len(job["pairs"]) == 2
+    assert list((out / "jobs" / job_id).glob(".*")) == []
+    listed = subprocess.run([sys.executable, "-m", "burstcap.cli", "process", "--recursive",
+                             "--dry-run", str(out / "jobs" / job_id)],
+                            capture_output=True, text=True, check=True).stdout
+    assert listed.count("pair  ") == 2, listed
 
 
 def test_a_killed_runs_temp_files_are_removed_at_the_next_start(tmp_path: Path) -> None:

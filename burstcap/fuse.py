@@ -13,9 +13,10 @@ Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and se
    exposure. Dark frames thus use the network's whole input range; at most 1% of the pixels clip;
 5. the long frame is aligned onto the short one (:mod:`burstcap.align`); pixels it does not cover
    take the short frame's values;
-6. the network (:func:`deblurnet.inference.fuse`, tiled for large images); the ghost guard
-   (:mod:`burstcap.ghost`) then takes the regions where the aligned long frame disagrees with the
-   short one (moving subjects, misalignment, spread light) from the denoised short frame;
+6. the ghost guard (:mod:`burstcap.ghost`): where the aligned long frame disagrees with the short
+   one (moving subjects, misalignment, spread light), the long frame is replaced by the denoised
+   short frame, so the network sees no ghost; then the network (:func:`deblurnet.inference.fuse`,
+   tiled for large images);
 7. colour: per-channel gains give the result the aligned long frame's global colour balance
    (:func:`colour_gains`; the long frame has the right colour, the short one may carry a cast);
 8. the output is written atomically by :func:`isp.io.write_image` (a linear DNG by
@@ -69,8 +70,8 @@ class FuseOptions:
     ``tile`` / ``overlap``: tiled inference in pixels (tile 0: whole image at once).
     ``bits``: output bit depth for PNG (8 or 16; JPEG is 8, TIFF 16). ``target_level``: where the long
     frame's 99th percentile lands in the linear [0, 1] range before sRGB encoding. ``threads``: torch
-    CPU threads (None: the physical cores). ``ghost_guard``: take the regions where the long frame
-    disagrees with the short one from the denoised short frame (:mod:`burstcap.ghost`).
+    CPU threads (None: the physical cores). ``ghost_guard``: where the long frame disagrees with the
+    short one, give the network the denoised short frame instead (:mod:`burstcap.ghost`).
     """
 
     model: str = "deblur-rnn"
@@ -207,11 +208,12 @@ class FusedArrays:
 
     ``rgb``: (H, W, 3) float32 scene-linear at the long frame's exposure. ``gain``: the exposure
     normalisation applied before the network (and undone after). ``alignment``: the warp used.
-    ``seconds``: wall time of each step ("normalise", "align", "network", "guard", "decode").
+    ``seconds``: wall time of each step ("normalise", "align", "guard", "network", "decode").
     ``colour``: the per-channel gains (3,) that matched the long frame's colour balance (ones when
-    off). ``confidence``: the ghost guard's (H, W) float32 map in [0, 1] (1: the network's pixel kept,
-    0: taken from the denoised short frame; None when the guard is off); ``short_share``: the share of
-    the picture the guard took from the short frame (mean of 1 - confidence).
+    off). ``confidence``: the ghost guard's (H, W) float32 map in [0, 1] (1: the long frame used, 0:
+    replaced by the denoised short frame before the network; None when the guard is off);
+    ``short_share``: the share of the picture the guard took from the short frame alone (mean of
+    1 - confidence).
     """
 
     rgb: np.ndarray
@@ -288,8 +290,8 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions. ``ensemble``:
     self-ensemble size of the network (1, 2, 4 or 8; see :func:`deblurnet.inference.fuse`).
     ``colour_match``: give the result the long frame's colour balance (:func:`colour_gains`).
-    ``ghost_guard``: replace where the aligned long frame disagrees with the short one by the denoised
-    short frame (:func:`burstcap.ghost.guard`).
+    ``ghost_guard``: where the aligned long frame disagrees with the short one, give the network the
+    denoised short frame instead (:func:`burstcap.ghost.guard`).
     """
     if short_lin.shape != long_lin.shape or short_lin.ndim != 3 or short_lin.shape[2] != 3:
         raise BurstcapError(f"short and long frames must be (H, W, 3) of one size, got "
@@ -315,15 +317,15 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
         alignment = estimate_alignment(short_n, long_n, options)
         long_n = warp_image(long_n, alignment, fill=short_n)
     lap("align")
+    guarded = guard(short_n, long_n) if ghost_guard else None
+    if guarded is not None:
+        long_n = guarded.long
+    lap("guard")
     sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress,
                  ensemble=ensemble)
-    lap("network")
-    guarded = guard(sharp, short_n, long_n) if ghost_guard else None
-    if guarded is not None:
-        sharp = guarded.rgb
     colour = colour_gains(sharp, long_n) if colour_match else np.ones(3, np.float32)
     del short_n, long_n
-    lap("guard")
+    lap("network")
     rgb = from_network(sharp, gain)
     rgb *= colour
     lap("decode")

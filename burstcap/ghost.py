@@ -1,9 +1,9 @@
 """The ghost guard: where the aligned long frame disagrees with the short one beyond what noise and
-blur explain, the fused result is taken from the denoised short frame instead.
+blur explain, the network is given the denoised short frame there instead of the long frame.
 
 The network trusts the long frame for clean detail, so anything the long frame has and the short one
 has not (a subject that moved, misalignment left after the global warp, a clipped light whose glow
-the blur spread) shows up in its output as a ghost. The guard compares the two frames block by
+the blur spread) can show up in its output as a ghost. The guard compares the two frames block by
 block (network domain, :func:`ghost_confidence`):
 
 1. both frames are averaged over blocks of ``cell`` x ``cell`` px (``cell`` grows with the image, so
@@ -27,9 +27,13 @@ block (network domain, :func:`ghost_confidence`):
    outwards) are covered, and so are holes inside it; the map is smoothed (the blend has no seams)
    and upsampled to (H, W).
 
-:func:`guard` then blends ``confidence * fused + (1 - confidence) * denoised short``, where the
-denoised short frame is OpenCV's non-local means (:func:`deblurnet.baselines.denoise_nlm`, the
-`short-denoised` baseline), computed only on the box that holds the guarded pixels.
+:func:`guard` then replaces the long frame by ``confidence * long + (1 - confidence) * denoised
+short``, where the denoised short frame is OpenCV's non-local means
+(:func:`deblurnet.baselines.denoise_nlm`, the `short-denoised` baseline), computed only on the box
+that holds the guarded pixels. In those regions both inputs of the network then come from the short
+frame alone: the network can only denoise the short frame there, and cannot paste the ghost. A
+network that copied its long input would return exactly the denoised short frame there; the shipped
+DeblurRNN, which also sharpens it, does better (the README gives the figures).
 """
 
 from __future__ import annotations
@@ -59,12 +63,12 @@ GROW = 0.75
 
 @dataclass(frozen=True)
 class Guarded:
-    """What :func:`guard` returns: ``rgb`` (H, W, 3) float32 network domain, ``confidence`` (H, W)
-    float32 in [0, 1] (1: the fused pixel is kept, 0: taken from the denoised short frame) and
-    ``short_share``: the mean of ``1 - confidence``, the share of the picture taken from the short
-    frame."""
+    """What :func:`guard` returns: ``long`` (H, W, 3) float32 network domain, the long frame to give
+    the network; ``confidence`` (H, W) float32 in [0, 1] (1: the long frame is kept, 0: replaced by
+    the denoised short frame) and ``short_share``: the mean of ``1 - confidence``, the share of the
+    picture taken from the short frame alone."""
 
-    rgb: np.ndarray
+    long: np.ndarray
     confidence: np.ndarray
     short_share: float
 
@@ -155,34 +159,33 @@ def ghost_confidence(short_n: np.ndarray, long_n: np.ndarray,
     return np.clip(full, 0.0, 1.0)
 
 
-def guard(fused_n: np.ndarray, short_n: np.ndarray, long_n: np.ndarray,
-          sigma: float | np.ndarray | None = None) -> Guarded:
-    """The fused image with its ghosts replaced by the denoised short frame (see the module docstring).
+def guard(short_n: np.ndarray, long_n: np.ndarray, sigma: float | np.ndarray | None = None) -> Guarded:
+    """The long frame with its ghosts replaced by the denoised short frame (see the module docstring).
 
-    ``fused_n``, ``short_n``, ``long_n``: (H, W, 3) float32 network domain, the long frame aligned.
-    ``sigma``: as in :func:`ghost_confidence`. Inputs are not modified.
+    ``short_n``, ``long_n``: (H, W, 3) float32 network domain, the long frame aligned onto the short
+    one. ``sigma``: as in :func:`ghost_confidence`. Inputs are not modified.
     """
     from deblurnet.baselines import denoise_nlm
 
     confidence = ghost_confidence(short_n, long_n, sigma)
     guarded = confidence < 0.999
     if not guarded.any():
-        return Guarded(fused_n, confidence, 0.0)
+        return Guarded(long_n, confidence, 0.0)
     rows, cols = np.flatnonzero(guarded.any(axis=1)), np.flatnonzero(guarded.any(axis=0))
     margin = 64  # context for the non-local means search window and its noise estimate
     y0, y1 = max(0, rows[0] - margin), min(guarded.shape[0], rows[-1] + 1 + margin)
     x0, x1 = max(0, cols[0] - margin), min(guarded.shape[1], cols[-1] + 1 + margin)
     denoised = denoise_nlm(short_n[y0:y1, x0:x1])
     weight = confidence[y0:y1, x0:x1, None]
-    out = np.array(fused_n, dtype=np.float32, copy=True)
+    out = np.array(long_n, dtype=np.float32, copy=True)
     out[y0:y1, x0:x1] = weight * out[y0:y1, x0:x1] + (1.0 - weight) * denoised
     return Guarded(out, confidence, float(1.0 - confidence.mean()))
 
 
 def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
-    """Write a confidence map (H, W) in [0, 1] as an 8-bit grey image (white: the network's pixel
-    kept, black: taken from the denoised short frame), atomically; the format follows the extension
-    (.png, .jpg, .tif). Returns the path."""
+    """Write a confidence map (H, W) in [0, 1] as an 8-bit grey image (white: the long frame used,
+    black: the short frame alone), atomically; the format follows the extension (.png, .jpg, .tif).
+    Returns the path."""
     from isp.atomic import atomic_write_bytes
 
     path = Path(path)

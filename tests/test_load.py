@@ -127,7 +127,7 @@ def test_fifty_pollers_and_shoot_bursts(tmp_path: Path, virtual_camera: Path) ->
             assert len(sessions) == 1
             assert len(list(sessions[0].glob("short_*"))) == len(list(sessions[0].glob("long_*"))) == 1
             assert len(list(folder.glob("fused_*"))) == 1
-            assert sorted(p.name for p in (folder / "thumbs").iterdir()) == [
+            assert sorted(p.name for p in (folder / ".thumbs").iterdir()) == [
                 "00_long.jpg", "00_result.jpg", "00_short.jpg"]
 
     assert not failures, failures[:5]

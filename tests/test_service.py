@@ -237,7 +237,7 @@ def test_thumbnail_os_error_does_not_leave_the_job_stuck(tmp_path: Path,
     def capture_then_block_thumbs(camera: CameraBackend, params: ShootParams, job_dir: Path,
                                   progress: ProgressFn) -> list[CapturedPair]:
         pairs = list(shoot_pairs(camera, params, job_dir, progress))
-        (job_dir / "thumbs").write_text("not a folder")  # mkdir of thumbs/ raises FileExistsError
+        (job_dir / ".thumbs").write_text("not a folder")  # mkdir of .thumbs/ raises FileExistsError
         return pairs
 
     with running_service(tmp_path / "out", capture=capture_then_block_thumbs) as svc, \

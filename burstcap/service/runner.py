@@ -26,6 +26,7 @@ from pathlib import Path
 
 from burstcap.camera.backend import CameraBackend, CameraInfo
 from burstcap.errors import BurstcapError
+from burstcap.report import read_report
 from burstcap.service.store import Job, JobState, JobStore, PairFiles
 from burstcap.service.thumbs import make_thumbnail
 from deblurnet.errors import DeblurnetError
@@ -84,6 +85,8 @@ class CameraStatus:
     checked: float | None = None  # Unix time of the reading
 
 
+#: Folder of a job's previews (hidden: `burstcap process` skips hidden files and folders).
+THUMBS_DIR = ".thumbs"
 #: Share of a job's progress bar given to capture; processing gets the rest.
 CAPTURE_SHARE = 0.5
 #: Seconds ``close`` waits for the running capture and processing before the store is closed.
@@ -243,6 +246,7 @@ class JobRunner:
                                                      self.out_dir / pair.long),
                                         job.ratio, out_path, progress)
                 pair.result = self._relative(written)
+                pair.report = read_report(written)
                 self._thumbnail(job, i, "result", pair.result)
         except Exception as exc:  # noqa: BLE001 - any failure becomes the job's error
             self._fail(job, exc, "processing")
@@ -265,8 +269,9 @@ class JobRunner:
         return resolved.relative_to(self.out_dir).as_posix()
 
     def _thumbnail(self, job: Job, index: int, kind: str, rel: str) -> None:
-        """A preview of ``rel`` as ``jobs/<id>/thumbs/<index>_<kind>.jpg``, recorded in the pair."""
-        dest = self.out_dir / "jobs" / job.id / "thumbs" / f"{index:02d}_{kind}.jpg"
+        """A preview of ``rel`` as ``jobs/<id>/.thumbs/<index>_<kind>.jpg``, recorded in the pair
+        (hidden, so `burstcap process` on a job folder sees only the shot pairs)."""
+        dest = self.out_dir / "jobs" / job.id / THUMBS_DIR / f"{index:02d}_{kind}.jpg"
         try:
             make_thumbnail(self.out_dir / rel, dest, self._thumbnail_px)
         except Exception as exc:  # noqa: BLE001 - a missing thumbnail (disk full, odd RAW) must not fail the job

@@ -10,8 +10,10 @@ so the demo needs no download and no data folder). The pair is synthesised in sc
   (a = 5e-4, b = 1e-6), and moved by a small hand-held shift (2.5 px, 0.3 degree) that alignment undoes.
 
 Writes short.png and long.png (16-bit, with EXIF exposure times 1/400 s and 1/50 s, so
-``burstcap fuse short.png long.png -o x.png`` finds the ratio in the metadata), fused.png,
-sharp.png and comparison.jpg (short x 8 | long | fused, labelled with PSNR against the original).
+``burstcap fuse short.png long.png -o x.png`` finds the ratio in the metadata; short.png is nearly
+black, as a 1/8 exposure is), short_x8.png (the short frame times 8, at the long frame's brightness,
+as the comparison shows it), fused.png, sharp.png and comparison.jpg (short x 8 | long | fused,
+labelled with PSNR against the original).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from torch import nn
 from burstcap.compare import comparison, write_jpeg
 from burstcap.errors import BurstcapError
 from burstcap.fuse import fuse_arrays, write_output
-from deblurnet.inference import load_model, shipped_weights, untrained_model
+from deblurnet.inference import describe_device, load_model, shipped_weights, untrained_model
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
 
@@ -114,11 +116,13 @@ def run_demo(out: Path, model_name: str = "deblur-rnn", weights: Path | None = N
     if not trained:
         print(f"burstcap: warning: no trained weights ({shipped_weights(model_name)} is missing): "
               f"using an UNTRAINED {model_name}; the fused image shows the pipeline, not the quality")
+    print(f"fusing with {model_name} on {describe_device(next(model.parameters()).device)}")
     fused = fuse_arrays(short, long, RATIO, model).rgb
 
     when = datetime(2024, 1, 1, 12, 0, 0)
     write_output(out / "short.png", short, CaptureMetadata("burstcap", "demo", 1 / 400, 1600, 2.8, when), 16)
     write_output(out / "long.png", long, CaptureMetadata("burstcap", "demo", 1 / 50, 1600, 2.8, when), 16)
+    write_output(out / f"short_x{RATIO:g}.png", short * np.float32(RATIO), None, 8)  # as the comparison shows it
     write_output(out / "fused.png", fused, None, 8)
     write_output(out / "sharp.png", sharp, None, 8)
 
@@ -131,5 +135,7 @@ def run_demo(out: Path, model_name: str = "deblur-rnn", weights: Path | None = N
     print(f"PSNR against the sharp original ({'trained' if trained else 'UNTRAINED'} {model_name}):")
     for name, value in scores.items():
         print(f"  {name:9s} {value:6.2f} dB")
-    print(f"wrote {out}/short.png, long.png, fused.png, sharp.png, comparison.jpg")
+    print(f"wrote {out}/short.png (the short exposure itself: 1/{RATIO:g} of the light, nearly black), "
+          f"short_x{RATIO:g}.png (it times {RATIO:g}, at the long frame's brightness), long.png, fused.png, "
+          f"sharp.png, comparison.jpg")
     return 0

@@ -36,8 +36,12 @@ def test_demo_writes_images_and_prints_psnr(tmp_path: Path, capsys) -> None:
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--device", "cpu", "--threads", "1"]) == 0
     text = capsys.readouterr().out
-    for name in ("short.png", "long.png", "fused.png", "sharp.png", "comparison.jpg"):
+    for name in ("short.png", "short_x8.png", "long.png", "fused.png", "sharp.png", "comparison.jpg"):
         assert (out / name).is_file(), name
+    assert "fusing with deblur-rnn on cpu" in text
+    # short_x8.png shows the short frame at the long frame's brightness, as the comparison labels it
+    shown, long_png = (cv2.imread(str(out / n), cv2.IMREAD_GRAYSCALE).mean() for n in ("short_x8.png", "long.png"))
+    assert shown == pytest.approx(long_png, rel=0.1)
     scores = dict(re.findall(r"^\s+(short x8|long|fused)\s+([\d.]+) dB$", text, re.MULTILINE))
     assert set(scores) == {"short x8", "long", "fused"}
     assert 12 < float(scores["short x8"]) < 30 and 12 < float(scores["long"]) < 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import ipaddress
 import socket
 import sys
 from dataclasses import replace
@@ -15,6 +16,9 @@ EPILOG = """\
 examples:
   burstcap serve                                   # http://127.0.0.1:8000, files in ./burstcap-output
   burstcap serve --host 0.0.0.0 --out ~/shots      # reachable from a phone on the same network
+
+With --host 0.0.0.0 the URL and QR code carry this machine's LAN address; on loopback (the default)
+a phone cannot open them, and serve says so in one line.
 
 The first start writes a random access token to OUT/service-token (mode 0600) and prints a URL
 carrying it (plus a QR code): open that URL on the phone. Every /api call needs
@@ -59,8 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model weights (.safetensors; default: the shipped weights)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="torch device for fusion (default auto: CUDA when available)")
-    p.add_argument("--format", default="jpg", choices=("jpg", "png", "tif"),
-                   help="format of fused images (default jpg, which phones display)")
+    p.add_argument("--format", default="jpg", choices=("jpg", "png", "tif", "dng"),
+                   help="format of fused images (default jpg, which phones display; dng: a linear DNG "
+                        "for a raw developer, previewed on the page)")
     p.add_argument("--access-log", action="store_true", default=None,
                    help="log every request (off by default: image URLs carry the token)")
     p.add_argument("--no-qr", action="store_true", help="do not print the QR code")
@@ -83,6 +88,23 @@ def phone_url(config: ServiceConfig, port: int, token: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/#token={token}"
+
+
+def reachability_note(config: ServiceConfig, url: str) -> str | None:
+    """One line when a phone cannot open ``url`` (the service listens on loopback only, or no LAN
+    address was found), saying how to fix it; None when the URL carries a LAN address."""
+    if config.loopback_only:
+        return (f"burstcap: note: listening on {config.host} (this machine only): a phone cannot open "
+                "this URL; start with --host 0.0.0.0 to serve the local network")
+    host = url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
+    try:
+        usable = not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: the machine found no LAN address of its own
+        usable = False
+    if not usable:
+        return (f"burstcap: note: no LAN address found (using {host}): a phone may not reach it; "
+                "connect this machine to the phone's network, or give its address with --host")
+    return None
 
 
 def exposure_warning(config: ServiceConfig, port: int) -> str | None:
@@ -133,6 +155,7 @@ def _serve(args: argparse.Namespace, config: ServiceConfig, sock: socket.socket)
     from burstcap.service.app import create_app
     from burstcap.service.auth import load_or_create_token
     from burstcap.service.steps import fuse_step, shoot_pairs
+    from deblurnet.inference import describe_device, resolve_device
 
     load_backend(args.backend)  # unknown backend: fail now, not at the first shot
     options = FuseOptions(model=args.model, weights=args.weights, device=args.device).validate()
@@ -149,8 +172,12 @@ def _serve(args: argparse.Namespace, config: ServiceConfig, sock: socket.socket)
     print(f"burstcap: serving {config.out_dir.resolve()} on http://{config.host}:{port} "
           f"(API docs at /docs, token in {config.token_path})")
     print(f"Open on the phone: {url}")
+    note = reachability_note(config, url)
+    if note:
+        print(note, file=sys.stderr)
     if not args.no_qr:
         print(qr_text(url))
+    print(f"fusion: {args.model} on {describe_device(resolve_device(args.device))}")
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=config.access_log,
                                            timeout_graceful_shutdown=3))

@@ -117,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
                             fuse=not args.no_process,
                             process=ProcessOptions(fuse=_fuse_options(args), contact_sheet=False))
     pipeline = Pipeline(config, progress=_print_progress)
+    if config.fuse:  # load the network first: a missing model fails before the camera fires
+        from deblurnet.inference import describe_device
+
+        model = pipeline.load_model()
+        print(f"fusing with {config.process.fuse.model} on {describe_device(next(model.parameters()).device)}")
     for session in pipeline.shoot(request, count=args.count):
         print(f"{session.folder}: {session.camera.model}, effective ratio "
               f"1/{1 / session.effective_ratio:.3g} (asked 1/{1 / session.requested_ratio:.3g}), "

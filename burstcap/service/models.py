@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from burstcap.service.runner import CameraStatus
@@ -33,6 +35,9 @@ class PairView(BaseModel):
     index: int
     result_url: str | None = Field(description="full-size fused image, once processed")
     thumbnail_urls: dict[str, str] = Field(description="'short' | 'long' | 'result' -> JPEG preview")
+    report: dict[str, Any] | None = Field(None, description="the shot's report once fused (ratio, "
+                                          "alignment, ghost guard, model, device, timings, warnings; "
+                                          "README 'The report per shot')")
 
 
 class JobView(BaseModel):
@@ -55,7 +60,8 @@ class JobView(BaseModel):
         base = f"/api/jobs/{job.id}"
         pairs = [PairView(index=i,
                           result_url=f"{base}/result?pair={i}" if p.result else None,
-                          thumbnail_urls={k: f"{base}/thumbnail/{k}?pair={i}" for k in p.thumbnails})
+                          thumbnail_urls={k: f"{base}/thumbnail/{k}?pair={i}" for k in p.thumbnails},
+                          report=p.report)
                  for i, p in enumerate(job.pairs)]
         return cls(id=job.id, state=job.state, progress=job.progress, stage=job.stage,
                    ratio=job.ratio, count=job.count, created=job.created, finished=job.finished,

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from burstcap.errors import BurstcapError
 
@@ -48,6 +49,7 @@ class PairFiles:
     long: str
     result: str | None = None
     thumbnails: dict[str, str] = field(default_factory=dict)  # "short" | "long" | "result" -> path
+    report: dict[str, Any] | None = None  # the shot's report (burstcap.report), once fused
 
 
 @dataclass

@@ -116,8 +116,28 @@ function renderGallery(jobs) {
     const when = new Date(job.created * 1000).toLocaleTimeString();
     caption.textContent = `×${job.ratio} · ${when} · ${(job.timings.total_s || 0).toFixed(1)} s`;
     li.append(link, inputs, caption);
+    if (pair.report) li.append(figures(pair.report));
     return li;
   }));
+}
+
+// The key figures of a shot's report (README "The report per shot"), one line under its result.
+function figures(report) {
+  const line = document.createElement("div");
+  line.className = "figures";
+  const guard = report.ghost_guard.enabled
+    ? `guard ${(report.ghost_guard.short_share * 100).toFixed(1)}% short`
+    : "guard off";
+  const parts = [
+    `ratio ${report.ratio.toFixed(2)} (${report.ratio_source})`,
+    `shift ${report.alignment.shift_px.toFixed(1)} px`,
+    guard,
+    `${report.model} on ${report.device}`,
+    `${report.seconds.total.toFixed(1)} s`,
+  ];
+  if (report.warnings.length) parts.push(`⚠ ${report.warnings.join("; ")}`);
+  line.textContent = parts.join(" · ");
+  return line;
 }
 
 async function openFullSize(event, url) {

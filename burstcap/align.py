@@ -7,8 +7,12 @@ coordinates of the *reference* (short) frame to the *moving* (long) frame, on do
 1. ORB features + RANSAC homography give an initial estimate (skipped when there are too few matches);
 2. ECC (``cv2.findTransformECC``) refines it coarse-to-fine on Gaussian-smoothed luminance, which is
    robust to the short frame's noise and the long frame's blur;
-3. the warp is checked (correlation, plausible geometry); pairs too different are refused with
-   :class:`burstcap.errors.AlignmentError`.
+3. the warp is checked (correlation, plausible geometry). When the check fails (a very noisy short
+   frame against a strongly blurred long one lowers the correlation of true pairs too), the alignment
+   falls back to a translation, then to no warp, whichever still shows the same scene: the *scene
+   similarity* (correlation after a strong blur, which removes most noise and motion blur) is at least
+   ``min_scene_similarity``; the result carries a ``warning``. Only frames that clearly show different
+   scenes are refused with :class:`AlignmentError`.
 
 Images given to this module are float32 (H, W, 3) or (H, W), any brightness scale: they are normalised
 internally, so pass the short frame already multiplied by the exposure ratio or not, as convenient.
@@ -44,14 +48,16 @@ class AlignmentError(BurstcapError):
 class AlignOptions:
     """How to align a pair.
 
-    ``max_side``: the longest side (px) of the finest ECC level; ``min_correlation``: ECC correlation
-    (zero-mean normalised, in [-1, 1]) below which the pair is refused; ``max_shift``: largest corner
-    displacement accepted, as a fraction of the image diagonal.
+    ``max_side``: the longest side (px) of the finest ECC level; ``min_correlation``: correlation
+    (zero-mean normalised, in [-1, 1]) below which the estimated warp is not trusted and the fallbacks
+    are tried; ``min_scene_similarity``: below this the frames are taken for different scenes and
+    refused; ``max_shift``: largest corner displacement accepted, as a fraction of the image diagonal.
     """
 
     motion: Motion = "homography"
     max_side: int = 1024
     min_correlation: float = 0.6
+    min_scene_similarity: float = 0.5
     max_shift: float = 0.2
     use_features: bool = True
 
@@ -65,7 +71,8 @@ class Alignment:
     ``residual``: RMS luminance difference after alignment on the downscaled, normalised images
     (fraction of the reference's 1..99 percentile range), over pixels both frames cover.
     ``shift_px``: mean displacement of the four image corners, full-resolution pixels.
-    ``method``: "orb+ecc", "ecc", or "identity" (when alignment was skipped).
+    ``method``: "orb+ecc", "ecc", "identity" (when alignment was skipped), or after an unsure estimate
+    "translation (fallback)" / "identity (fallback)", with a one-line ``warning`` saying so.
     """
 
     warp: np.ndarray
@@ -73,6 +80,7 @@ class Alignment:
     residual: float
     shift_px: float
     method: str
+    warning: str | None = None
 
     @staticmethod
     def identity() -> "Alignment":
@@ -198,6 +206,45 @@ def _masked_scores(ref: np.ndarray, mov: np.ndarray, warp: np.ndarray) -> tuple[
     return corr, float(np.sqrt(np.mean((a - b) ** 2)))
 
 
+def scene_similarity(ref: np.ndarray, mov: np.ndarray, warp: np.ndarray) -> float:
+    """Correlation of two (h, w) luminance images after ``warp`` and a Gaussian blur of 1% of the
+    larger side (at least 2 px): noise and motion blur mostly gone, the scene's layout left."""
+    sigma = max(2.0, 0.01 * max(ref.shape))
+    blur = lambda x: cv2.GaussianBlur(x, (0, 0), sigma)  # noqa: E731
+    return _masked_scores(blur(ref), blur(mov), warp)[0]
+
+
+def _fallback(ref: np.ndarray, mov: np.ndarray, fine: float, shape: tuple[int, int], opts: AlignOptions,
+              corr: float) -> Alignment:
+    """When the estimated warp is not trusted: a translation (ECC on blurred quarter-size images),
+    else no warp, the first whose scene similarity reaches ``opts.min_scene_similarity``."""
+    candidates: list[tuple[np.ndarray, str]] = []
+    quarter = 0.25 if 0.25 * min(ref.shape) >= 32 else 1.0
+    small_ref, small_mov = (cv2.GaussianBlur(_resize(x, quarter), (0, 0), 1.5) for x in (ref, mov))
+    try:
+        _, shift = _ecc(small_ref, small_mov, np.eye(3), "translation")
+        shift = _rescale_warp(shift, quarter, 1.0)
+        if _plausible(_rescale_warp(shift, fine, 1.0), shape, opts.max_shift):
+            candidates.append((shift, "translation (fallback)"))
+    except cv2.error:
+        pass
+    candidates.append((np.eye(3), "identity (fallback)"))
+    best = -1.0
+    for warp, method in candidates:
+        similarity = scene_similarity(ref, mov, warp)
+        best = max(best, similarity)
+        if similarity >= opts.min_scene_similarity:
+            full = _rescale_warp(warp, fine, 1.0)
+            c, residual = _masked_scores(ref, mov, warp)
+            kind = method.split()[0]
+            return Alignment(full, c, residual, corner_shift(full, shape), method, warning=(
+                f"alignment unsure (correlation {corr:.2f} < {opts.min_correlation:.2f} or implausible "
+                f"motion): used {'a ' + kind if kind == 'translation' else 'no warp'} instead"))
+    raise AlignmentError(
+        f"the two frames show different scenes (scene similarity {best:.2f} < "
+        f"{opts.min_scene_similarity:.2f} even after a strong blur): check that SHORT and LONG are a pair")
+
+
 def estimate_alignment(reference: np.ndarray, moving: np.ndarray,
                        options: AlignOptions | None = None) -> Alignment:
     """The warp taking ``reference`` pixel coordinates to ``moving`` ones (see :class:`Alignment`).
@@ -240,12 +287,10 @@ def estimate_alignment(reference: np.ndarray, moving: np.ndarray,
 
     corr, residual = _masked_scores(ref_fine, mov_fine, warp)
     full = _rescale_warp(warp, fine, 1.0)
-    if not _plausible(full, shape, opts.max_shift) or corr < opts.min_correlation:
-        raise AlignmentError(
-            f"the two frames do not show the same scene closely enough to align "
-            f"(correlation {corr:.2f} < {opts.min_correlation:.2f} or implausible motion): "
-            f"check that SHORT and LONG are a pair")
-    result = Alignment(full, corr, residual, corner_shift(full, shape), method)
+    if _plausible(full, shape, opts.max_shift) and corr >= opts.min_correlation:
+        result = Alignment(full, corr, residual, corner_shift(full, shape), method)
+    else:
+        result = _fallback(ref_fine, mov_fine, fine, shape, opts, corr)
     log.info("aligned (%s): correlation %.3f, residual %.4f, corner shift %.2f px",
              method, corr, residual, result.shift_px)
     return result

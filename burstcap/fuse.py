@@ -23,8 +23,11 @@ Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and se
    :func:`isp.dng.write_linear_dng`); its format follows the extension; the report of the shot goes
    beside it (:mod:`burstcap.report`).
 
-For RAW inputs the camera's noise profile is looked up (``hardware_profiles.profile_for``) and
-reported in :class:`FuseResult`, with a warning when the camera is unknown.
+The network also takes a noise map of the short frame (:mod:`deblurnet.noise_map`): for RAW input from
+the camera's noise profile at the short frame's ISO (``hardware_profiles``; a profile made by
+``burstcap calibrate`` is found by the camera's make and model), otherwise estimated from the image,
+with a warning when the camera has no profile (:func:`short_noise`). The profile used is reported in
+:class:`FuseResult`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from burstcap.embed_metadata import embed_metadata
 from burstcap.errors import BurstcapError
 from burstcap.ghost import guard, write_confidence
 from burstcap.report import shot_report, write_report
+from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
 from deblurnet.inference import DEFAULT_OVERLAP, DEFAULT_TILE, Progress, describe_device, fuse, load_model
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
@@ -55,6 +59,9 @@ if TYPE_CHECKING:
     from isp.io import LinearImage
 
 log = logging.getLogger(__name__)
+
+NoiseLaw = tuple[np.ndarray, np.ndarray]
+"""A short frame's noise law (a (3,), b (3,)) per R, G, B: variance a * x + b at linear level x."""
 
 #: Output extensions and the bit depths they can hold (the first one is the default).
 OUTPUT_BITS: dict[str, tuple[int, ...]] = {
@@ -72,6 +79,8 @@ class FuseOptions:
     frame's 99th percentile lands in the linear [0, 1] range before sRGB encoding. ``threads``: torch
     CPU threads (None: the physical cores). ``ghost_guard``: where the long frame disagrees with the
     short one, give the network the denoised short frame instead (:mod:`burstcap.ghost`).
+    ``profile``: noise profile (name or JSON file) for the short frame's noise map (None: the
+    camera's own; see :func:`short_noise`).
     """
 
     model: str = "deblur-rnn"
@@ -87,6 +96,7 @@ class FuseOptions:
     ensemble: int = 1
     colour_match: bool = True
     threads: int | None = None
+    profile: str | None = None
     ghost_guard: bool = True
 
     def validate(self) -> FuseOptions:
@@ -179,7 +189,7 @@ def load_options(path: str | Path, base: FuseOptions | None = None) -> FuseOptio
     for key, value in table.items():
         if key in ("align", "colour_match", "ghost_guard") and not isinstance(value, bool):
             raise BurstcapError(f"{path}: {key} must be true or false, got {value!r}")
-        if key in ("weights", "model", "device", "motion") and not isinstance(value, str):
+        if key in ("weights", "model", "device", "motion", "profile") and not isinstance(value, str):
             raise BurstcapError(f"{path}: {key} must be a string, got {value!r}")
         if key in ("tile", "overlap", "bits", "ensemble", "threads") and (
                 not isinstance(value, int) or isinstance(value, bool)):
@@ -282,7 +292,7 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
                 align: bool | AlignOptions = True, tile: int = DEFAULT_TILE,
                 overlap: int = DEFAULT_OVERLAP, target_level: float = 0.9,
                 progress: Progress | bool | None = None, ensemble: int = 1, ghost_guard: bool = True,
-                colour_match: bool = True) -> FusedArrays:
+                colour_match: bool = True, noise_law: NoiseLaw | None = None) -> FusedArrays:
     """Fuse a developed pair; see the module docstring for the steps.
 
     ``short_lin``, ``long_lin``: (H, W, 3) float32 scene-linear, each at its own exposure (the short
@@ -292,6 +302,9 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     ``colour_match``: give the result the long frame's colour balance (:func:`colour_gains`).
     ``ghost_guard``: where the aligned long frame disagrees with the short one, give the network the
     denoised short frame instead (:func:`burstcap.ghost.guard`).
+    ``noise_law``: the short frame's noise (a (3,), b (3,)) in its own scene-linear units (variance
+    a * x + b; from the camera's noise profile at its ISO, :func:`short_noise`); None: the noise map is
+    estimated from the image (:mod:`deblurnet.noise_map`).
     """
     if short_lin.shape != long_lin.shape or short_lin.ndim != 3 or short_lin.shape[2] != 3:
         raise BurstcapError(f"short and long frames must be (H, W, 3) of one size, got "
@@ -309,6 +322,10 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     gain = normalisation_gain(long_lin, target_level)
     short_n = to_network(short_lin, gain * ratio)
     long_n = to_network(long_lin, gain)
+    if noise_law is None:
+        noise = estimated_noise_map(short_n)
+    else:
+        noise = law_noise_map(short_n, *network_law(noise_law[0], noise_law[1], gain * ratio))
     lap("normalise")
     if align is False:
         alignment = Alignment.identity()
@@ -321,7 +338,7 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     if guarded is not None:
         long_n = guarded.long
     lap("guard")
-    sharp = fuse(model, short_n, long_n, tile=tile or None, overlap=overlap, progress=progress,
+    sharp = fuse(model, short_n, long_n, noise, tile=tile or None, overlap=overlap, progress=progress,
                  ensemble=ensemble)
     colour = colour_gains(sharp, long_n) if colour_match else np.ones(3, np.float32)
     del short_n, long_n
@@ -404,30 +421,65 @@ def write_output(out_path: Path, rgb_linear: np.ndarray, metadata: CaptureMetada
             embed_metadata(tmp, metadata)
 
 
-def _profile_name(image: Any, warnings: list[str]) -> str | None:
-    """Noise profile name for a RAW input (informational); adds a warning when unknown."""
-    if not image.is_raw:
-        return None
-    from hardware_profiles import ProfileError
+@dataclass(frozen=True)
+class ShortNoise:
+    """Where the short frame's noise map comes from (:mod:`deblurnet.noise_map`).
+
+    ``profile``: the noise profile name (None: none used); ``iso``: the short frame's ISO;
+    ``law``: (a (3,), b (3,)) per R, G, B in normalised raw units at that ISO, or None when the map is
+    estimated from the image (sRGB input, a camera without a measured profile, a RAW without ISO).
+    """
+
+    profile: str | None
+    iso: float | None = None
+    law: NoiseLaw | None = None
+
+    @property
+    def source(self) -> str:
+        """"profile" or "estimated", for reports."""
+        return "profile" if self.law is not None else "estimated"
+
+
+def short_noise(image: Any, warnings: list[str], profile: str | Path | None = None) -> ShortNoise:
+    """The noise law of a read short frame (:class:`isp.io.LinearImage`) for its noise map.
+
+    RAW input: ``profile`` (a name or a JSON file, e.g. from ``burstcap calibrate``) when given, else
+    the camera's own (``hardware_profiles.profile_for``), at the frame's ISO. The generic profile is a
+    guess, not a measurement, so a camera without a profile gets a map estimated from the image
+    instead, with a warning; so does a RAW without ISO. sRGB input: estimated (its noise went through
+    the camera's processing; a raw law does not describe it) unless ``profile`` is given.
+    """
+    from hardware_profiles import ProfileError, load_profile
     from hardware_profiles.registry import GENERIC_NAME, profile_for
 
     meta = image.metadata
+    if profile is None and not image.is_raw:
+        return ShortNoise(None)
     registry_log = logging.getLogger("hardware_profiles.registry")
     was_disabled, registry_log.disabled = registry_log.disabled, True  # we report it ourselves
     try:
-        profile = profile_for(meta.make, meta.model)
+        found = load_profile(profile) if profile is not None else profile_for(meta.make, meta.model)
     except ProfileError as exc:
-        warnings.append(f"no noise profile available ({exc})")
-        return None
+        if profile is not None:
+            raise BurstcapError(f"noise profile {profile}: {exc}") from None
+        warnings.append(f"no noise profile available ({exc}): noise level estimated from the image")
+        return ShortNoise(None)
     finally:
         registry_log.disabled = was_disabled
-    if profile.name == GENERIC_NAME:
+    if found.name == GENERIC_NAME:
         camera = f"{meta.make or ''} {meta.model or ''}".strip() or "?"
         if meta.make and meta.model and meta.model.lower().startswith(meta.make.lower()):
             camera = meta.model
-        warnings.append(f"no noise profile for camera {camera}: using the generic one "
-                        f"(run 'burstcap calibrate')")
-    return profile.name
+        warnings.append(f"no noise profile for camera {camera}: noise level estimated from the image "
+                        f"(run 'burstcap calibrate' to measure this camera)")
+        return ShortNoise(GENERIC_NAME)
+    iso = getattr(meta, "iso", None)
+    if not iso or not math.isfinite(float(iso)) or float(iso) <= 0:
+        warnings.append(f"{image.path}: no ISO in the metadata: noise level estimated from the image, "
+                        f"not from the {found.name} profile")
+        return ShortNoise(found.name)
+    a, b = found.channel_params(float(iso))
+    return ShortNoise(found.name, float(iso), (np.asarray(a, np.float32), np.asarray(b, np.float32)))
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -473,11 +525,14 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     else:
         estimate = exposure_ratio(long, short)
         ratio, source = float(estimate.ratio), str(estimate.source)
+        if source == "image-global":
+            warnings.append(f"exposure ratio estimated from the mean brightness only ({ratio:.3g}): too "
+                            f"few well-exposed regions for the block estimate; give --ratio if it is off")
     check_ratio(ratio, f"the {source}")
     if ratio < 1.0:
         warnings.append(f"the short frame is brighter than the long one (ratio {ratio:.3g}): are SHORT "
                         f"and LONG swapped?")
-    profile = _profile_name(short, warnings)
+    noise = short_noise(short, warnings, opts.profile)
 
     if model is None:
         model = load_model(opts.model, opts.weights, opts.device, threads=opts.threads)
@@ -485,9 +540,11 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     try:
         fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=opts.align_options(), tile=opts.tile,
                             overlap=opts.overlap, target_level=opts.target_level, progress=progress,
-                            ensemble=opts.ensemble, colour_match=opts.colour_match)
+                            ensemble=opts.ensemble, colour_match=opts.colour_match, noise_law=noise.law)
     except BurstcapError as exc:
         raise BurstcapError(f"{short_path} + {long_path}: {exc}") from None
+    if fused.alignment.warning:
+        warnings.append(fused.alignment.warning)
 
     # develop() already applied the orientation, so the output is upright: orientation 1.
     metadata = short.metadata
@@ -496,7 +553,7 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     write_output(out_path, fused.rgb, metadata, bits, camera=short)
     h, w = fused.rgb.shape[:2]
     result = FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
-                      profile, time.perf_counter() - start, tuple(warnings),
+                      noise.profile, time.perf_counter() - start, tuple(warnings),
                       fused.short_share if opts.ghost_guard else None)
     if confidence is not None and fused.confidence is not None:
         write_confidence(confidence, fused.confidence)

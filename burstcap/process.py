@@ -37,7 +37,8 @@ import numpy as np
 
 from burstcap.errors import BurstcapError
 from burstcap.report import read_report, shot_report, write_report
-from burstcap.fuse import FuseOptions, check_pair, check_ratio, fuse_arrays, output_bits, write_output
+from burstcap.fuse import (FuseOptions, check_pair, check_ratio, fuse_arrays, output_bits, short_noise,
+                           write_output)
 from burstcap.shoot import RAW_EXTENSIONS, SIDECAR_NAME, parse_iso, read_sidecar
 
 log = logging.getLogger(__name__)
@@ -445,13 +446,15 @@ def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) ->
         ratio, source = float(estimate.ratio), str(estimate.source)
     ratio = check_ratio(ratio)
     warnings: list[str] = []
-    profile = None
+    noise = short_noise(short, warnings, options.fuse.profile)
+    profile = noise.profile
     t = time.perf_counter()
     fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align_options(),
                         tile=options.fuse.tile, overlap=options.fuse.overlap,
                         target_level=options.fuse.target_level, progress=False,
                         ghost_guard=options.fuse.ghost_guard,
-                        ensemble=options.fuse.ensemble, colour_match=options.fuse.colour_match)
+                        ensemble=options.fuse.ensemble, colour_match=options.fuse.colour_match,
+                        noise_law=noise.law)
     times["fuse"] = time.perf_counter() - t
     times.update({f"fuse:{step}": secs for step, secs in getattr(fused, "seconds", {}).items()})
     t = time.perf_counter()

@@ -29,11 +29,11 @@ import cv2
 import numpy as np
 from isp import color as isp_color
 
-Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""A fusion method: (short, long) -> sharp estimate, all (H, W, 3) float32 network domain."""
+from deblurnet.noise_map import estimate_noise_sigma, estimate_noise_sigma_rgb
 
-_LAPLACE_DIFF = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
-
+Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""A fusion method: (short, long, noise) -> sharp estimate; short, long and the result (H, W, 3) float32
+network domain, noise the (H, W, 1) noise map of the short frame (:mod:`deblurnet.noise_map`)."""
 
 @dataclass
 class ClassicalParams:
@@ -49,24 +49,6 @@ class ClassicalParams:
     deconv_reg: float = 0.05       # deconvolution: weight of the gradient prior
     detail_gain: float = 0.5       # deconvolved residual x this x the edge gain map is added back
     tile: int = 128                # kernels are estimated per tile of this side, half overlap
-
-
-def estimate_noise_sigma(img: np.ndarray) -> float:
-    """Std of additive white noise in an (H, W, 3) or (H, W) image, same units (Immerkaer 1996)."""
-    gray = img.mean(axis=2) if img.ndim == 3 else img
-    gray = np.asarray(gray, dtype=np.float32)
-    h, w = gray.shape
-    if h < 3 or w < 3:
-        return 0.0
-    resp = cv2.filter2D(gray, cv2.CV_32F, _LAPLACE_DIFF)[1:-1, 1:-1]
-    return float(np.sqrt(np.pi / 2.0) * np.abs(resp).sum() / (6.0 * (w - 2) * (h - 2)))
-
-
-def estimate_noise_sigma_rgb(img: np.ndarray) -> float:
-    """Noise std of an (H, W, 3) image: mean over channels of `estimate_noise_sigma` on every second
-    pixel (row and column). Demosaicing and resampling correlate neighbouring pixels' noise, which hides
-    it from a 3x3 filter at full resolution; two pixels apart it is nearly independent again."""
-    return float(np.mean([estimate_noise_sigma(img[::2, ::2, c]) for c in range(img.shape[2])]))
 
 
 def noise_correlation(img: np.ndarray, cap: float) -> float:
@@ -208,15 +190,15 @@ def pair_classical(short: np.ndarray, long: np.ndarray, params: ClassicalParams 
     return np.asarray(isp_color.srgb_encode(out), np.float32)
 
 
-def short_denoised(short: np.ndarray, long: np.ndarray) -> np.ndarray:
+def short_denoised(short: np.ndarray, long: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
     """The `short-denoised` baseline: non-local means on the short frame (the long one is unused)."""
     return denoise_nlm(short)
 
 
 BASELINES: dict[str, Method] = {
-    "long": lambda short, long: long,
-    "short": lambda short, long: short,
+    "long": lambda short, long, noise: long,
+    "short": lambda short, long, noise: short,
     "short-denoised": short_denoised,
-    "pair-classical": pair_classical,
+    "pair-classical": lambda short, long, noise: pair_classical(short, long),
 }
 """The baselines `deblurnet evaluate` always reports, by name."""

@@ -186,3 +186,34 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Mod
     except RuntimeError as exc:
         raise DeblurnetError(f"{path}: weights do not fit {card['model'].get('name')} ({exc})") from None
     return model.to(device).eval()
+
+
+def load_widened(model: nn.Module, path: str | Path) -> list[str]:
+    """Initialise ``model`` from the weights file ``path`` of a network with *fewer input channels*
+    (e.g. from before the noise-map input): every tensor is copied; one that grew along an input
+    dimension gets the old values in its leading part and zeros after them, so the new inputs start
+    with no effect (appended channels, spectral-norm vectors padded with zeros keep their norm).
+    Returns the names of the widened tensors; DeblurnetError when a tensor is missing or shrank.
+    """
+    try:
+        old = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise DeblurnetError(f"{path}: unreadable weights ({exc})") from None
+    state = model.state_dict()
+    widened = []
+    for name, target in state.items():
+        if name not in old:
+            raise DeblurnetError(f"{path}: no tensor {name} for the initialisation")
+        src = old[name].to(target.dtype)
+        if src.shape == target.shape:
+            target.copy_(src)
+            continue
+        if src.ndim != target.ndim or any(a > b for a, b in zip(src.shape, target.shape)):
+            raise DeblurnetError(f"{path}: {name} has shape {tuple(src.shape)}, cannot widen it to "
+                                 f"{tuple(target.shape)}")
+        target.zero_()
+        target[tuple(slice(0, n) for n in src.shape)].copy_(src)
+        widened.append(name)
+    model.load_state_dict(state)
+    return widened
+

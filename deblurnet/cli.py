@@ -1,4 +1,4 @@
-"""The ``deblurnet`` command line: synth, train, evaluate.
+"""The ``deblurnet`` command line: synth, heldout, train, evaluate, export.
 
 Each sub-command lives in ``deblurnet.commands.<name>`` with ``register(subparsers)``; the tuple below
 is the whole registry.
@@ -11,12 +11,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from deblurnet.commands import evaluate, export, synth, train
+from deblurnet.commands import evaluate, export, heldout, synth, train
 from deblurnet.errors import DeblurnetError
 from hardware_profiles.errors import ProfileError
 from isp.errors import IspError
 
-COMMANDS = (synth, train, evaluate, export)
+COMMANDS = (synth, heldout, train, evaluate, export)
 
 #: Errors about the user's input: one line on stderr and exit status 2, no traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (DeblurnetError, IspError, ProfileError)

@@ -35,6 +35,7 @@ class TrainConfig:
     val: str | None = None  # validation triplet folder (PSNR every val_every steps)
     out: str = "runs/deblurnet"  # run folder: checkpoints, train.jsonl, weights
     resume: str | None = None  # run folder or checkpoint folder to resume from
+    init: str | None = None  # new run: start from this weights file (input channels it lacks start at 0)
     steps: int = 1000
     stop_at: int | None = None  # stop after this step; the learning-rate schedule still spans `steps`
     batch_size: int = 8  # global batch (split across DDP ranks)

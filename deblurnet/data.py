@@ -1,34 +1,44 @@
 """Torch datasets of triplets: `SynthDataset` (on-the-fly synthesis) and `TripletFolder` (files on disk).
 
 Both yield dicts {"short", "long", "sharp"} of (3, H, W) float32 tensors in the network domain
-(sRGB-encoded [0, 1], the short frame already multiplied by the exposure ratio).
+(sRGB-encoded [0, 1], the short frame already multiplied by the exposure ratio) and "noise", the
+(1, H, W) noise map of the short frame (:mod:`deblurnet.noise_map`).
 
 Triplet folder layout: `short/`, `long/`, `sharp/` holding 8-bit sRGB PNGs with the same file names.
 The short frames there are ratio-scaled by definition (no exposure metadata is needed or read).
+Optional `noise/`: the noise maps as 16-bit grey PNGs (value / 65535 = std in [0, 1] units), written
+by `deblurnet synth`; a triplet without one gets the map fusion would compute for an sRGB file
+(:func:`deblurnet.noise_map.estimated_noise_map` of the short frame).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from isp.atomic import atomic_write_bytes
 from torch.utils.data import Dataset
 
 from deblurnet.errors import DeblurnetError
+from deblurnet.noise_map import estimated_noise_map
 from deblurnet.synth import SynthConfig, Synthesizer, Triplet, sample_rng
 from deblurnet.synth.common import read_rgb8, u8_to_float, write_png
 
-__all__ = ["KEYS", "SynthConfig", "SynthDataset", "TripletFolder", "list_triplets", "read_triplet",
-           "to_tensors", "write_triplet"]
+__all__ = ["KEYS", "SynthConfig", "SynthDataset", "TripletFolder", "list_triplets", "read_noise_map",
+           "read_triplet", "to_tensors", "write_noise_map", "write_triplet"]
 
 KEYS = ("short", "long", "sharp")
+NOISE_DIR = "noise"
 
 
-def to_tensors(short: np.ndarray, long: np.ndarray, sharp: np.ndarray) -> dict[str, torch.Tensor]:
-    """(H, W, 3) float32 arrays -> {"short", "long", "sharp"}: (3, H, W) float32 tensors."""
+def to_tensors(short: np.ndarray, long: np.ndarray, sharp: np.ndarray, noise: np.ndarray
+               ) -> dict[str, torch.Tensor]:
+    """(H, W, 3) float32 images and the (H, W, 1) noise map -> {"short", "long", "sharp", "noise"}:
+    (C, H, W) float32 tensors."""
     return {key: torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
-            for key, img in zip(KEYS, (short, long, sharp))}
+            for key, img in zip((*KEYS, "noise"), (short, long, sharp, noise))}
 
 
 class SynthDataset(Dataset):
@@ -65,7 +75,7 @@ class SynthDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         t = self.triplet(index)
-        return to_tensors(t.short, t.long, t.sharp)
+        return to_tensors(t.short, t.long, t.sharp, t.noise)
 
 
 def list_triplets(root: Path) -> list[str]:
@@ -104,14 +114,35 @@ def read_triplet(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     return imgs
 
 
-def write_triplet(root: Path, name: str, triplet: Triplet) -> None:
-    """Write one triplet as root/{short,long,sharp}/name (8-bit PNG, each file atomic).
+def read_noise_map(root: Path, name: str, short: np.ndarray) -> np.ndarray:
+    """The (H, W, 1) float32 noise map of triplet ``name``: root/noise/name when present, else estimated
+    from ``short`` (H, W, 3) as fusion does for an sRGB file."""
+    path = Path(root) / NOISE_DIR / name
+    if not path.is_file():
+        return estimated_noise_map(short)
+    grey = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    if grey is None or grey.ndim != 2 or grey.dtype != np.uint16 or grey.shape != short.shape[:2]:
+        raise DeblurnetError(f"{path}: not a 16-bit grey PNG of the short frame's size")
+    return (grey.astype(np.float32) / np.float32(65535.0))[..., None]
 
-    `sharp` is written last, so a triplet whose sharp/ file exists is complete.
+
+def write_noise_map(path: Path, noise: np.ndarray) -> None:
+    """Write an (H, W, 1) noise map as a 16-bit grey PNG, atomically."""
+    grey = np.clip(np.rint(np.asarray(noise)[..., 0] * 65535.0), 0, 65535).astype(np.uint16)
+    ok, buf = cv2.imencode(".png", grey)
+    if not ok:  # pragma: no cover - OpenCV always encodes a 16-bit grey image
+        raise DeblurnetError(f"{path}: PNG encoding failed")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def write_triplet(root: Path, name: str, triplet: Triplet) -> None:
+    """Write one triplet as root/{short,long,sharp}/name (8-bit PNG) and root/noise/name (16-bit), each
+    file atomic. `sharp` is written last, so a triplet whose sharp/ file exists is complete.
     """
     root = Path(root)
-    for key in KEYS:
+    for key in (*KEYS, NOISE_DIR):
         (root / key).mkdir(parents=True, exist_ok=True)
+    write_noise_map(root / NOISE_DIR / name, triplet.noise)
     write_png(root / "short" / name, triplet.short)
     write_png(root / "long" / name, triplet.long)
     write_png(root / "sharp" / name, triplet.sharp)
@@ -134,11 +165,13 @@ class TripletFolder(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         name = self.names[index]
         short, long, sharp = read_triplet(self.root, name)
+        noise = read_noise_map(self.root, name, short)
         if self.crop is not None:
             h, w = short.shape[:2]
             if self.crop > h or self.crop > w:
                 raise DeblurnetError(f"{self.root / 'short' / name}: {w}x{h} is smaller than crop {self.crop}")
             y = int(torch.randint(0, h - self.crop + 1, ()).item())
             x = int(torch.randint(0, w - self.crop + 1, ()).item())
-            short, long, sharp = (img[y:y + self.crop, x:x + self.crop] for img in (short, long, sharp))
-        return to_tensors(short, long, sharp)
+            short, long, sharp, noise = (img[y:y + self.crop, x:x + self.crop]
+                                         for img in (short, long, sharp, noise))
+        return to_tensors(short, long, sharp, noise)

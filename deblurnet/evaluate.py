@@ -21,7 +21,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
 from deblurnet.baselines import BASELINES, Method
-from deblurnet.data import list_triplets, read_triplet
+from deblurnet.data import list_triplets, read_noise_map, read_triplet
 from deblurnet.errors import DeblurnetError
 
 
@@ -47,6 +47,10 @@ class MethodResult:
         return float(np.mean([getattr(s, key) for s in self.scores.values()])) if self.scores else float("nan")
 
 
+BEST_INPUTS = ("long", "short-denoised")
+"""The baselines whose better PSNR, per image, is "the best input" (:meth:`Report.worse_than_inputs`)."""
+
+
 @dataclass
 class Report:
     """Results of every method on one triplet folder."""
@@ -54,11 +58,25 @@ class Report:
     dataset: str
     results: dict[str, MethodResult] = field(default_factory=dict)
 
+    def worse_than_inputs(self, method: str) -> float:
+        """Share of the images on which ``method``'s PSNR is below the better of the two inputs a user
+        could have kept instead: the long frame, or the short frame denoised (the ``long`` and
+        ``short-denoised`` baselines). NaN when those were not scored."""
+        refs = [self.results.get(name) for name in BEST_INPUTS]
+        result = self.results.get(method)
+        if result is None or not result.scores or any(r is None for r in refs):
+            return float("nan")
+        worse = [s.psnr < max(r.scores[img].psnr for r in refs)  # type: ignore[union-attr]
+                 for img, s in result.scores.items() if all(img in r.scores for r in refs)]  # type: ignore
+        return float(np.mean(worse)) if worse else float("nan")
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able: dataset, image count, per method the means and per-image scores."""
+        """JSON-able: dataset, image count, per method the means, the share of images worse than the
+        best input (:meth:`worse_than_inputs`) and per-image scores."""
         images = max((len(r.scores) for r in self.results.values()), default=0)
         return {"dataset": self.dataset, "images": images, "methods": {
             name: {"psnr": r.mean("psnr"), "ssim": r.mean("ssim"), "seconds_per_pair": r.mean("seconds"),
+                   "worse_than_best_input": self.worse_than_inputs(name),
                    "fingerprint": r.fingerprint, "per_image": {img: asdict(s) for img, s in r.scores.items()}}
             for name, r in self.results.items()}}
 
@@ -73,11 +91,11 @@ class Report:
 
     def table(self) -> str:
         """An aligned text table: method, PSNR, SSIM, s/pair (means)."""
-        header = ("method", "PSNR", "SSIM", "s/pair")
-        rows = [(name, f"{r.mean('psnr'):.2f}", f"{r.mean('ssim'):.4f}", f"{r.mean('seconds'):.3f}")
-                for name, r in self.results.items()]
-        width = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-        lines = ["  ".join([row[0].ljust(width[0])] + [row[i].rjust(width[i]) for i in range(1, 4)])
+        header = ("method", "PSNR", "SSIM", "s/pair", "worse")
+        rows = [(name, f"{r.mean('psnr'):.2f}", f"{r.mean('ssim'):.4f}", f"{r.mean('seconds'):.3f}",
+                 f"{self.worse_than_inputs(name):.0%}") for name, r in self.results.items()]
+        width = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
+        lines = ["  ".join([row[0].ljust(width[0])] + [row[i].rjust(width[i]) for i in range(1, 5)])
                  for row in [header, *rows]]
         lines.insert(1, "  ".join("-" * w for w in width))
         return "\n".join(lines)
@@ -104,8 +122,8 @@ def network_method(model: Any, tile: int | None = None, ensemble: int = 1) -> Me
     if tile is not None:
         kwargs["tile"] = tile
 
-    def run(short: np.ndarray, long: np.ndarray) -> np.ndarray:
-        return inference.fuse(model, short, long, progress=False, **kwargs)
+    def run(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        return inference.fuse(model, short, long, noise, progress=False, **kwargs)
 
     return run
 
@@ -138,9 +156,10 @@ def evaluate(root: Path, networks: dict[str, Method] | None = None, previous: Re
         if not todo:
             continue
         short, long, sharp = read_triplet(root, image)
+        noise = read_noise_map(root, image, short)
         for method in todo:
             start = time.perf_counter()
-            output = methods[method](short, long)
+            output = methods[method](short, long, noise)
             seconds = time.perf_counter() - start
             report.results[method].scores[image] = Score(*psnr_ssim(output, sharp), seconds=seconds)
         if on_update is not None:

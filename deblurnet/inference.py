@@ -197,9 +197,10 @@ def untrained_model(name: str = "deblur-rnn", preset: str = "compact", device: D
     model = create_model(name, preset, **overrides)
     model.train()
     x = torch.rand(2, 3, 64, 64)
+    n = torch.full((2, 1, 64, 64), 0.02)
     with torch.no_grad():
         for _ in range(4):
-            model(x, x)
+            model(x, x, n)
     return prepare_model(model, device, threads)
 
 
@@ -264,7 +265,7 @@ def _reflect_index(start: int, stop: int, length: int, device: torch.device) -> 
 
 
 def _cut(image: torch.Tensor, y: int, x: int, th: int, tw: int) -> torch.Tensor:
-    """The (3, th, tw) window at (y, x) of a (3, H, W) image, reflected past the bottom/right edge."""
+    """The (C, th, tw) window at (y, x) of a (C, H, W) image, reflected past the bottom/right edge."""
     h, w = image.shape[-2:]
     if y + th <= h and x + tw <= w:
         return image[:, y:y + th, x:x + tw]
@@ -278,15 +279,17 @@ def _round_up(x: int, multiple: int) -> int:
     return -(-x // multiple) * multiple
 
 
-def _check_inputs(short: np.ndarray, long: np.ndarray) -> tuple[int, int]:
+def _check_inputs(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> tuple[int, int]:
     if short.ndim != 3 or short.shape[2] != 3 or short.shape != long.shape:
         raise DeblurnetError(f"expected short and long of one shape (H, W, 3), got {short.shape} and "
                              f"{long.shape}")
+    if noise.shape != (*short.shape[:2], 1):
+        raise DeblurnetError(f"expected a noise map of shape {(*short.shape[:2], 1)}, got {noise.shape}")
     return short.shape[0], short.shape[1]
 
 
 def _planar(image: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """(H, W, 3) numpy -> (3, H, W) tensor on ``device``: a view on the CPU, one copy to a GPU."""
+    """(H, W, C) numpy -> (C, H, W) tensor on ``device``: a view on the CPU, one copy to a GPU."""
     planar = torch.from_numpy(np.asarray(image, np.float32)).permute(2, 0, 1)
     return planar.to(device=device, dtype=dtype, non_blocking=True)
 
@@ -306,8 +309,9 @@ def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
     return torch.rot90(x, turns, dims=(-2, -1))
 
 
-def _run(model: nn.Module, short: torch.Tensor, long: torch.Tensor, ensemble: int = 1) -> torch.Tensor:
-    """Network on (B, 3, h, w) batches -> (B, 3, h, w) float32 on the model's device.
+def _run(model: nn.Module, short: torch.Tensor, long: torch.Tensor, noise: torch.Tensor,
+         ensemble: int = 1) -> torch.Tensor:
+    """Network on (B, 3, h, w) batches (noise (B, 1, h, w)) -> (B, 3, h, w) float32 on the model's device.
 
     ``ensemble`` > 1: self-ensemble, the mean of the network over the first ``ensemble`` flips and
     quarter turns of the pair (each undone on the output): residual noise that differs between the
@@ -316,29 +320,30 @@ def _run(model: nn.Module, short: torch.Tensor, long: torch.Tensor, ensemble: in
     if ensemble not in ENSEMBLE_SIZES:
         raise DeblurnetError(f"ensemble must be one of {ENSEMBLE_SIZES}, got {ensemble}")
     if ensemble > 1:
-        total = _run(model, short, long)
+        total = _run(model, short, long, noise)
         for k in range(1, ensemble):
-            total += dihedral(_run(model, dihedral(short, k), dihedral(long, k)), k, inverse=True)
+            total += dihedral(_run(model, dihedral(short, k), dihedral(long, k), dihedral(noise, k)), k,
+                              inverse=True)
         return total / ensemble
     if short.device.type == "cuda":
-        short = short.contiguous(memory_format=torch.channels_last)
-        long = long.contiguous(memory_format=torch.channels_last)
+        short, long, noise = (t.contiguous(memory_format=torch.channels_last) for t in (short, long, noise))
     else:
-        short, long = short.contiguous(), long.contiguous()
-    out = model(short, long)
+        short, long, noise = short.contiguous(), long.contiguous(), noise.contiguous()
+    out = model(short, long, noise)
     if isinstance(out, tuple):  # DeblurRNN returns (sharp, denoised) unless told otherwise
         out = out[0]
     return out.float()
 
 
 @torch.inference_mode()
-def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, tile: int | None = DEFAULT_TILE,
-         overlap: int = DEFAULT_OVERLAP, progress: Progress | bool | None = None,
-         batch_size: int = 1, ensemble: int = 1) -> np.ndarray:
+def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, noise: np.ndarray,
+         tile: int | None = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
+         progress: Progress | bool | None = None, batch_size: int = 1, ensemble: int = 1) -> np.ndarray:
     """Fuse one pair with ``model``; returns the sharp image (H, W, 3) float32, network domain.
 
     ``short``, ``long``: (H, W, 3) float32 network domain (sRGB-encoded [0, 1], short already scaled
-    by the exposure ratio), aligned. ``tile``: tile side in pixels (rounded up to the network stride);
+    by the exposure ratio), aligned; ``noise``: (H, W, 1) float32, the short frame's noise map
+    (:mod:`deblurnet.noise_map`), computed on the whole image, not per tile. ``tile``: tile side in pixels (rounded up to the network stride);
     ``None`` or 0 runs the whole image at once (memory grows with the image). ``overlap``: pixels shared
     by neighbouring tiles (rounded up to the stride). ``progress``: a callback ``(done, total)``,
     ``False`` for silence, ``None`` for a tqdm bar (on a terminal) when there are 4 tiles or more.
@@ -346,13 +351,13 @@ def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, tile: int | None
     GPU the whole image is uploaded once and downloaded once. ``ensemble``: 1 (default), 2, 4 or 8
     network runs per tile over flipped / turned copies, averaged (see ``_run``).
     """
-    h, w = _check_inputs(short, long)
+    h, w = _check_inputs(short, long, noise)
     param = next(model.parameters())
     device, dtype = param.device, param.dtype
-    s_all, l_all = _planar(short, device, dtype), _planar(long, device, dtype)
+    s_all, l_all, n_all = (_planar(x, device, dtype) for x in (short, long, noise))
     multiple = int(getattr(model, "multiple", 1))
     if not tile or (h <= tile and w <= tile):
-        out = _run(model, s_all[None], l_all[None], ensemble)[0]
+        out = _run(model, s_all[None], l_all[None], n_all[None], ensemble)[0]
         if callable(progress):
             progress(1, 1)
         return out.permute(1, 2, 0).cpu().numpy()
@@ -376,11 +381,12 @@ def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, tile: int | None
     step = max(1, batch_size)
     for first in range(0, len(boxes), step):
         chunk = boxes[first:first + step]
-        shorts, longs = [], []
+        shorts, longs, noises = [], [], []
         for y, x in chunk:
             shorts.append(_cut(s_all, y, x, th, tw))
             longs.append(_cut(l_all, y, x, th, tw))
-        outs = _run(model, torch.stack(shorts), torch.stack(longs), ensemble)
+            noises.append(_cut(n_all, y, x, th, tw))
+        outs = _run(model, torch.stack(shorts), torch.stack(longs), torch.stack(noises), ensemble)
         for (y, x), out in zip(chunk, outs):
             wy = torch.from_numpy(tile_weights(th, overlap, y == 0, y + th >= hp)).to(device)
             wx = torch.from_numpy(tile_weights(tw, overlap, x == 0, x + tw >= wp)).to(device)

@@ -1,8 +1,10 @@
 """DeblurRNN, DeblurMerger and their discriminator (Zhang, Zhen, Stevenson), as PyTorch modules.
 
 All images are network-domain tensors: (B, 3, H, W) float32, sRGB-encoded, [0, 1] nominal (values
-outside are allowed), the short frame already multiplied by the exposure ratio. Any H x W works: inputs
-are reflect-padded to a multiple of ``2 ** len(widths)`` and the output is cropped back.
+outside are allowed), the short frame already multiplied by the exposure ratio. Every generator also
+takes ``noise``, (B, 1, H, W) float32: the per-pixel noise std of that short frame in the same units
+(:mod:`deblurnet.noise_map`). Any H x W works: inputs are reflect-padded to a multiple of
+``2 ** len(widths)`` and the output is cropped back.
 
 Building blocks follow the paper (section III-A): convolution blocks with kernel 5 and stride 2,
 spectral normalisation on every convolution's weight followed by batch normalisation and LeakyReLU (no
@@ -11,6 +13,12 @@ encoder and dropout; a ConvLSTM between encoder and decoder. Weights are initial
 
 Decisions taken where the paper is silent (for quality on a small CPU training budget):
 
+* **Noise-level map** (a deviation from the paper, after Brooks et al. 2019 and FFDNet): the map is
+  one more input channel of every net that sees the short frame (DeblurRNN's denoising net: short +
+  map; its deblurring net: denoised + long + map; DeblurMerger's short encoder: short + map; both
+  full-resolution skips carry it too). The paper's networks must guess the noise level from the image,
+  which fails across cameras and ISOs; with the map one set of weights serves all of them, and a
+  camera's calibrated profile steers the result without retraining. The map is always the last channel.
 * Fig. 2 (channel counts) is not in our text. ``paper`` preset: pix2pix-like widths 64-128-256-512.
   ``compact`` preset: 16-32-64-64 (about 1.4 M parameters for DeblurRNN), fast on a CPU.
 * Each generator predicts a residual added to its main input (denoising net: short + residual;
@@ -51,6 +59,8 @@ State = tuple[Tensor, Tensor]
 """ConvLSTM state (hidden, cell), each (B, C, H / 2**L, W / 2**L)."""
 
 LEAK = 0.2
+NOISE_CHANNELS = 1
+"""Channels of the noise-level map input (:mod:`deblurnet.noise_map`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +274,8 @@ class DeblurRNN(nn.Module):
     """Sequential fusion: denoising net on the short frame, then a deblurring net on [denoised, long];
     the ConvLSTM state of the denoising net seeds the deblurring net's ConvLSTM. Two sets of weights.
 
-    forward(short, long, return_denoised=True) -> (sharp, denoised) or sharp; all (B, 3, H, W).
+    forward(short, long, noise, return_denoised=True) -> (sharp, denoised) or sharp; all (B, 3, H, W),
+    noise (B, 1, H, W).
     """
 
     def __init__(self, cfg: NetConfig, config: dict[str, Any] | None = None) -> None:
@@ -272,32 +283,35 @@ class DeblurRNN(nn.Module):
         self.cfg = cfg
         self.config: dict[str, Any] = config or {"name": "deblur-rnn", **_plain(cfg)}
         self.multiple = 2 ** len(cfg.widths)
-        self.denoise_net = RecurrentUNet(3, cfg)
-        self.deblur_net = RecurrentUNet(6, cfg)
+        self.denoise_net = RecurrentUNet(3 + NOISE_CHANNELS, cfg)
+        self.deblur_net = RecurrentUNet(6 + NOISE_CHANNELS, cfg)
         init_weights(self)
         self.to(memory_format=CHANNELS_LAST)
 
-    def denoise(self, short: Tensor) -> tuple[Tensor, State]:
-        """short (B, 3, H, W), H, W multiples of ``self.multiple`` -> (denoised (B, 3, H, W), state)."""
-        residual, state = self.denoise_net(short)
+    def denoise(self, short: Tensor, noise: Tensor) -> tuple[Tensor, State]:
+        """short (B, 3, H, W), noise (B, 1, H, W), H, W multiples of ``self.multiple`` ->
+        (denoised (B, 3, H, W), state)."""
+        residual, state = self.denoise_net(torch.cat([short, noise], dim=1))
         return short + residual, state
 
-    def deblur(self, denoised: Tensor, long: Tensor, state: State | None) -> Tensor:
-        """[denoised, long] (B, 3, H, W) each, padded like ``denoise`` -> sharp (B, 3, H, W)."""
-        residual, _ = self.deblur_net(torch.cat([denoised, long], dim=1), state)
+    def deblur(self, denoised: Tensor, long: Tensor, noise: Tensor, state: State | None) -> Tensor:
+        """[denoised, long] (B, 3, H, W) each and noise (B, 1, H, W), padded like ``denoise`` ->
+        sharp (B, 3, H, W)."""
+        residual, _ = self.deblur_net(torch.cat([denoised, long, noise], dim=1), state)
         return denoised + residual
 
-    def forward(self, short: Tensor, long: Tensor, return_denoised: bool = True,
+    def forward(self, short: Tensor, long: Tensor, noise: Tensor, return_denoised: bool = True,
                 detach_denoised: bool = False) -> tuple[Tensor, Tensor] | Tensor:
         """``detach_denoised``: hand the denoised image and ConvLSTM state to the deblurring net
         without gradient (training with per-net losses, Table I of the paper)."""
-        h, w = _check_pair(short, long)
-        denoised, state = self.denoise(pad_to_multiple(short, self.multiple))
+        h, w = _check_inputs(short, long, noise)
+        noise = pad_to_multiple(noise, self.multiple)
+        denoised, state = self.denoise(pad_to_multiple(short, self.multiple), noise)
         if detach_denoised:
             hand_over, state = denoised.detach(), (state[0].detach(), state[1].detach())
         else:
             hand_over = denoised
-        sharp = self.deblur(hand_over, pad_to_multiple(long, self.multiple), state)
+        sharp = self.deblur(hand_over, pad_to_multiple(long, self.multiple), noise, state)
         sharp, denoised = sharp[..., :h, :w].contiguous(), denoised[..., :h, :w].contiguous()
         return (sharp, denoised) if return_denoised else sharp
 
@@ -306,7 +320,7 @@ class DeblurMerger(nn.Module):
     """Parallel fusion: one encoder per frame, bottlenecks concatenated and merged (3x3 conv block),
     one decoder with skips from both encoders; output = short + residual.
 
-    forward(short, long) -> sharp; all (B, 3, H, W).
+    forward(short, long, noise) -> sharp; all (B, 3, H, W), noise (B, 1, H, W).
     """
 
     def __init__(self, cfg: NetConfig, config: dict[str, Any] | None = None) -> None:
@@ -315,22 +329,23 @@ class DeblurMerger(nn.Module):
         self.config: dict[str, Any] = config or {"name": "deblur-merger", **_plain(cfg)}
         self.multiple = 2 ** len(cfg.widths)
         c = cfg.widths[-1]
-        self.short_encoder = Encoder(3, cfg.widths, cfg.kernel, cfg.batch_norm)
+        self.short_encoder = Encoder(3 + NOISE_CHANNELS, cfg.widths, cfg.kernel, cfg.batch_norm)
         self.long_encoder = Encoder(3, cfg.widths, cfg.kernel, cfg.batch_norm)
         norm: list[nn.Module] = [nn.BatchNorm2d(c)] if cfg.batch_norm else []
         self.merger = nn.Sequential(_sn_conv(2 * c, c, 3, bias=not cfg.batch_norm), *norm,
                                     nn.LeakyReLU(LEAK, inplace=True))
-        self.decoder = Decoder(cfg.widths, 2, 6, cfg)
+        self.decoder = Decoder(cfg.widths, 2, 6 + NOISE_CHANNELS, cfg)
         self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))
         init_weights(self)
         self.to(memory_format=CHANNELS_LAST)
 
-    def forward(self, short: Tensor, long: Tensor) -> Tensor:
-        h, w = _check_pair(short, long)
+    def forward(self, short: Tensor, long: Tensor, noise: Tensor) -> Tensor:
+        h, w = _check_inputs(short, long, noise)
         s, l = pad_to_multiple(short, self.multiple), pad_to_multiple(long, self.multiple)
-        fs, fl = self.short_encoder(s), self.long_encoder(l)
+        n = pad_to_multiple(noise, self.multiple)
+        fs, fl = self.short_encoder(torch.cat([s, n], dim=1)), self.long_encoder(l)
         merged = self.merger(torch.cat([fs[-1], fl[-1]], dim=1))
-        residual = self.decoder(merged, [fs, fl], torch.cat([s, l], dim=1))
+        residual = self.decoder(merged, [fs, fl], torch.cat([s, l, n], dim=1))
         return (s + self.gain * residual)[..., :h, :w].contiguous()
 
 
@@ -360,11 +375,14 @@ def _plain(cfg: NetConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
 
 
-def _check_pair(short: Tensor, long: Tensor) -> tuple[int, int]:
+def _check_inputs(short: Tensor, long: Tensor, noise: Tensor) -> tuple[int, int]:
     if short.ndim != 4 or short.shape[1] != 3 or short.shape != long.shape:
         raise DeblurnetError(f"expected short and long of one shape (B, 3, H, W), got "
                              f"{tuple(short.shape)} and {tuple(long.shape)}")
-    return short.shape[-2], short.shape[-1]
+    b, _, h, w = short.shape
+    if tuple(noise.shape) != (b, NOISE_CHANNELS, h, w):
+        raise DeblurnetError(f"expected a noise map of shape {(b, NOISE_CHANNELS, h, w)}, got {tuple(noise.shape)}")
+    return h, w
 
 
 def deblur_rnn(preset: str = "compact", **overrides: Any) -> DeblurRNN:

@@ -15,7 +15,8 @@ One iteration (paper IV-A, Table I), all from one generator forward pass:
    equals separate denoise and deblur steps, except that the deblurring net sees the denoising net's
    output from before this iteration's update (one step stale).
 
-Batches are (short, long, sharp) tensors (B, 3, crop, crop), network domain.
+Batches are (short, long, sharp) tensors (B, 3, crop, crop), network domain, and the short frame's
+noise map (B, 1, crop, crop) (:mod:`deblurnet.noise_map`), which the generators take as third input.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from deblurnet.models import (DeblurRNN, complete_config, create_discriminator, 
 
 log = logging.getLogger(__name__)
 
-Batch = tuple[Tensor, Tensor, Tensor]
+Batch = tuple[Tensor, Tensor, Tensor, Tensor]
+"""(short, long, sharp, noise): (B, 3, H, W) x 3 and (B, 1, H, W), or the same without B."""
+PARTS = ("short", "long", "sharp", "noise")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -86,29 +89,30 @@ def select_device(requested: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
-def _to_chw(x: Any, what: str) -> Tensor:
-    """(H, W, 3) numpy / (3, H, W) tensor -> (3, H, W) float32 tensor."""
+def _to_chw(x: Any, what: str, channels: int) -> Tensor:
+    """(H, W, C) numpy / (C, H, W) tensor -> (C, H, W) float32 tensor, C = ``channels``."""
     t = torch.as_tensor(x, dtype=torch.float32)
-    if t.ndim == 3 and t.shape[-1] == 3 and t.shape[0] != 3:
+    if t.ndim == 3 and t.shape[-1] == channels and t.shape[0] != channels:
         t = t.permute(2, 0, 1)
-    if t.ndim != 3 or t.shape[0] != 3:
-        raise DeblurnetError(f"dataset item {what} has shape {tuple(t.shape)}, expected (3, H, W)")
+    if t.ndim != 3 or t.shape[0] != channels:
+        raise DeblurnetError(f"dataset item {what} has shape {tuple(t.shape)}, expected ({channels}, H, W)")
     return t.contiguous()
 
 
-def as_triplet(item: Any) -> Batch:
-    """A dataset item (dict / object with short, long, sharp, or a tuple) -> three (3, H, W) tensors."""
+def as_sample(item: Any) -> Batch:
+    """A dataset item (dict / object with short, long, sharp, noise, or a 4-tuple) -> (short, long,
+    sharp) (3, H, W) and noise (1, H, W) tensors."""
     if isinstance(item, dict):
-        parts = (item["short"], item["long"], item["sharp"])
+        parts = tuple(item[k] for k in PARTS)
     elif hasattr(item, "short"):
-        parts = (item.short, item.long, item.sharp)
+        parts = tuple(getattr(item, k) for k in PARTS)
     else:
-        parts = tuple(item)[:3]
-    return tuple(_to_chw(p, n) for p, n in zip(parts, ("short", "long", "sharp")))  # type: ignore
+        parts = tuple(item)[:4]
+    return tuple(_to_chw(p, n, 1 if n == "noise" else 3) for p, n in zip(parts, PARTS))  # type: ignore
 
 
 def crop_augment(triplet: Batch, crop: int, generator: torch.Generator) -> Batch:
-    """The same random crop x crop window, flip and 90-degree turn for the three (3, H, W) images."""
+    """The same random crop x crop window, flip and 90-degree turn for the four (C, H, W) tensors."""
     h, w = triplet[0].shape[-2:]
     if h < crop or w < crop:
         raise DeblurnetError(f"training image {w}x{h} is smaller than the crop {crop}")
@@ -121,7 +125,7 @@ def crop_augment(triplet: Batch, crop: int, generator: torch.Generator) -> Batch
         if flip:
             img = img.flip(-1)
         out.append(torch.rot90(img, int(turns), dims=(-2, -1)).contiguous())
-    return out[0], out[1], out[2]
+    return out[0], out[1], out[2], out[3]
 
 
 class CropDataset(Dataset):
@@ -136,7 +140,7 @@ class CropDataset(Dataset):
 
     def __getitem__(self, index: int) -> Batch:
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index)
-        return crop_augment(as_triplet(self.base[index]), self.crop, g)
+        return crop_augment(as_sample(self.base[index]), self.crop, g)
 
 
 def build_dataset(cfg: TrainConfig) -> CropDataset:
@@ -208,14 +212,14 @@ class TrainState:
     per_net_losses: bool = True  # DeblurRNN: each net trained by its own loss only (Table I)
 
 
-def generator_forward(model: nn.Module, short: Tensor, long: Tensor,
+def generator_forward(model: nn.Module, short: Tensor, long: Tensor, noise: Tensor,
                       per_net_losses: bool = True) -> tuple[Tensor, Tensor | None]:
     """(sharp, denoised or None). ``per_net_losses``: DeblurRNN keeps each net's loss to itself
     (detached hand-over, Table I); otherwise the deblurring loss also trains the denoising net."""
     if isinstance(unwrap(model), DeblurRNN):
-        sharp, denoised = model(short, long, return_denoised=True, detach_denoised=per_net_losses)
+        sharp, denoised = model(short, long, noise, return_denoised=True, detach_denoised=per_net_losses)
         return sharp, denoised
-    return model(short, long), None
+    return model(short, long, noise), None
 
 
 def _backward_step(loss: Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
@@ -233,15 +237,15 @@ def _backward_step(loss: Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.G
 
 
 def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
-    """One iteration on a batch of (short, long, sharp) (B, 3, H, W): D step (if any), then the
-    generator step. Returns the losses as floats."""
-    short, long, sharp = (t.to(state.device, non_blocking=True) for t in batch)
+    """One iteration on a batch of (short, long, sharp, noise): D step (if any), then the generator
+    step. Returns the losses as floats."""
+    short, long, sharp, noise = (t.to(state.device, non_blocking=True) for t in batch)
     w = state.weights
     amp = torch.autocast("cuda", dtype=state.amp_dtype, enabled=state.amp_dtype is not None) \
         if state.device.type == "cuda" else torch.autocast("cpu", enabled=False)
     logs: dict[str, float] = {}
     with amp:
-        pred, denoised = generator_forward(state.model, short, long, state.per_net_losses)
+        pred, denoised = generator_forward(state.model, short, long, noise, state.per_net_losses)
     if state.disc is not None and state.opt_d is not None:
         set_requires_grad(state.disc, True)
         with amp:
@@ -286,8 +290,8 @@ def recalibrate_batch_norm(model: nn.Module, batches: Iterable[Batch], device: t
         m.momentum = None  # cumulative average
         m.train()
     n = 0
-    for short, long, _ in batches:
-        net(short.to(device), long.to(device))
+    for short, long, _, noise in batches:
+        net(short.to(device), long.to(device), noise.to(device))
         n += 1
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
@@ -304,8 +308,8 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device, limit: in
     sums = {"val_psnr": 0.0, "val_psnr_short": 0.0, "val_psnr_long": 0.0}
     n = min(len(dataset), limit) if limit else len(dataset)  # type: ignore[arg-type]
     for i in range(n):
-        short, long, sharp = (t.unsqueeze(0).to(device) for t in as_triplet(dataset[i]))
-        out = net(short, long)
+        short, long, sharp, noise = (t.unsqueeze(0).to(device) for t in as_sample(dataset[i]))
+        out = net(short, long, noise)
         pred = out[0] if isinstance(out, tuple) else out
         sums["val_psnr"] += psnr(pred, sharp)
         sums["val_psnr_short"] += psnr(short, sharp)
@@ -471,6 +475,10 @@ def train(cfg: TrainConfig) -> Path:
         restore_state(state, checkpoint)
         if info.is_main:
             print(f"resumed from {checkpoint.path} at step {state.step}", flush=True)
+    elif cfg.init is not None:
+        widened = ckpt.load_widened(unwrap(state.model), cfg.init)
+        if info.is_main:
+            print(f"initialised from {cfg.init} ({len(widened)} tensors widened)", flush=True)
     run_log = RunLog(run_dir, info.is_main)
     batches = infinite_batches(loader, start_epoch=state.step // len(loader))
     end = cfg.stop_at or cfg.steps

@@ -24,10 +24,12 @@ SHORT_FLOOR = 1e-3
 
 @dataclass(frozen=True)
 class RatioEstimate:
-    """``ratio`` = long brightness / short brightness (> 1 for a normal pair); ``source`` says how."""
+    """``ratio`` = long brightness / short brightness (> 1 for a normal pair); ``source`` says how:
+    "metadata", "image" (block medians, :func:`ratio_from_images`), or "image-global" (the fallback
+    :func:`ratio_from_global_means`, when too few blocks were usable)."""
 
     ratio: float
-    source: Literal["metadata", "image"]
+    source: Literal["metadata", "image", "image-global"]
 
 
 def ratio_from_metadata(long: CaptureMetadata, short: CaptureMetadata) -> float | None:
@@ -83,6 +85,22 @@ def ratio_from_images(long_rgb: np.ndarray, short_rgb: np.ndarray) -> float:
     return float(np.exp(np.median(log_ratios)))
 
 
+def ratio_from_global_means(long_rgb: np.ndarray, short_rgb: np.ndarray) -> float:
+    """Fallback long/short ratio of two linear (H, W, 3) images: the ratio of their mean brightness
+    over the pixels clipped in neither frame (all pixels when that leaves none). Cruder than
+    :func:`ratio_from_images` (a dark, bright or tone-mapped pair defeats that one), but always defined
+    for two frames that are not black. Raises IspError when the short frame is black."""
+    if long_rgb.shape != short_rgb.shape or long_rgb.ndim != 3:
+        raise IspError(f"long and short images must have the same (H, W, 3) shape: {long_rgb.shape} vs {short_rgb.shape}")
+    ok = (long_rgb.max(axis=2) < CLIP_LEVEL) & (short_rgb.max(axis=2) < CLIP_LEVEL)
+    if ok.sum() < 16:
+        ok = np.ones(ok.shape, bool)
+    long_mean, short_mean = float(long_rgb[ok].mean()), float(short_rgb[ok].mean())
+    if not (np.isfinite(long_mean) and np.isfinite(short_mean)) or short_mean <= 0 or long_mean <= 0:
+        raise IspError("cannot estimate the exposure ratio from the images: a frame is black")
+    return long_mean / short_mean
+
+
 def exposure_ratio(long: LinearImage, short: LinearImage, source: str = "auto") -> RatioEstimate:
     """Long/short brightness ratio of a pair: ``source`` "auto" (metadata when both frames have an
     exposure time, else image), "metadata" or "image"."""
@@ -96,4 +114,7 @@ def exposure_ratio(long: LinearImage, short: LinearImage, source: str = "auto") 
             return RatioEstimate(ratio, "metadata")
         if source == "metadata":
             raise IspError(f"{long.path} / {short.path}: exposure time missing from the metadata of one frame")
-    return RatioEstimate(ratio_from_images(long.rgb, short.rgb), "image")
+    try:
+        return RatioEstimate(ratio_from_images(long.rgb, short.rgb), "image")
+    except IspError:
+        return RatioEstimate(ratio_from_global_means(long.rgb, short.rgb), "image-global")

@@ -60,8 +60,8 @@ def triplet(tmp_path: Path) -> list[Path]:
     from deblurnet.synth import Triplet
 
     img = np.full((8, 8, 3), 0.5, np.float32)
-    write_triplet(tmp_path, "a.png", Triplet(img, img, img, ratio=2.0))
-    return [tmp_path / key / "a.png" for key in ("short", "long", "sharp")]
+    write_triplet(tmp_path, "a.png", Triplet(img, img, img, ratio=2.0, noise=img[..., :1]))
+    return [tmp_path / key / "a.png" for key in ("short", "long", "sharp", "noise")]
 
 
 def report(tmp_path: Path) -> list[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,9 @@ import pytest
 import torch
 
 from deblurnet.cli import main
-from deblurnet.data import SynthDataset, TripletFolder, list_triplets, read_triplet, write_triplet
+from deblurnet.data import (SynthDataset, TripletFolder, list_triplets, read_noise_map, read_triplet,
+                            write_triplet)
+from deblurnet.noise_map import estimated_noise_map
 from deblurnet.errors import DeblurnetError
 from deblurnet.synth import SynthConfig, Triplet
 
@@ -38,9 +41,9 @@ def test_synth_dataset_yields_network_domain_tensors(config: SynthConfig) -> Non
     ds = SynthDataset(config, length=6, seed=1)
     assert len(ds) == 6
     item = ds[2]
-    assert set(item) == {"short", "long", "sharp"}
-    for x in item.values():
-        assert x.shape == (3, 48, 48) and x.dtype == torch.float32
+    assert set(item) == {"short", "long", "sharp", "noise"}
+    for key, x in item.items():
+        assert x.shape == ((1 if key == "noise" else 3), 48, 48) and x.dtype == torch.float32
         assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
     again = SynthDataset(config, length=6, seed=1)[2]
     assert all(torch.equal(item[k], again[k]) for k in item)
@@ -56,8 +59,9 @@ def test_synth_dataset_yields_network_domain_tensors(config: SynthConfig) -> Non
 def test_triplet_folder_written_and_read_back(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     imgs = [rng.uniform(0, 1, (40, 56, 3)).astype(np.float32) for _ in range(3)]
-    write_triplet(tmp_path / "set", "a.png", Triplet(*imgs, ratio=4.0))
-    write_triplet(tmp_path / "set", "b.png", Triplet(*imgs[::-1], ratio=2.0))
+    noise = rng.uniform(0, 0.2, (40, 56, 1)).astype(np.float32)
+    write_triplet(tmp_path / "set", "a.png", Triplet(*imgs, ratio=4.0, noise=noise))
+    write_triplet(tmp_path / "set", "b.png", Triplet(*imgs[::-1], ratio=2.0, noise=noise))
     assert list_triplets(tmp_path / "set") == ["a.png", "b.png"]
     back = read_triplet(tmp_path / "set", "a.png")
     for got, want in zip(back, imgs):
@@ -67,6 +71,12 @@ def test_triplet_folder_written_and_read_back(tmp_path: Path) -> None:
     assert len(ds) == 2 and item["short"].shape == (3, 32, 32)
     full = TripletFolder(tmp_path / "set")[0]
     assert torch.allclose(full["sharp"], torch.from_numpy(back[2]).permute(2, 0, 1))
+    assert np.abs(read_noise_map(tmp_path / "set", "a.png", back[0]) - noise).max() < 1e-4  # 16-bit
+    assert item["noise"].shape == (1, 32, 32)
+    # a folder made elsewhere (no noise/): the map fusion would estimate for an sRGB file
+    shutil.rmtree(tmp_path / "set" / "noise")
+    estimated = TripletFolder(tmp_path / "set")[0]["noise"]
+    assert torch.allclose(estimated, torch.from_numpy(estimated_noise_map(back[0])).permute(2, 0, 1))
 
 
 def test_triplet_folder_rejects_bad_layouts(tmp_path: Path) -> None:
@@ -76,11 +86,12 @@ def test_triplet_folder_rejects_bad_layouts(tmp_path: Path) -> None:
     with pytest.raises(DeblurnetError, match="missing sub-folder"):
         TripletFolder(tmp_path / "bad")
     img = np.zeros((8, 8, 3), np.float32)
-    write_triplet(tmp_path / "odd", "x.png", Triplet(img, img, img, 1.0))
+    flat = np.zeros((8, 8, 1), np.float32)
+    write_triplet(tmp_path / "odd", "x.png", Triplet(img, img, img, 1.0, flat))
     (tmp_path / "odd" / "sharp" / "x.png").unlink()
     with pytest.raises(DeblurnetError, match="no matching sharp/x.png"):
         TripletFolder(tmp_path / "odd")
-    write_triplet(tmp_path / "sizes", "y.png", Triplet(img, np.zeros((8, 9, 3), np.float32), img, 1.0))
+    write_triplet(tmp_path / "sizes", "y.png", Triplet(img, np.zeros((8, 9, 3), np.float32), img, 1.0, flat))
     with pytest.raises(DeblurnetError, match="different sizes"):
         TripletFolder(tmp_path / "sizes")[0]
 

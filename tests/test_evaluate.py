@@ -39,7 +39,8 @@ def triplet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         rng = np.random.default_rng(100 + i)
         short = np.clip(sharp + 0.08 * rng.standard_normal(sharp.shape).astype(np.float32), 0, 1)
         long = cv2.filter2D(sharp, -1, line_kernel(), borderType=cv2.BORDER_REFLECT_101)
-        write_triplet(root, f"{i:03d}.png", Triplet(short, long, sharp, ratio=4.0))
+        write_triplet(root, f"{i:03d}.png", Triplet(short, long, sharp, ratio=4.0,
+                                                    noise=np.full((96, 96, 1), 0.08, np.float32)))
     return root
 
 
@@ -95,8 +96,9 @@ def test_noise_estimate_and_denoiser() -> None:
 def test_evaluate_scores_baselines_and_an_injected_network(triplet_dir: Path) -> None:
     calls: list[tuple[int, ...]] = []
 
-    def oracle_ish(short: np.ndarray, long: np.ndarray) -> np.ndarray:
+    def oracle_ish(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
         calls.append(short.shape)
+        assert noise.shape == (96, 96, 1) and np.allclose(noise, 0.08, atol=1e-4)  # the stored map
         return cv2.GaussianBlur(short, (5, 5), 1.0)
 
     report = evaluate(triplet_dir, {"blurred-short": oracle_ish}, progress=False,
@@ -107,6 +109,11 @@ def test_evaluate_scores_baselines_and_an_injected_network(triplet_dir: Path) ->
     assert all(len(m.scores) == 3 for m in r.values())
     assert r["short-denoised"].mean("psnr") > r["short"].mean("psnr")
     assert r["pair-classical"].mean("psnr") > r["long"].mean("psnr")
+    # "worse than the best input": per image, below max(long, short-denoised) -- by definition never
+    # true of those two, always true of the noisy short frame here (denoising helps every image)
+    assert report.worse_than_inputs("long") == report.worse_than_inputs("short-denoised") == 0.0
+    assert report.worse_than_inputs("short") == 1.0
+    assert report.to_dict()["methods"]["short"]["worse_than_best_input"] == 1.0
 
     # Resume: everything is reused, nothing runs again; a changed fingerprint runs again.
     again = evaluate(triplet_dir, {"blurred-short": oracle_ish}, previous=Report.from_dict(report.to_dict()),
@@ -130,7 +137,7 @@ def test_evaluate_command_with_a_tiny_untrained_network(triplet_dir: Path, tmp_p
                  "--device", "cpu"]) == 0
     table = capsys.readouterr().out
     lines = table.strip().splitlines()
-    assert lines[1].split()[:4] == ["method", "PSNR", "SSIM", "s/pair"]
+    assert lines[1].split()[:5] == ["method", "PSNR", "SSIM", "s/pair", "worse"]
     for method in ("deblur-merger:tiny", "long", "short", "short-denoised", "pair-classical"):
         assert any(line.split()[0] == method for line in lines[3:]), method
     assert len({len(line) for line in lines[1:]}) == 1  # aligned columns

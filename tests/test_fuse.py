@@ -160,7 +160,7 @@ def test_failed_fusion_leaves_the_old_output(tmp_path: Path, identity_model) -> 
     write_output(b, srgb_decode(cv2.resize(data.coffee().astype(np.float32) / 255, (320, 240))), None, 8)
     out = tmp_path / "out.png"
     out.write_bytes(b"previous result")
-    with pytest.raises(BurstcapError, match="same scene"):
+    with pytest.raises(BurstcapError, match="different scenes"):
         fuse_pair(a, b, out, FuseOptions(ratio=1.0), model=identity_model)
     assert out.read_bytes() == b"previous result"
 

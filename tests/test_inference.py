@@ -16,8 +16,14 @@ from skimage import data
 from conftest import settled
 from deblurnet.checkpoint import save_weights
 from deblurnet.errors import DeblurnetError
+from deblurnet.noise_map import estimated_noise_map
 from deblurnet.inference import (available_models, fuse, load_model, physical_cores, resolve_device,
                                  shipped_weights, tile_starts, tile_weights)
+
+
+def noise_of(short: np.ndarray) -> np.ndarray:
+    """The noise map fusion would give an sRGB short frame (H, W, 3): (H, W, 1)."""
+    return estimated_noise_map(short)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -45,10 +51,10 @@ def pair_1024() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_tiled_equals_whole_image(strong_model, pair_1024) -> None:
     """1024x768 in 256-pixel tiles vs one pass: seams invisible, PSNR unchanged within 0.05 dB."""
     short, long, sharp = pair_1024
-    whole = fuse(strong_model, short, long, tile=None)
+    whole = fuse(strong_model, short, long, noise_of(short), tile=None)
     assert psnr(whole, short) < 30  # the (untrained, gain 1) network really changes the image
     calls: list[tuple[int, int]] = []
-    tiled = fuse(strong_model, short, long, tile=256, overlap=64,
+    tiled = fuse(strong_model, short, long, noise_of(short), tile=256, overlap=64,
                  progress=lambda done, total: calls.append((done, total)))
     assert tiled.shape == whole.shape == (768, 1024, 3) and tiled.dtype == np.float32
     assert abs(psnr(tiled, sharp) - psnr(whole, sharp)) < 0.05
@@ -62,9 +68,9 @@ def test_tiles_without_context_would_show_seams(strong_model, pair_1024) -> None
     """The overlap matters: with none, tile borders differ clearly from the whole-image result."""
     short, long, _ = pair_1024
     crop = (slice(0, 512), slice(0, 512))
-    whole = fuse(strong_model, short[crop], long[crop], tile=None)
-    blended = fuse(strong_model, short[crop], long[crop], tile=256, overlap=64, progress=False)
-    butted = fuse(strong_model, short[crop], long[crop], tile=256, overlap=0, progress=False)
+    whole = fuse(strong_model, short[crop], long[crop], noise_of(short[crop]), tile=None)
+    blended = fuse(strong_model, short[crop], long[crop], noise_of(short[crop]), tile=256, overlap=64, progress=False)
+    butted = fuse(strong_model, short[crop], long[crop], noise_of(short[crop]), tile=256, overlap=0, progress=False)
     assert psnr(butted, whole) < psnr(blended, whole) - 15
 
 
@@ -75,7 +81,7 @@ def test_any_size(shape: tuple[int, int]) -> None:
     short = rng.random((*shape, 3), dtype=np.float32)
     long = rng.random((*shape, 3), dtype=np.float32)
     for tile in (None, 64):
-        out = fuse(model, short, long, tile=tile, overlap=32, progress=False)
+        out = fuse(model, short, long, noise_of(short), tile=tile, overlap=32, progress=False)
         assert out.shape == (*shape, 3) and np.isfinite(out).all()
 
 
@@ -84,7 +90,7 @@ def test_merger_model_and_zero_gain_identity() -> None:
     long = np.full_like(short, 0.5)
     # With zero residual gains the real networks return their short input exactly.
     for name in ("deblur-rnn", "deblur-merger"):
-        out = fuse(settled(name, gain=0.0), short, long, tile=64, overlap=16, progress=False)
+        out = fuse(settled(name, gain=0.0), short, long, noise_of(short), tile=64, overlap=16, progress=False)
         assert np.allclose(out, short, atol=1e-6)
 
 
@@ -110,10 +116,14 @@ def test_tile_starts_are_stride_aligned_and_cover() -> None:
 def test_bad_inputs() -> None:
     model = settled()
     with pytest.raises(DeblurnetError, match="one shape"):
-        fuse(model, np.zeros((8, 8, 3), np.float32), np.zeros((8, 9, 3), np.float32))
+        fuse(model, np.zeros((8, 8, 3), np.float32), np.zeros((8, 9, 3), np.float32),
+             np.zeros((8, 8, 1), np.float32))
     with pytest.raises(DeblurnetError, match="overlap"):
         fuse(model, np.zeros((300, 300, 3), np.float32), np.zeros((300, 300, 3), np.float32),
-             tile=64, overlap=64)
+             np.zeros((300, 300, 1), np.float32), tile=64, overlap=64)
+    with pytest.raises(DeblurnetError, match="noise map"):
+        fuse(model, np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32),
+             np.zeros((8, 8, 3), np.float32))
 
 
 # ---------------------------------------------------------------------------------------- loading
@@ -129,7 +139,7 @@ def test_load_model_from_weights_file(tmp_path: Path, caplog) -> None:
     assert not loaded.training
     x = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
     # fp16 storage: the loaded model agrees with the original to fp16 precision.
-    assert np.abs(fuse(loaded, x, x) - fuse(model, x, x)).max() < 2e-2
+    assert np.abs(fuse(loaded, x, x, noise_of(x)) - fuse(model, x, x, noise_of(x))).max() < 2e-2
     with pytest.raises(DeblurnetError, match="for model 'deblur-rnn', not 'deblur-merger'"):
         load_model("deblur-merger", weights=path, device="cpu")
 
@@ -163,7 +173,7 @@ def test_shipped_weights_are_in_the_package_and_restore(name: str) -> None:
     rng = np.random.default_rng(1)
     short = np.clip(sharp + rng.normal(0, 0.08, sharp.shape), 0, 1).astype(np.float32)
     long = cv2.blur(sharp, (9, 1))
-    fused = fuse(model, short, long, tile=0, progress=False)
+    fused = fuse(model, short, long, noise_of(short), tile=0, progress=False)
     assert psnr(fused, sharp) > max(psnr(short, sharp), psnr(long, sharp)) + 3
 
 
@@ -196,7 +206,7 @@ def test_plugin_model_from_entry_point(tmp_path: Path, monkeypatch) -> None:
             def __init__(self):
                 super().__init__()
                 self.mix = nn.Parameter(torch.tensor(0.5))
-            def forward(self, short, long):
+            def forward(self, short, long, noise):
                 return self.mix * short + (1 - self.mix) * long
 
         def build():
@@ -209,14 +219,16 @@ def test_plugin_model_from_entry_point(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "toy-average" in available_models()
     model = load_model("toy-average", device="cpu", threads=1)
-    out = fuse(model, np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32))
+    out = fuse(model, np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32),
+               np.zeros((8, 8, 1), np.float32))
     assert np.allclose(out, 0.5)
     # Weights for a plugin: a plain safetensors state dict.
     from safetensors.torch import save_file
 
     save_file({"mix": torch.tensor(0.25)}, str(tmp_path / "toy.safetensors"))
     model = load_model("toy-average", weights=tmp_path / "toy.safetensors", device="cpu", threads=1)
-    out = fuse(model, np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32))
+    out = fuse(model, np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32),
+               np.zeros((8, 8, 1), np.float32))
     assert np.allclose(out, 0.75)
 
 
@@ -236,16 +248,17 @@ def test_self_ensemble_is_the_mean_over_transformed_pairs(strong_model: torch.nn
 
     rng = np.random.default_rng(3)
     short, long = (rng.random((48, 64, 3), dtype=np.float32) for _ in range(2))
-    plain = fuse(strong_model, short, long, tile=0, progress=False)
-    ens = fuse(strong_model, short, long, tile=0, progress=False, ensemble=8)
-    short_t, long_t = (torch.from_numpy(a).permute(2, 0, 1)[None] for a in (short, long))
+    plain = fuse(strong_model, short, long, noise_of(short), tile=0, progress=False)
+    ens = fuse(strong_model, short, long, noise_of(short), tile=0, progress=False, ensemble=8)
+    short_t, long_t, noise_t = (torch.from_numpy(a).permute(2, 0, 1)[None]
+                                for a in (short, long, noise_of(short)))
     with torch.inference_mode():
-        manual = sum(dihedral(strong_model(dihedral(short_t, k), dihedral(long_t, k))[0], k, inverse=True)
-                     for k in range(8)) / 8
+        manual = sum(dihedral(strong_model(dihedral(short_t, k), dihedral(long_t, k), dihedral(noise_t, k))[0],
+                              k, inverse=True) for k in range(8)) / 8
     assert np.allclose(ens, manual[0].permute(1, 2, 0).numpy(), atol=1e-5)
     assert np.abs(ens - plain).max() > 1e-3
     identity = settled(gain=0.0)
-    assert np.allclose(fuse(identity, short, long, tile=32, overlap=16, progress=False, ensemble=8),
+    assert np.allclose(fuse(identity, short, long, noise_of(short), tile=32, overlap=16, progress=False, ensemble=8),
                        short, atol=1e-5)
     with pytest.raises(DeblurnetError, match="ensemble"):
-        fuse(strong_model, short, long, tile=0, progress=False, ensemble=3)
+        fuse(strong_model, short, long, noise_of(short), tile=0, progress=False, ensemble=3)

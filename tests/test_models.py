@@ -20,9 +20,11 @@ SMALL = {"widths": (8, 16, 16), "disc_widths": (8, 16), "dropout": 0.0}
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def pair(b: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def pair(b: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(short, long) (b, 3, h, w) and a noise map (b, 1, h, w)."""
     g = torch.Generator().manual_seed(seed)
-    return torch.rand(b, 3, h, w, generator=g), torch.rand(b, 3, h, w, generator=g)
+    return (torch.rand(b, 3, h, w, generator=g), torch.rand(b, 3, h, w, generator=g),
+            0.1 * torch.rand(b, 1, h, w, generator=g))
 
 
 def sharp_of(out: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -53,15 +55,15 @@ def test_entry_points_build_the_models() -> None:
 @pytest.mark.parametrize("size", [(37, 45), (5, 7), (16, 32)])
 def test_any_size_keeps_shape(name: str, size: tuple[int, int]) -> None:
     model = create_model(name, **SMALL).eval()
-    short, long = pair(2, *size)
+    short, long, noise = pair(2, *size)
     with torch.no_grad():
-        out = model(short, long)
+        out = model(short, long, noise)
     sharp = sharp_of(out)
     assert sharp.shape == (2, 3, *size) and sharp.dtype == torch.float32
     assert torch.isfinite(sharp).all()
     if name == "deblur-rnn":
         assert out[1].shape == (2, 3, *size)
-        assert model(short, long, return_denoised=False).shape == (2, 3, *size)
+        assert model(short, long, noise, return_denoised=False).shape == (2, 3, *size)
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -69,20 +71,20 @@ def test_any_size_keeps_shape(name: str, size: tuple[int, int]) -> None:
 def test_autocast_forward(name: str, device: str) -> None:
     """Mixed precision (bfloat16 autocast) runs and stays finite; the output is float32 or bfloat16."""
     model = create_model(name, **SMALL).to(device).eval()
-    short, long = (t.to(device) for t in pair(1, 24, 40))
+    short, long, noise = (t.to(device) for t in pair(1, 24, 40))
     with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16):
-        sharp = sharp_of(model(short, long))
+        sharp = sharp_of(model(short, long, noise))
     assert sharp.shape == (1, 3, 24, 40) and torch.isfinite(sharp.float()).all()
 
 
 @pytest.mark.parametrize("name", list_models())
 def test_gradients_reach_both_inputs(name: str) -> None:
     model = create_model(name, **SMALL).train()
-    short, long = pair(2, 20, 28)
-    short.requires_grad_(True)
-    long.requires_grad_(True)
-    sharp_of(model(short, long)).square().mean().backward()
-    for t in (short, long):
+    short, long, noise = pair(2, 20, 28)
+    for t in (short, long, noise):
+        t.requires_grad_(True)
+    sharp_of(model(short, long, noise)).square().mean().backward()
+    for t in (short, long, noise):
         assert t.grad is not None and t.grad.abs().sum() > 0
     assert all(p.grad is not None for p in model.parameters())
 
@@ -115,21 +117,21 @@ def test_convlstm_state_carries_short_frame_into_deblurring_net() -> None:
     """With the denoised image held fixed, changing only the short frame changes the deblurring net's
     output: the information can only arrive through the ConvLSTM hidden state."""
     model = create_model("deblur-rnn", **SMALL).eval()
-    short_a, long = pair(1, 32, 32, seed=1)
-    short_b, _ = pair(1, 32, 32, seed=2)
+    short_a, long, noise = pair(1, 32, 32, seed=1)
+    short_b, _, _ = pair(1, 32, 32, seed=2)
     denoised = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
-        _, state_a = model.denoise(short_a)
-        _, state_b = model.denoise(short_b)
-        out_a = model.deblur(denoised, long, state_a)
-        out_a2 = model.deblur(denoised, long, state_a)
-        out_b = model.deblur(denoised, long, state_b)
+        _, state_a = model.denoise(short_a, noise)
+        _, state_b = model.denoise(short_b, noise)
+        out_a = model.deblur(denoised, long, noise, state_a)
+        out_a2 = model.deblur(denoised, long, noise, state_a)
+        out_b = model.deblur(denoised, long, noise, state_b)
     assert torch.equal(out_a, out_a2)  # deterministic, so any difference below is the state's
     assert (out_a - out_b).abs().max() > 1e-6
     # and the gradient of the deblurring output w.r.t. the short frame flows only through the state
     short = short_a.clone().requires_grad_(True)
-    _, state = model.denoise(short)
-    model.deblur(denoised, long, state).sum().backward()
+    _, state = model.denoise(short, noise)
+    model.deblur(denoised, long, noise, state).sum().backward()
     assert short.grad is not None and short.grad.abs().sum() > 0
 
 
@@ -142,7 +144,7 @@ def test_two_sets_of_weights() -> None:
 
 def test_discriminator_scalar_per_sample_conditioned_on_long() -> None:
     disc = Discriminator((8, 16)).eval()
-    image, long = pair(3, 40, 24)
+    image, long, _ = pair(3, 40, 24)
     with torch.no_grad():
         logits = disc(image, long)
         other = disc(image, torch.rand_like(long))
@@ -175,7 +177,9 @@ def test_pad_to_multiple_reflects_and_handles_tiny_images() -> None:
 def test_bad_input_shapes_raise() -> None:
     model = create_model("deblur-merger", **SMALL)
     with pytest.raises(DeblurnetError, match="short and long"):
-        model(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+        model(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9), torch.rand(1, 1, 8, 8))
+    with pytest.raises(DeblurnetError, match="noise map"):
+        model(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
     with pytest.raises(DeblurnetError, match="widths"):
         create_model("deblur-rnn", widths=())
 
@@ -185,8 +189,50 @@ def test_batch_norm_can_be_switched_off(name: str) -> None:
     model = create_model(name, **SMALL, batch_norm=False)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert model.config["batch_norm"] is False
-    short, long = pair(1, 12, 20)
+    short, long, noise = pair(1, 12, 20)
     with torch.no_grad():
-        train_out = sharp_of(model.train()(short, long))
-        eval_out = sharp_of(model.eval()(short, long))
+        train_out = sharp_of(model.train()(short, long, noise))
+        eval_out = sharp_of(model.eval()(short, long, noise))
     torch.testing.assert_close(train_out, eval_out)  # no batch statistics, no dropout: same output
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_the_noise_map_steers_the_output(name: str) -> None:
+    """The map is a real input: the same pair with another noise level gives another result."""
+    model = create_model(name, **SMALL, residual_gain=1.0).eval()
+    short, long, noise = pair(1, 32, 32)
+    with torch.no_grad():
+        a = sharp_of(model(short, long, noise))
+        b = sharp_of(model(short, long, 4 * noise))
+    assert (a - b).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_weights_without_the_noise_input_widen_with_no_effect(name: str, tmp_path) -> None:
+    """load_widened: a network saved before the noise-map input (its input convolutions one channel
+    narrower) initialises the new one exactly; the map then changes nothing until training moves it."""
+    from safetensors.torch import save_file
+
+    from deblurnet.checkpoint import load_widened
+
+    options = {**SMALL, "residual_gain": 1.0, "full_res_width": 0}  # the shipped weights' layout
+    model = create_model(name, **options).eval()
+    narrow = {}
+    for key, value in model.state_dict().items():
+        value = value.clone().contiguous()
+        if key.endswith("weight.original") and ("blocks.0.0" in key or "decoder.out" in key):
+            if "short_encoder" in key or "denoise_net" in key or "deblur_net" in key or "decoder" in key:
+                value = value[:, :-1].contiguous()  # drop the map's input channel (the last one)
+        narrow[key] = value
+    for key, value in list(narrow.items()):  # spectral-norm right vectors follow the input width
+        if key.endswith("._v"):
+            weight = narrow[key.replace("0._v", "original")]
+            narrow[key] = value[: weight[0].numel()].contiguous()
+    save_file(narrow, str(tmp_path / "old.safetensors"))
+    fresh = create_model(name, **options).eval()
+    assert load_widened(fresh, tmp_path / "old.safetensors")
+    short, long, noise = pair(1, 32, 32)
+    with torch.no_grad():
+        a = sharp_of(fresh(short, long, noise))
+        b = sharp_of(fresh(short, long, torch.zeros_like(noise)))
+    torch.testing.assert_close(a, b)

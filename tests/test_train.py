@@ -26,12 +26,13 @@ SMALL = {"widths": [8, 16, 16], "disc_widths": [8, 16], "dropout": 0.0}
 
 
 def fixed_batch(b: int = 4, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """(short, long, sharp): a smooth sharp image, a noisy copy and a horizontally blurred copy."""
+    """(short, long, sharp, noise): a smooth sharp image, a noisy copy (sigma 0.1), a horizontally
+    blurred copy, and the short frame's noise map (0.1 everywhere)."""
     g = torch.Generator().manual_seed(seed)
     sharp = torch.nn.functional.avg_pool2d(torch.rand(b, 3, size + 4, size + 4, generator=g), 5, 1)
     short = (sharp + 0.1 * torch.randn(sharp.shape, generator=g)).clamp(0, 1)
     long = torch.nn.functional.avg_pool2d(sharp, (1, 5), 1, (0, 2))
-    return short, long, sharp
+    return short, long, sharp, torch.full((b, 1, size, size), 0.1)
 
 
 def write_triplets(root: Path, n: int = 3, size: tuple[int, int] = (40, 48)) -> Path:
@@ -64,13 +65,14 @@ def test_twenty_steps_on_a_fixed_batch_lower_the_loss(name: str, adv: float) -> 
         assert np.mean([r["denoise"] for r in logs[-3:]]) < logs[0]["denoise"]
 
 
-def test_crop_augment_moves_the_three_images_together() -> None:
+def test_crop_augment_moves_the_four_tensors_together() -> None:
     img = torch.rand(3, 20, 30)
     g = torch.Generator().manual_seed(3)
-    a, b, c = crop_augment((img, img.clone(), img.clone()), 16, g)
+    a, b, c, n = crop_augment((img, img.clone(), img.clone(), img[:1].clone()), 16, g)
     assert a.shape == (3, 16, 16) and torch.equal(a, b) and torch.equal(a, c)
+    assert n.shape == (1, 16, 16) and torch.equal(n, a[:1])
     with pytest.raises(DeblurnetError, match="smaller than the crop"):
-        crop_augment((img, img, img), 24, g)
+        crop_augment((img, img, img, img[:1]), 24, g)
 
 
 # ---------------------------------------------------------------------------------------------- DDP
@@ -88,10 +90,10 @@ def _ddp_worker(rank: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
         state = _ddp_state(DistInfo(rank, 2, 0))
-        short, long, sharp = fixed_batch(4)
+        batch = fixed_batch(4)
         half = slice(2 * rank, 2 * rank + 2)
         for _ in range(2):
-            train_step(state, (short[half], long[half], sharp[half]))
+            train_step(state, tuple(t[half] for t in batch))
         if rank == 0:
             torch.save(unwrap(state.model).state_dict(), out)
     finally:
@@ -146,9 +148,9 @@ def test_weights_round_trip(tmp_path: Path, name: str, dtype: torch.dtype) -> No
     assert card["steps"] == 7 and card["model"]["name"] == name and card["dtype"] == str(dtype)[6:]
     loaded = load_weights(path)
     assert not loaded.training and type(loaded) is type(model)
-    short, long = torch.rand(1, 3, 21, 19), torch.rand(1, 3, 21, 19)
+    short, long, noise = torch.rand(1, 3, 21, 19), torch.rand(1, 3, 21, 19), torch.rand(1, 1, 21, 19)
     with torch.no_grad():
-        a, b = model(short, long), loaded(short, long)
+        a, b = model(short, long, noise), loaded(short, long, noise)
     a, b = (x[0] if isinstance(x, tuple) else x for x in (a, b))
     if dtype == torch.float32:
         assert torch.equal(a, b)
@@ -370,23 +372,23 @@ def test_batch_norm_recalibration_makes_eval_mode_match_batch_statistics() -> No
 
     torch.manual_seed(0)
     model = create_model("deblur-rnn", **SMALL)
-    short, long, sharp = fixed_batch(4, 32)
+    short, long, sharp, noise = fixed_batch(4, 32)
     weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
     with torch.no_grad():
         model.eval()
-        before = model(short, long)[0]
+        before = model(short, long, noise)[0]
         for m in model.modules():  # reference: batch statistics, running stats left alone
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.train()
                 m.momentum = 0.0
-        reference = model(short, long)[0]
+        reference = model(short, long, noise)[0]
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.momentum = 0.1
-    assert recalibrate_batch_norm(model, [(short, long, sharp)] * 3, torch.device("cpu")) == 3
+    assert recalibrate_batch_norm(model, [(short, long, sharp, noise)] * 3, torch.device("cpu")) == 3
     model.eval()
     with torch.no_grad():
-        after = model(short, long)[0]
+        after = model(short, long, noise)[0]
     assert (before - reference).abs().max() > 1e-3  # the untrained running stats were off
     torch.testing.assert_close(after, reference, atol=2e-3, rtol=0)  # unbiased vs biased variance
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())

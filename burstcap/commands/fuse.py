@@ -78,6 +78,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "noise (about +1 dB on GOPRO2 validation at 8), N times slower (default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for the network (default: the number of physical cores)")
+    p.add_argument("--profile", default=None, metavar="NAME|JSON",
+                   help="noise profile of the short frame's camera, a name or a file made by 'burstcap "
+                        "calibrate' (default: the camera's own profile for RAW files, found by make and "
+                        "model; without one, and for sRGB files, the noise level is estimated from the "
+                        "image). The network denoises as strongly as the profile says the noise is")
     p.add_argument("--no-ghost-guard", dest="ghost_guard", action="store_false", default=None,
                    help="keep the network's output everywhere, even where the long frame shows something "
                         "the short one does not (moving subjects, misalignment)")
@@ -99,7 +104,7 @@ def options_from_args(args: argparse.Namespace) -> FuseOptions:
     given = {name: getattr(args, name) for name in
              ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits", "threads",
               "ghost_guard",
-              "ensemble", "colour_match")
+              "ensemble", "colour_match", "profile")
              if getattr(args, name) is not None}
     if args.ratio is not None:
         given["ratio"] = parse_ratio(args.ratio)

@@ -29,7 +29,10 @@ examples:
 
 DIR holds short/, long/, sharp/ with the same PNG names; short frames are already multiplied by the
 exposure ratio (that is what a triplet folder means), so no ratio is estimated. PSNR/SSIM: scikit-image
-on sRGB 0..255, full image. With --json, an interrupted run resumes from the file."""
+on sRGB 0..255, full image. "worse": the share of pairs on which the method is below the better of the
+two inputs a user could have kept (the long frame, or the short frame denoised by non-local means).
+Noise maps come from DIR/noise/ when present, else they are estimated from the short frames, as
+fusion does for sRGB files. With --json, an interrupted run resumes from the file."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:

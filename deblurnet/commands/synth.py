@@ -76,10 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stills: images allowed, 1-based in name order (default: all; training uses "
                         "Kodak 1-20, validation 21-24)")
     p.add_argument("--profile", default=None, metavar="NAME",
-                   help="camera/stills: hardware_profiles noise profile (default: the generic law of "
-                        "Brooks et al. 2019)")
-    p.add_argument("--random-profiles", action="store_true",
-                   help="camera/stills: draw one of all hardware_profiles noise profiles per sample")
+                   help="camera/stills: one hardware_profiles noise profile (default: one of all known "
+                        "profiles per sample, the measured cameras and the generic law)")
     p.add_argument("--size", type=_size, default=256, metavar="PX|full",
                    help="square crop side in pixels, or 'full' for whole images (default: 256)")
     p.add_argument("--config", type=Path, default=None, metavar="TOML",
@@ -110,8 +108,6 @@ def build_config(args: argparse.Namespace) -> SynthConfig:
     config.size = args.size
     if args.profile is not None:
         config.camera.profile = args.profile
-    if args.random_profiles:
-        config.camera.random_profiles = True
     return config
 
 

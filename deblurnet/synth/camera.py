@@ -1,21 +1,34 @@
-"""Camera protocol: a short/long pair made the way a real sensor and `isp` would make it.
+"""Camera protocol: a short/long pair made the way a real camera and then burstcap would make it.
 
-From linear-light sharp and blurred scenes (H, W, 3) float32 [0, 1]:
+From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are highlights that clip):
 1. exposure level k ~ log-uniform[exposure]: scene = k * image; the long frame is "correctly" exposed;
 2. to raw: divide by random white-balance gains (R, B >= 1, G = 1), mosaic as RGGB (identity colour
    matrix: no camera->sRGB mixing is modelled);
 3. exposure-time ratio t = t_short / t_long ~ log-uniform[time_ratio]; the camera raises the short ISO by
-   g in [1, 1/t], so the short raw level is r = t * g times the long one (r <= 1, isp scales by 1/r);
-4. sensor noise per CFA channel, variance = a * x + b (x: normalised raw level), at the short ISO and at
-   the long ISO: from a `hardware_profiles` profile when `profile` is set, else the generic law of
-   Brooks et al. 2019 (a log-uniform in [1e-4, 0.012] at the short ISO, a_long = a_short / g,
-   ln b = 2.18 ln a + 1.20 + N(0, 0.26), the same N(0, 0.26) draw for both frames), Gaussian
-   approximation of Poisson-Gaussian noise;
-5. clip at the white level (1.0), negatives kept; white balance per CFA site and clip at 1, bilinear
-   demosaic (both as `isp.develop` does);
-6. short frame: scaled by 1/r times a small ratio-estimation error, small per-channel colour shift;
-   long frame: small sub-pixel misalignment (shift + rotation) against the short/sharp frames;
-7. sRGB encode and clip to [0, 1]. Ground truth: the sharp scene at the long frame's exposure, clipped.
+   g in [1, 1/t] (within the camera's ISO range), so the short raw level is r = t * g times the long one;
+4. sensor noise through the project's one noise model, ``hardware_profiles.sample_noisy``
+   (Poisson-Gaussian per CFA channel, row noise where the profile measured it), with the profile's
+   ``params(iso)`` at the short and at the long ISO. The profile is the configured one, else drawn per
+   sample from every profile ``hardware_profiles`` knows: the measured cameras and the generic law of
+   Brooks et al. 2019;
+5. clip at the white level (1.0). Then one of two renderings (``processed_prob``):
+
+   * **raw** (what ``burstcap fuse`` makes of RAW files, via ``isp``): white balance per CFA site and
+     clip at 1, bilinear demosaic, sRGB encode; the short frame scaled by 1/r times a small
+     ratio-estimation error and a small per-channel colour shift; its noise map from the profile's law
+     (:func:`deblurnet.noise_map.law_noise_map`), as fusion computes it for a RAW file of a profiled
+     camera, or (``estimated_map_prob``) estimated from the image, as for an unknown camera;
+   * **processed** (what a camera or phone writes as JPEG, then ``burstcap fuse`` reads as sRGB): each
+     frame through an in-camera pipeline, :func:`render_in_camera`: demosaic (bilinear or edge-aware),
+     its own white balance and tone curve (the short frame's differ from the long one's), chroma and
+     luma noise reduction (the blotchy, spatially correlated colour noise of real high-ISO JPEGs),
+     sharpening, 8-bit JPEG. The short frame is either brightened in camera (digital gain before the
+     pipeline) or left dark; burstcap's estimate of the ratio from the images (mean linear brightness)
+     then scales it. Noise map: estimated from the image, as fusion does for sRGB files;
+
+6. the long frame is slightly misaligned (sub-pixel shift + rotation) against the short/sharp frames.
+   Ground truth: the sharp scene at the long frame's exposure, clipped, rendered with the long frame's
+   tone and colour (no noise, no JPEG).
 """
 
 from __future__ import annotations
@@ -25,9 +38,12 @@ from typing import Any
 
 import cv2
 import numpy as np
+from hardware_profiles import NoiseProfile, list_profiles, load_profile, sample_noisy
 
 from deblurnet.errors import DeblurnetError
-from deblurnet.synth.common import ImageCache, Triplet, log_uniform, srgb_encode, u8_to_linear
+from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
+from deblurnet.synth.common import (ImageCache, Triplet, log_uniform, srgb_decode, srgb_encode,
+                                    u8_to_linear)
 from deblurnet.synth.gopro2 import draw_frames
 
 _K_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 4.0
@@ -39,25 +55,49 @@ _RGGB = "RGGB"
 class CameraParams:
     """Parameters of the camera protocol (ranges are sampled uniformly or log-uniformly per sample)."""
 
-    profile: str | None = None                      # hardware_profiles name; None: generic law
-    random_profiles: bool = False                   # draw one of all hardware_profiles per sample
+    profile: str | None = None                      # one hardware_profiles profile; None: all, per sample
     time_ratio: tuple[float, float] = (1 / 32, 1 / 2)   # t_short / t_long, log-uniform
     exposure: tuple[float, float] = (0.35, 1.3)     # k, scene brightness scale, log-uniform
-    shot_a: tuple[float, float] = (1e-4, 0.012)     # generic law: a at the short ISO, log-uniform
     wb_red: tuple[float, float] = (1.6, 2.4)        # white-balance gain of red
     wb_blue: tuple[float, float] = (1.3, 2.0)       # white-balance gain of blue
     colour_shift: float = 0.03                      # std of the per-channel log gain on the short frame
     ratio_error: float = 0.04                       # std of the log error of the ratio estimate
     max_shift_px: float = 1.5                       # long-frame misalignment, uniform in +-this
     max_rotation_deg: float = 0.3                   # long-frame rotation, uniform in +-this
+    highlight_prob: float = 0.3                     # probability of boosted highlights (they clip, bloom)
+    highlight_gain: tuple[float, float] = (1.5, 4.0)  # gain of the brightest parts of the scene
+    estimated_map_prob: float = 0.2                 # raw rendering: noise map estimated, not from the law
+    processed_prob: float = 0.4                     # probability of the in-camera (JPEG) rendering
+    jpeg_quality: tuple[int, int] = (60, 95)        # in-camera JPEG quality, uniform
+    tone_gamma: tuple[float, float] = (0.8, 1.2)    # tone curve: linear ** gamma before sRGB encoding
+    frame_colour: float = 0.08                      # std of the short frame's own log R/B balance
+    frame_gamma: float = 0.06                       # std of the short frame's own log tone gamma
+    chroma_nr: tuple[float, float] = (0.0, 3.0)     # chroma noise reduction: Gaussian sigma, px
+    luma_nr: tuple[float, float] = (0.0, 0.8)       # luma noise reduction: blend of a bilateral filter
+    sharpen: tuple[float, float] = (0.0, 1.2)       # unsharp-mask amount on luma
+    dark_jpeg_min_ratio: float = 1 / 16             # darker short JPEGs are brightened in camera instead
 
 
-def _channel_params(profile: Any, iso: float) -> tuple[np.ndarray, np.ndarray]:
-    """(a, b) of a hardware_profiles profile at `iso`, reordered to RGGB tile order, each (4,)."""
-    a, b = profile.params(iso)
-    a = np.asarray(a, dtype=np.float32).reshape(4)
-    b = np.asarray(b, dtype=np.float32).reshape(4)
-    cfa = str(getattr(profile, "cfa", _RGGB) or _RGGB).upper()
+# ---------------------------------------------------------------------------------- noise profiles
+
+
+def load_noise_profile(name: str) -> NoiseProfile:
+    """A hardware_profiles noise profile by name or path; DeblurnetError when unknown or unreadable."""
+    try:
+        return load_profile(name)
+    except Exception as exc:  # ProfileError or anything bad in the file: one clear line
+        raise DeblurnetError(f"noise profile '{name}': {exc}") from exc
+
+
+def load_all_profiles() -> list[NoiseProfile]:
+    """Every noise profile hardware_profiles knows: the measured cameras and the generic law."""
+    return [load_noise_profile(name) for name in list_profiles()]
+
+
+def _rggb_params(profile: NoiseProfile, iso: float) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of ``profile`` at ``iso``, reordered to RGGB tile order, each (4,) float32."""
+    a, b = (np.asarray(v, dtype=np.float32).reshape(4) for v in profile.params(iso))
+    cfa = str(profile.cfa or _RGGB).upper()
     if sorted(cfa) != sorted(_RGGB):
         return a, b
     order, used = [], set()
@@ -68,50 +108,28 @@ def _channel_params(profile: Any, iso: float) -> tuple[np.ndarray, np.ndarray]:
     return a[order], b[order]
 
 
-def load_noise_profile(name: str) -> Any:
-    """A hardware_profiles noise profile by name; DeblurnetError when unknown or unavailable."""
-    try:
-        from hardware_profiles import load_profile
-    except ImportError as exc:
-        raise DeblurnetError(f"noise profile '{name}': hardware_profiles.load_profile is unavailable") from exc
-    try:
-        return load_profile(name)
-    except Exception as exc:  # ProfileError or anything bad in the file: one clear line
-        raise DeblurnetError(f"noise profile '{name}': {exc}") from exc
-
-
-def load_all_profiles() -> list[Any]:
-    """Every noise profile hardware_profiles knows (for `random_profiles`)."""
-    try:
-        from hardware_profiles import list_profiles
-    except ImportError as exc:
-        raise DeblurnetError("random_profiles: hardware_profiles is unavailable") from exc
-    return [load_noise_profile(name) for name in list_profiles()]
-
-
-def sample_noise_params(params: CameraParams, profile: Any | None, rng: np.random.Generator
+def sample_noise_params(params: CameraParams, profile: NoiseProfile, rng: np.random.Generator
                         ) -> dict[str, Any]:
-    """Exposure and noise parameters of one pair: t, g, r, a/b (4,) of short and long (RGGB order)."""
+    """Exposure and noise of one pair: t, g, r, ISOs, a/b (4,) of short and long (RGGB order), row sigmas."""
     t = log_uniform(rng, *params.time_ratio)
-    if profile is None:
-        g = log_uniform(rng, 1.0, 1.0 / t)
-        a_s = log_uniform(rng, *params.shot_a)
-        a_l = a_s / g
-        eps = float(rng.normal(0.0, 0.26))
-        b_s, b_l = (float(np.exp(2.18 * np.log(a) + 1.20 + eps)) for a in (a_s, a_l))
-        out = {"a_short": np.full(4, a_s, np.float32), "b_short": np.full(4, b_s, np.float32),
-               "a_long": np.full(4, a_l, np.float32), "b_long": np.full(4, b_l, np.float32)}
-        iso_s = iso_l = 0.0
-    else:
-        lo, hi = (float(v) for v in profile.iso_range)
-        iso_s = log_uniform(rng, lo, hi)
-        g = log_uniform(rng, 1.0, max(1.0, min(1.0 / t, iso_s / lo)))
-        iso_l = iso_s / g
-        a_s, b_s = _channel_params(profile, iso_s)
-        a_l, b_l = _channel_params(profile, iso_l)
-        out = {"a_short": a_s, "b_short": b_s, "a_long": a_l, "b_long": b_l}
-    out.update(time_ratio=t, gain=g, level_ratio=t * g, iso_short=iso_s, iso_long=iso_l)
-    return out
+    lo, hi = (float(v) for v in profile.iso_range)
+    iso_s = log_uniform(rng, lo, hi) if hi > lo else lo
+    g = log_uniform(rng, 1.0, max(1.0, min(1.0 / t, iso_s / lo)))
+    iso_l = iso_s / g
+    a_s, b_s = _rggb_params(profile, iso_s)
+    a_l, b_l = _rggb_params(profile, iso_l)
+    return {"a_short": a_s, "b_short": b_s, "a_long": a_l, "b_long": b_l,
+            "row_short": float(profile.row_sigma(iso_s)), "row_long": float(profile.row_sigma(iso_l)),
+            "time_ratio": t, "gain": g, "level_ratio": t * g, "iso_short": iso_s, "iso_long": iso_l}
+
+
+def rgb_of_rggb(values: np.ndarray) -> np.ndarray:
+    """(4,) RGGB tile values -> (3,) R, G (mean of both), B."""
+    v = np.asarray(values, np.float32)
+    return np.array([v[0], 0.5 * (v[1] + v[2]), v[3]], np.float32)
+
+
+# ------------------------------------------------------------------------------------- raw pipeline
 
 
 def mosaic_rggb(rgb: np.ndarray) -> np.ndarray:
@@ -129,13 +147,6 @@ def tile_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     tile = np.asarray(values, dtype=np.float32).reshape(2, 2)
     return np.tile(tile, ((h + 1) // 2, (w + 1) // 2))[:h, :w]
-
-
-def add_sensor_noise(mosaic: np.ndarray, a: np.ndarray, b: np.ndarray, rng: np.random.Generator
-                     ) -> np.ndarray:
-    """Heteroscedastic Gaussian noise, variance a*x + b per CFA position; (H, W) float32, unclipped."""
-    var = tile_map(a, mosaic.shape) * np.maximum(mosaic, 0.0) + tile_map(b, mosaic.shape)
-    return mosaic + np.sqrt(var) * rng.standard_normal(mosaic.shape, dtype=np.float32)
 
 
 def white_balance(mosaic: np.ndarray, wb: np.ndarray) -> np.ndarray:
@@ -158,6 +169,102 @@ def demosaic_bilinear(mosaic: np.ndarray) -> np.ndarray:
     return np.dstack([rb[..., 0], g, rb[..., 1]])
 
 
+def demosaic_edge_aware(mosaic: np.ndarray) -> np.ndarray:
+    """RGGB (H, W) float32 in [0, 1] -> (H, W, 3) float32 by OpenCV's edge-aware demosaic (16-bit)."""
+    u16 = np.clip(np.rint(mosaic * 65535.0), 0, 65535).astype(np.uint16)
+    rgb = cv2.cvtColor(u16, cv2.COLOR_BayerBG2RGB_EA)  # OpenCV names RGGB "BayerBG"
+    return rgb.astype(np.float32) * np.float32(1.0 / 65535.0)
+
+
+def boost_highlights(lin: np.ndarray, gain: float) -> np.ndarray:
+    """Linear (H, W, 3): the brightest parts (max channel above 0.8, smoothly) times up to ``gain``,
+    so lamps and specular light exceed the white level, clip, and bloom when blurred."""
+    if gain <= 1.0:
+        return lin
+    w = np.clip((lin.max(axis=2, keepdims=True) - 0.8) / 0.2, 0.0, 1.0)
+    w = w * w * (3.0 - 2.0 * w)
+    return lin * (1.0 + np.float32(gain - 1.0) * w)
+
+
+def draw_highlight_gain(params: CameraParams, rng: np.random.Generator) -> float:
+    """1.0, or (with ``highlight_prob``) a gain in ``highlight_gain`` for :func:`boost_highlights`."""
+    if rng.random() >= params.highlight_prob:
+        return 1.0
+    return float(rng.uniform(*params.highlight_gain))
+
+
+# ------------------------------------------------------------------------------ in-camera rendering
+
+
+@dataclass(frozen=True)
+class InCameraLook:
+    """One frame's in-camera pipeline: white balance (3,), tone gamma, noise reduction, sharpening, JPEG."""
+
+    wb: np.ndarray
+    gamma: float
+    chroma_sigma: float
+    luma_nr: float
+    sharpen: float
+    quality: int
+    edge_aware: bool
+
+
+def draw_look(params: CameraParams, wb: np.ndarray, rng: np.random.Generator) -> InCameraLook:
+    """A random in-camera look around the white balance ``wb`` (3,)."""
+    return InCameraLook(wb=wb, gamma=float(rng.uniform(*params.tone_gamma)),
+                        chroma_sigma=float(rng.uniform(*params.chroma_nr)),
+                        luma_nr=float(rng.uniform(*params.luma_nr)),
+                        sharpen=float(rng.uniform(*params.sharpen)),
+                        quality=int(rng.integers(params.jpeg_quality[0], params.jpeg_quality[1] + 1)),
+                        edge_aware=bool(rng.random() < 0.5))
+
+
+def tone(lin: np.ndarray, gamma: float) -> np.ndarray:
+    """Linear (H, W, 3) -> sRGB-encoded [0, 1] through the tone curve ``lin ** gamma``."""
+    return srgb_encode(np.power(np.clip(lin, 0.0, 1.0), np.float32(gamma)))
+
+
+def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 1.0) -> np.ndarray:
+    """A noisy RGGB mosaic (H, W) -> the camera's 8-bit JPEG, decoded: (H, W, 3) float32 sRGB [0, 1].
+
+    Steps: digital gain, white balance and clip, demosaic, tone curve, chroma noise reduction (Gaussian
+    blur of Cr/Cb: leaves low-frequency colour blotches), luma noise reduction (bilateral filter blended
+    in), unsharp masking of luma, JPEG at ``look.quality``.
+    """
+    raw = raw * np.float32(digital_gain)
+    mosaic = white_balance(np.maximum(raw, 0.0), look.wb)
+    lin = demosaic_edge_aware(mosaic) if look.edge_aware else demosaic_bilinear(mosaic)
+    ycc = cv2.cvtColor(tone(lin, look.gamma), cv2.COLOR_RGB2YCrCb)
+    if look.chroma_sigma > 0.3:
+        ycc[..., 1:] = cv2.GaussianBlur(ycc[..., 1:], (0, 0), look.chroma_sigma)
+    y = ycc[..., 0].copy()
+    if look.luma_nr > 0:
+        smooth = cv2.bilateralFilter(y, 5, 0.08, 1.5)
+        y = (1 - look.luma_nr) * y + look.luma_nr * smooth
+    if look.sharpen > 0:
+        y = y + np.float32(look.sharpen) * (y - cv2.GaussianBlur(y, (0, 0), 1.0))
+    ycc[..., 0] = y
+    rgb = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+    u8 = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(u8, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, look.quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes an 8-bit image
+        raise DeblurnetError("JPEG encoding failed")
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def brightness_ratio(long: np.ndarray, short: np.ndarray) -> float:
+    """long/short ratio of mean linear brightness of two sRGB (H, W, 3) frames, over pixels that are
+    neither dark nor clipped in the long one (as burstcap estimates it from images)."""
+    ll, sl = srgb_decode(long), srgb_decode(short)
+    ok = (ll.max(axis=2) < 0.9) & (ll.mean(axis=2) > 0.01)
+    if ok.mean() < 0.05:
+        ok = np.ones(ok.shape, bool)
+    return float(ll[ok].mean() / max(float(sl[ok].mean()), 1e-4))
+
+
+# ---------------------------------------------------------------------------------------- the pair
+
+
 def _misalign(img: np.ndarray, params: CameraParams, rng: np.random.Generator) -> tuple[np.ndarray, list[float]]:
     """Small random rotation + shift about the centre, reflected borders; returns (image, [dx, dy, deg])."""
     dx, dy = rng.uniform(-params.max_shift_px, params.max_shift_px, size=2)
@@ -169,7 +276,7 @@ def _misalign(img: np.ndarray, params: CameraParams, rng: np.random.Generator) -
     return out, [float(dx), float(dy), float(deg)]
 
 
-def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraParams, profile: Any | None,
+def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraParams, profile: NoiseProfile,
                    rng: np.random.Generator) -> Triplet:
     """A camera-like triplet from linear (H, W, 3) float32 sharp and blurred scenes (module docstring)."""
     k = log_uniform(rng, *params.exposure)
@@ -180,31 +287,59 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
 
     raw_long = mosaic_rggb(blur_lin * (k / wb))
     raw_short = mosaic_rggb(sharp_lin * (k * r / wb))
-    raw_long = np.minimum(add_sensor_noise(raw_long, noise["a_long"], noise["b_long"], rng), 1.0)
-    raw_short = np.minimum(add_sensor_noise(raw_short, noise["a_short"], noise["b_short"], rng), 1.0)
+    raw_long = np.minimum(sample_noisy(raw_long, noise["a_long"], noise["b_long"], rng,
+                                       row_sigma=noise["row_long"]), 1.0)
+    raw_short = np.minimum(sample_noisy(raw_short, noise["a_short"], noise["b_short"], rng,
+                                        row_sigma=noise["row_short"]), 1.0)
+    meta: dict[str, Any] = {
+        "exposure": k, "wb": wb.tolist(), "misalign": misalign, "time_ratio": noise["time_ratio"],
+        "gain": noise["gain"], "iso_short": noise["iso_short"], "iso_long": noise["iso_long"],
+        "a_short": noise["a_short"].tolist(), "b_short": noise["b_short"].tolist(),
+        "a_long": noise["a_long"].tolist(), "b_long": noise["b_long"].tolist(),
+        "row_short": noise["row_short"]}
+
+    if rng.random() < params.processed_prob:
+        look_long = draw_look(params, wb, rng)
+        colour = np.exp(rng.normal(0.0, params.frame_colour, size=3)).astype(np.float32)
+        colour[1] = 1.0
+        look_short = draw_look(params, wb * colour, rng)
+        look_short = InCameraLook(**{**look_short.__dict__,
+                                     "gamma": look_long.gamma * float(np.exp(rng.normal(0, params.frame_gamma)))})
+        in_camera_gain = r < params.dark_jpeg_min_ratio or rng.random() < 0.5
+        long = render_in_camera(raw_long, look_long)
+        short_jpeg = render_in_camera(raw_short, look_short, 1.0 / r if in_camera_gain else 1.0)
+        ratio = brightness_ratio(long, short_jpeg) * float(np.exp(rng.normal(0.0, params.ratio_error)))
+        short = srgb_encode(srgb_decode(short_jpeg) * np.float32(ratio))
+        sharp = tone(sharp_lin * np.float32(k), look_long.gamma)
+        noise_map = estimated_noise_map(short)
+        meta.update(rendering="processed", in_camera_gain=in_camera_gain, jpeg_quality=look_short.quality,
+                    gamma_long=look_long.gamma, gamma_short=look_short.gamma, frame_colour=colour.tolist(),
+                    chroma_nr=look_short.chroma_sigma, noise_map="estimated")
+        return Triplet(short=short, long=long, sharp=sharp, ratio=ratio, noise=noise_map, meta=meta)
 
     shift = np.exp(rng.normal(0.0, params.colour_shift, size=3)).astype(np.float32)
     err = float(np.exp(rng.normal(0.0, params.ratio_error)))
     long = srgb_encode(demosaic_bilinear(white_balance(raw_long, wb)))
     short = srgb_encode(demosaic_bilinear(white_balance(raw_short, wb)) * (shift * np.float32(err / r)))
     sharp = srgb_encode(sharp_lin * np.float32(k))
-
-    meta = {"exposure": k, "wb": wb.tolist(), "colour_shift": shift.tolist(), "ratio_error": err,
-            "misalign": misalign, "time_ratio": noise["time_ratio"], "gain": noise["gain"],
-            "iso_short": noise["iso_short"], "iso_long": noise["iso_long"],
-            "a_short": noise["a_short"].tolist(), "b_short": noise["b_short"].tolist(),
-            "a_long": noise["a_long"].tolist(), "b_long": noise["b_long"].tolist()}
-    return Triplet(short=short, long=long, sharp=sharp, ratio=1.0 / r, meta=meta)
+    if rng.random() < params.estimated_map_prob:
+        noise_map, source = estimated_noise_map(short), "estimated"
+    else:
+        shot, read = network_law(rgb_of_rggb(noise["a_short"]), rgb_of_rggb(noise["b_short"]), err / r)
+        noise_map, source = law_noise_map(short, shot, read), "law"
+    meta.update(rendering="raw", colour_shift=shift.tolist(), ratio_error=err, noise_map=source)
+    return Triplet(short=short, long=long, sharp=sharp, ratio=1.0 / r, noise=noise_map, meta=meta)
 
 
 def sample_camera(frames: ImageCache, blur_frames: tuple[int, int], params: CameraParams,
-                  profile: Any | None, size: int | None, rng: np.random.Generator) -> Triplet:
+                  profile: NoiseProfile, size: int | None, rng: np.random.Generator) -> Triplet:
     """Camera protocol on consecutive video frames: sharp = frame s, blur = linear mean of s+2..s+1+n."""
     sharp_u8, blur_u8, meta = draw_frames(frames, blur_frames, size, rng)
-    blur_lin = u8_to_linear(blur_u8[0]).copy()
+    highlight = draw_highlight_gain(params, rng)
+    blur_lin = boost_highlights(u8_to_linear(blur_u8[0]), highlight).copy()
     for frame in blur_u8[1:]:
-        blur_lin += u8_to_linear(frame)
+        blur_lin += boost_highlights(u8_to_linear(frame), highlight)
     blur_lin *= np.float32(1.0 / len(blur_u8))
-    triplet = camera_triplet(u8_to_linear(sharp_u8), blur_lin, params, profile, rng)
-    triplet.meta = {"protocol": "camera", **meta, **triplet.meta}
+    triplet = camera_triplet(boost_highlights(u8_to_linear(sharp_u8), highlight), blur_lin, params, profile, rng)
+    triplet.meta = {"protocol": "camera", **meta, "highlight_gain": highlight, **triplet.meta}
     return triplet

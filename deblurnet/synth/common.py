@@ -27,13 +27,16 @@ class Triplet:
 
     short: the noisy frame, already multiplied by `ratio`; long: the blurry frame; sharp: ground truth,
     aligned with the short frame and exposed like the long one; ratio: long/short brightness ratio
-    (>= 1) that was applied to the short frame; meta: per-sample synthesis parameters (JSON-able).
+    (>= 1) that was applied to the short frame; noise: (H, W, 1) float32 noise map of the short frame,
+    computed as fusion computes it (:mod:`deblurnet.noise_map`); meta: per-sample synthesis parameters
+    (JSON-able).
     """
 
     short: np.ndarray
     long: np.ndarray
     sharp: np.ndarray
     ratio: float
+    noise: np.ndarray
     meta: dict[str, float | int | str | list[float]] = field(default_factory=dict)
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from hardware_profiles import NoiseProfile
+
 from deblurnet.errors import DeblurnetError
 from deblurnet.synth.camera import CameraParams, load_all_profiles, load_noise_profile, sample_camera
 from deblurnet.synth.common import ImageCache, Triplet, default_data_dir, list_images, select_range
@@ -25,7 +27,9 @@ class SynthConfig:
     """What to synthesize. Defaults: the training split (GOPRO frames 1..100, Kodak 1..20), 256 crops.
 
     gopro_dir: consecutive sharp frames (gopro2 and camera protocols); stills_dir: sharp stills;
-    frames / images: 1-based inclusive ranges of the sorted files allowed (None: all);
+    frames / images: 1-based inclusive ranges of the sorted files of gopro_dir / stills_dir allowed
+    (None: all); stills_extra: more folders of sharp stills for the stills protocol, used whole (a
+    relative path is taken from the data folder, $BURSTCAP_DATA or ../shared/data);
     size: square crop side in px (None: full images); weight_*: relative mix of the protocols.
     """
 
@@ -33,6 +37,7 @@ class SynthConfig:
     stills_dir: Path = field(default_factory=lambda: default_data_dir() / "kodak24")
     frames: tuple[int, int] | None = (1, 100)
     images: tuple[int, int] | None = (1, 20)
+    stills_extra: tuple[Path, ...] = ()
     size: int | None = 256
     weight_gopro2: float = 1.0
     weight_camera: float = 1.0
@@ -71,7 +76,7 @@ def _from_dict(cls: type, values: dict[str, Any]) -> Any:
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
             value = _from_dict(hint, value)
         elif isinstance(value, list):
-            value = tuple(value)
+            value = tuple(Path(v) if name == "stills_extra" else v for v in value)
         elif isinstance(value, str) and (hint is Path or (isinstance(hint, types.UnionType)
                                                           and Path in typing.get_args(hint))):
             value = Path(value)
@@ -125,18 +130,17 @@ class Synthesizer:
             self.frames = ImageCache(files)
         if "stills" in self.protocols:
             files = select_range(list_images(config.stills_dir), config.images, config.stills_dir)
+            for folder in config.stills_extra:
+                files += list_images(folder if folder.is_absolute() else default_data_dir() / folder)
             self.images = ImageCache(files)
         uses_camera = "camera" in self.protocols or "stills" in self.protocols
-        self.profiles: list[Any] = []
-        if uses_camera and config.camera.random_profiles:
-            self.profiles = load_all_profiles()
-        elif uses_camera and config.camera.profile:
-            self.profiles = [load_noise_profile(config.camera.profile)]
+        self.profiles: list[NoiseProfile] = []
+        if uses_camera:
+            self.profiles = ([load_noise_profile(config.camera.profile)] if config.camera.profile
+                             else load_all_profiles())
 
-    def _profile(self, rng: np.random.Generator) -> Any | None:
-        """The noise profile of one sample: None (generic law), the configured one, or a random one."""
-        if not self.profiles:
-            return None
+    def _profile(self, rng: np.random.Generator) -> NoiseProfile:
+        """The noise profile of one sample: the configured one, else one of all, at random."""
         if len(self.profiles) == 1:
             return self.profiles[0]
         return self.profiles[int(rng.integers(len(self.profiles)))]
@@ -155,7 +159,7 @@ class Synthesizer:
             triplet = sample_camera(self.frames, cfg.gopro2.blur_frames, cfg.camera, profile, cfg.size, rng)
         else:
             triplet = sample_stills(self.images, cfg.stills, cfg.camera, profile, cfg.size, rng)
-        triplet.meta["profile"] = getattr(profile, "name", None) or "generic-law"
+        triplet.meta["profile"] = profile.name
         return triplet
 
 

@@ -10,7 +10,9 @@ Decisions where the paper is vague (documented here, tested in tests/test_synth.
   I / (sigma_s f) in the network input). Otherwise Gaussian read noise of std sigma_r ~ U[read_sigma]
   as seen after ratio pre-scaling (i.e. in the network input). All in sRGB-encoded values, as the paper;
 - blurry: + Gaussian read noise of variance sigma_r^2 / n (sigma_r drawn for every sample);
-- everything clipped to [0, 1] at the end.
+- everything clipped to [0, 1] at the end;
+- the noise map is estimated from the noisy frame (:func:`deblurnet.noise_map.estimated_noise_map`), as
+  fusion does for sRGB files: this protocol's noise lives in sRGB values, like a file's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deblurnet.errors import DeblurnetError
+from deblurnet.noise_map import estimated_noise_map
 from deblurnet.synth.common import ImageCache, Triplet, crop_window, srgb_encode, u8_to_float, u8_to_linear
 
 
@@ -87,6 +90,8 @@ def sample_gopro2(frames: ImageCache, params: Gopro2Params, size: int | None,
     short, kind = add_paper_noise(sharp, f, sigma_r, params, rng)
     long = long + np.float32(sigma_r / np.sqrt(n)) * rng.standard_normal(long.shape, dtype=np.float32)
 
-    meta = {"protocol": "gopro2", **meta, "scale": f, "noise": kind, "sigma_r": sigma_r}
-    return Triplet(short=np.clip(short, 0.0, 1.0), long=np.clip(long, 0.0, 1.0), sharp=sharp,
-                   ratio=1.0 / f, meta=meta)
+    meta = {"protocol": "gopro2", **meta, "scale": f, "noise": kind, "sigma_r": sigma_r,
+            "noise_map": "estimated"}
+    short = np.clip(short, 0.0, 1.0)
+    return Triplet(short=short, long=np.clip(long, 0.0, 1.0), sharp=sharp, ratio=1.0 / f,
+                   noise=estimated_noise_map(short), meta=meta)

@@ -19,7 +19,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from deblurnet.synth.camera import CameraParams, camera_triplet
+from hardware_profiles import NoiseProfile
+
+from deblurnet.synth.camera import CameraParams, boost_highlights, camera_triplet, draw_highlight_gain
 from deblurnet.synth.common import ImageCache, Triplet, crop_window, u8_to_linear
 
 
@@ -106,7 +108,7 @@ def _object_layer(img: np.ndarray, crop: tuple[int, int], params: StillsParams,
     p = max(4, int(rng.uniform(*params.object_size) * min(ch, cw)))
     h, w = img.shape[:2]
     y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
-    rgb = u8_to_linear(img[y:y + p, x:x + p])
+    rgb = u8_to_linear(img[y:y + p, x:x + p])  # not boosted: objects are rarely light sources
     mask = np.zeros((p, p), dtype=np.float32)
     axes = (max(1, int(p * rng.uniform(0.3, 0.5))), max(1, int(p * rng.uniform(0.3, 0.5))))
     cv2.ellipse(mask, (p // 2, p // 2), axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1, cv2.LINE_AA)
@@ -116,7 +118,7 @@ def _object_layer(img: np.ndarray, crop: tuple[int, int], params: StillsParams,
     return layer, np.array([np.cos(angle), np.sin(angle)]) * speed
 
 
-def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams, profile: Any | None,
+def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams, profile: NoiseProfile,
                   size: int | None, rng: np.random.Generator) -> Triplet:
     """Draw one stills triplet from a random image of `images`, cropped to `size` (None: full image)."""
     index = int(rng.integers(0, len(images)))
@@ -131,6 +133,7 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
     focal = float(rng.uniform(*params.focal)) * max(h, w)
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
 
+    highlight = draw_highlight_gain(camera, rng)
     layer, velocity = None, None
     if rng.random() < params.object_prob:
         layer, velocity = _object_layer(img, crop, params, rng)
@@ -138,7 +141,8 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
 
     def frame(pose: np.ndarray, t: float) -> np.ndarray:
         """Linear (h, w, 3) view at camera `pose` and time t (in long-exposure lengths)."""
-        lin = u8_to_linear(render_window(img, pose_homography(pose, focal, centre), window))
+        lin = boost_highlights(u8_to_linear(render_window(img, pose_homography(pose, focal, centre), window)),
+                               highlight)
         if layer is not None:
             ox, oy = start + velocity * t
             m = np.array([[1, 0, ox], [0, 1, oy]], dtype=np.float64)
@@ -155,6 +159,6 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
     triplet = camera_triplet(sharp_lin, blur_lin, camera, profile, rng)
     triplet.meta = {"protocol": "stills", "source": images.files[index].name, "window": list(window),
                     "blur_px": blur, "n_sub": len(picked), "lag": lag / n, "focal": focal,
-                    "moving_object": layer is not None,
+                    "moving_object": layer is not None, "highlight_gain": highlight,
                     **triplet.meta}
     return triplet

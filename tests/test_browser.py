@@ -94,6 +94,16 @@ def test_phone_page_shoots_and_shows_the_fused_result(phone, tmp_path: Path) -> 
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert not errors
 
+    # the full-size image opens in a new tab as a blob: URL fetched with the header (no token in
+    # the tab's address, hence none in the browser history)
+    with page.context.expect_page() as opened:
+        page.locator("#gallery a").first.tap()
+    full = opened.value
+    full.wait_for_url(lambda url: url.startswith("blob:"), wait_until="commit")
+    assert svc.token not in full.url
+    full.wait_for_function("document.images.length === 1 && document.images[0].naturalWidth > 0")
+    full.close()
+
     page.evaluate("window.scrollTo(0, 0)")
     shot = tmp_path / "phone.png"
     page.screenshot(path=str(shot))

@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -51,7 +50,9 @@ from burstcap.errors import BurstcapError
 from burstcap.ghost import guard, write_confidence
 from burstcap.report import shot_report, write_report
 from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
-from deblurnet.inference import DEFAULT_OVERLAP, DEFAULT_TILE, Progress, describe_device, fuse, load_model
+from deblurnet.errors import DeblurnetError
+from deblurnet.inference import (DEFAULT_OVERLAP, DEFAULT_TILE, Progress, check_threads, describe_device,
+                                 fuse, load_model)
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
 
@@ -112,10 +113,10 @@ class FuseOptions:
             raise BurstcapError(f"motion must be homography, affine or translation, got {self.motion!r}")
         if self.bits not in (None, 8, 16):
             raise BurstcapError(f"bits must be 8 or 16, got {self.bits}")
-        cpus = os.cpu_count() or 1
-        if self.threads is not None and not 1 <= self.threads <= cpus:
-            raise BurstcapError(f"threads must be 1..{cpus} (the CPUs of this machine), got "
-                                f"{self.threads}")
+        try:
+            check_threads(self.threads)
+        except DeblurnetError as exc:
+            raise BurstcapError(str(exc)) from None
         if self.ensemble not in (1, 2, 4, 8):
             raise BurstcapError(f"ensemble must be 1, 2, 4 or 8, got {self.ensemble}")
         if not 0.05 <= self.target_level <= 1.0:

@@ -167,9 +167,20 @@ def _build(name: str, weights: Path | None) -> nn.Module:
     return model
 
 
+def check_threads(threads: int | None) -> int | None:
+    """``threads`` if None or 1..os.cpu_count(), else DeblurnetError (torch crashes on absurd
+    counts such as 100000)."""
+    cpus = os.cpu_count() or 1
+    if threads is not None and not 1 <= threads <= cpus:
+        raise DeblurnetError(f"threads must be 1..{cpus} (the CPUs of this machine), got {threads}")
+    return threads
+
+
 def prepare_model(model: nn.Module, device: Device = "auto", threads: int | None = None) -> nn.Module:
     """Put ``model`` in eval mode on ``device``: fp16 + channels-last on CUDA; on CPU, float32 with
-    ``threads`` torch threads (default: the physical cores). Logs which device is used."""
+    ``threads`` torch threads (default: the physical cores; :func:`check_threads`). Logs which device
+    is used."""
+    check_threads(threads)
     dev = resolve_device(device)
     model = model.eval().to(dev)
     if dev.type == "cuda":

@@ -109,6 +109,13 @@ def test_thread_counts_beyond_the_machine_are_refused(pair: tuple[Path, Path], t
     assert not out.exists()
     with pytest.raises(BurstcapError, match="threads"):
         FuseOptions(threads=0).validate()
+    assert main(["demo", "--threads", "100000", "--out", str(tmp_path / "demo")]) == 2
+    assert "threads must be 1.." in capsys.readouterr().err and not (tmp_path / "demo").exists()
+    from deblurnet.cli import main as deblurnet_main
+
+    assert deblurnet_main(["train", "--threads", "100000", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "threads must be 1.." in err
 
 
 def test_a_1x1_pair_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

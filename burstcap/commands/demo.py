@@ -40,5 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from burstcap.demo import run_demo
+    from deblurnet.inference import check_threads
 
+    check_threads(args.threads)  # before any work
     return run_demo(args.out, args.model, args.weights, args.device, args.threads)

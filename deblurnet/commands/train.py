@@ -108,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
 
     from deblurnet.train import export_weights, train
 
+    from deblurnet.inference import check_threads
+
     if args.threads:
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(check_threads(args.threads))
     cfg = config_from_args(args)
     run_dir = train(cfg)
     if args.export is not None and int(os.environ.get("RANK", "0")) == 0:

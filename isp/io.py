@@ -168,15 +168,16 @@ def write_image(
     else:
         bits = bits or 16
     encoded = encode_srgb(rgb, bits)
-    with atomic_path(path) as tmp:
-        if ext in (".tif", ".tiff"):
+    if ext in (".tif", ".tiff"):  # uncompressed: the pixels' size (for a full disk's message)
+        with atomic_path(path, size=encoded.nbytes) as tmp:
             _write_tiff(tmp, encoded, metadata)
-        else:
-            params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if bits == 8 and ext != ".png" else []
-            ok, buffer = cv2.imencode(ext, cv2.cvtColor(encoded, cv2.COLOR_RGB2BGR), params)
-            if not ok:
-                raise IspError(f"{path}: OpenCV could not encode the image")
-            buffer.tofile(tmp)
+        return path
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if bits == 8 and ext != ".png" else []
+    ok, buffer = cv2.imencode(ext, cv2.cvtColor(encoded, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise IspError(f"{path}: OpenCV could not encode the image")
+    with atomic_path(path, size=buffer.nbytes) as tmp:
+        buffer.tofile(tmp)
     return path
 
 

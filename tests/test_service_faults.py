@@ -8,6 +8,7 @@ real files; the full disk is a real tmpfs mounted by the test (skipped where mou
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -78,7 +79,9 @@ def test_full_disk_gives_507_fails_the_job_and_recovers(small_disk: Path,
         assert response.status_code == 202, response.text
         failed = svc.wait(response.json()["id"])
         assert failed["state"] == "failed"
-        assert "no space left on the device" in failed["error"] and str(out) in failed["error"]
+        assert re.fullmatch(rf"capture failed: {re.escape(str(out))}: no space left on the device "
+                            r"writing short_\w+\.JPG \(0 bytes free; it needs about [\d.]+ KB\); "
+                            "free some space and try again", failed["error"]), failed["error"]
         assert "Traceback" not in failed["error"] and "requested and" not in failed["error"]
 
         refused = client.post("/api/shoot", json={"ratio": 8})

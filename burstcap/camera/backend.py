@@ -116,15 +116,16 @@ class CameraBackend(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-def write_atomic(dest: Path, chunks: Iterable[bytes]) -> int:
-    """Write ``chunks`` to ``dest`` through a temporary file in the same folder (``.part``,
-    :func:`isp.atomic.atomic_path`).
+def write_atomic(dest: Path, chunks: Iterable[bytes], size: int | None = None) -> int:
+    """Write ``chunks`` (``size`` bytes in all, when known) to ``dest`` through a temporary file in
+    the same folder (``.part``, :func:`isp.atomic.atomic_path`; a full disk is an
+    :class:`isp.DiskFullError`).
 
     If iterating ``chunks`` raises, the temporary file is removed and the error propagates: ``dest``
     is either absent/unchanged or complete. Returns the number of bytes written.
     """
     written = 0
-    with atomic_path(dest, suffix=".part") as tmp, open(tmp, "wb") as out:
+    with atomic_path(dest, suffix=".part", size=size) as tmp, open(tmp, "wb") as out:
         for chunk in chunks:
             out.write(chunk)
             written += len(chunk)

@@ -200,7 +200,7 @@ class GPhoto2Backend:
             data = bytes(memoryview(cam_file.get_data_and_size()))
         except gp.GPhoto2Error as exc:
             raise self._error(exc, f"download {file.folder}/{file.name}") from exc
-        write_atomic(Path(dest), [data])
+        write_atomic(Path(dest), [data], size=len(data))
         return Path(dest)
 
     # -- helpers -----------------------------------------------------------------------------

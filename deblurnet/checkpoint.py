@@ -14,6 +14,7 @@ beside it: a card with the model config, preset, steps, data and validation figu
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,8 @@ from torch import nn
 
 from deblurnet.errors import DeblurnetError
 from deblurnet.models import model_from_config
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -184,7 +187,12 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Mod
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise DeblurnetError(f"{path}: weights do not fit {card['model'].get('name')} ({exc})") from None
+        try:  # weights from before the noise-map input: load them with the map's channel at zero
+            widened = load_widened(model, path)
+        except DeblurnetError:
+            raise DeblurnetError(f"{path}: weights do not fit {card['model'].get('name')} ({exc})") from None
+        log.warning("%s: weights made before the noise-map input (%d tensors widened): the network "
+                    "ignores the noise level, as it did then", path, len(widened))
     return model.to(device).eval()
 
 

@@ -539,6 +539,14 @@ def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = t
             card["validation"] = vals[-1]
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     tcfg = override(TrainConfig(), {k: v for k, v in c.train_config.items() if k in known}, str(c.path))
+    if tcfg.data == "synth":
+        from deblurnet.synth.config import describe_sources
+
+        sources = describe_sources(synth_config(tcfg))
+        research_only = any("research" in source["terms"] for source in sources)
+        card["training_data"] = sources
+        card["terms"] = ("research and non-commercial use: trained on material under research-only "
+                         "terms (training_data)" if research_only else "as training_data's terms allow")
     if recalibrate > 0:
         dataset = build_dataset(tcfg)
         sampler = DistributedSampler(dataset, 1, 0, shuffle=True, seed=tcfg.seed + 1)

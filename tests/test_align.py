@@ -112,3 +112,29 @@ def test_real_hand_held_pairs_align(shared_data) -> None:
         assert result.correlation > 0.8
         gain = float(np.median(long) / max(np.median(short), 1e-6))
         assert _smoothed_corr(aligned, short * gain) > _smoothed_corr(long, short * gain)
+
+
+def test_an_unsure_estimate_falls_back_to_a_translation_with_a_warning() -> None:
+    """When the estimated warp fails its check (forced here by an unreachable min_correlation), a true
+    pair is not refused: a translation is fitted instead, recovers the shift, and a warning says so."""
+    image = cv2.resize(_image(), (384, 384), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+    short = np.clip(image + rng.normal(0, 0.2, image.shape), 0, 1).astype(np.float32)  # very noisy
+    shift = np.array([[1, 0, 6.0], [0, 1, -4.0], [0, 0, 1]])
+    long = cv2.blur(_moved(image, shift), (21, 3))  # and strongly blurred
+    found = estimate_alignment(short, long, AlignOptions(min_correlation=0.999))
+    assert found.method == "translation (fallback)"
+    assert found.warning is not None and "alignment unsure" in found.warning and "translation" in found.warning
+    assert np.allclose(found.warp[:2, 2], [6.0, -4.0], atol=1.0) and np.allclose(found.warp[:2, :2], np.eye(2))
+    normal = estimate_alignment(short, long)
+    assert normal.warning is None and normal.method in ("orb+ecc", "ecc")
+
+
+def test_without_a_usable_warp_the_pair_is_fused_unwarped_with_a_warning() -> None:
+    """No trusted warp and no plausible translation (max_shift 0 allows none): the same scene is still
+    recognised and fused without a warp."""
+    image = cv2.resize(_image(), (256, 256), interpolation=cv2.INTER_AREA)
+    long = cv2.blur(_moved(image, np.array([[1, 0, 3.0], [0, 1, 2.0], [0, 0, 1]])), (9, 9))
+    found = estimate_alignment(image, long, AlignOptions(max_shift=0.0, min_correlation=0.999))
+    assert found.method == "identity (fallback)" and np.array_equal(found.warp, np.eye(3))
+    assert "no warp" in found.warning

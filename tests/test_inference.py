@@ -167,6 +167,10 @@ def test_shipped_weights_are_in_the_package_and_restore(name: str) -> None:
     assert path.is_file() and path.stat().st_size <= 30 * 2**20
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["steps"] >= 1000 and card["bn_recalibrated_batches"] > 0
+    trained_on = {source["folder"] for source in card["training_data"]}
+    assert {"cbsd432", "imagenet", "sun_hays80", "kodak24"} <= trained_on  # the diverse stills
+    assert not trained_on & {"lsd2_train", "polyu", "real_pairs"}  # evaluation-only material
+    assert "research" in card["terms"]
     model = load_model(name, device="cpu", threads=1)
     assert next(model.parameters()).dtype == torch.float32  # fp16 on disk, float32 on the CPU
     sharp = cv2.resize(data.astronaut().astype(np.float32) / 255.0, (256, 192))

@@ -87,3 +87,21 @@ def test_image_estimate_refuses_unusable_images() -> None:
     flat = LinearImage(np.full((64, 64, 3), 0.4, np.float32))
     half = LinearImage(np.full((64, 64, 3), 0.1, np.float32))
     assert exposure_ratio(flat, half).ratio == pytest.approx(4.0)
+
+
+def test_too_few_usable_blocks_fall_back_to_the_global_means() -> None:
+    """A frame mostly clipped in the long exposure leaves too few blocks for the block estimate; the
+    pair is not refused: the mean brightness over unclipped pixels gives the ratio, labelled so."""
+    from isp.exposure import ratio_from_global_means
+
+    rng = np.random.default_rng(0)
+    scene = np.full((480, 480, 3), 5.0, np.float32)  # a blown-out window over most of the frame...
+    scene[:12, :12] = rng.uniform(0.05, 0.3, (12, 12, 3))  # ...and a small well-exposed corner
+    long, short = np.minimum(scene, 1.0), np.minimum(scene / 6.0, 1.0)
+    with pytest.raises(IspError, match="cannot estimate"):
+        ratio_from_images(long, short)
+    estimate = exposure_ratio(LinearImage(long), LinearImage(short))
+    assert estimate.source == "image-global" and estimate.ratio == pytest.approx(6.0, rel=0.02)
+    assert ratio_from_global_means(long, short) == estimate.ratio
+    with pytest.raises(IspError, match="black"):
+        ratio_from_global_means(long, np.zeros_like(long))

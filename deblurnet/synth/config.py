@@ -163,6 +163,32 @@ class Synthesizer:
         return triplet
 
 
+SOURCE_TERMS: dict[str, str] = {
+    "GOPR0477_11_00": "GOPRO dataset (Nah et al. 2017): research use",
+    "kodak24": "Kodak PhotoCD test set: released by Kodak for unrestricted use",
+    "cbsd432": "BSDS500 training images (Arbelaez et al.): non-commercial research and education",
+    "imagenet": "ILSVRC2012 samples: ImageNet terms, non-commercial research; copyright stays with the "
+                "photographers",
+    "sun_hays80": "Sun, Cho, Wang and Hays (ICCP 2013) deblurring set: research",
+}
+"""Terms of the source folders the shipped runs use (../shared/data/README.md), by folder name."""
+
+
+def describe_sources(config: SynthConfig) -> list[dict[str, Any]]:
+    """What a synthesis config trains on, for weight cards: one entry per source folder used (name,
+    files allowed, terms as in SOURCE_TERMS, or "unknown: check before redistributing")."""
+    weights = config.weights()
+    folders: list[tuple[Path, tuple[int, int] | None]] = []
+    if weights["gopro2"] > 0 or weights["camera"] > 0:
+        folders.append((config.gopro_dir, config.frames))
+    if weights["stills"] > 0:
+        folders.append((config.stills_dir, config.images))
+        folders += [(f if f.is_absolute() else default_data_dir() / f, None) for f in config.stills_extra]
+    return [{"folder": folder.name, "files": "all" if span is None else f"{span[0]}-{span[1]}",
+             "terms": SOURCE_TERMS.get(folder.name, "unknown: check before redistributing")}
+            for folder, span in folders]
+
+
 def sample_rng(seed: int, index: int) -> np.random.Generator:
     """The generator of sample `index` under `seed`: independent of order, process and worker."""
     return np.random.default_rng([int(seed), int(index)])

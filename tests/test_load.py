@@ -122,11 +122,11 @@ def test_fifty_pollers_and_shoot_bursts(tmp_path: Path, virtual_camera: Path) ->
         assert capture.calls == 2
         on_disk = sorted((svc.out_dir / "jobs").iterdir())
         assert [p.name for p in on_disk] == sorted(accepted)
-        for folder in on_disk:  # two frames + sidecar, the result and three previews per job
+        for folder in on_disk:  # two frames + sidecar, the result, its report and three previews per job
             sessions = [p for p in folder.iterdir() if (p / "session.json").is_file()]
             assert len(sessions) == 1
             assert len(list(sessions[0].glob("short_*"))) == len(list(sessions[0].glob("long_*"))) == 1
-            assert len(list(folder.glob("fused_*"))) == 1
+            assert len(list(folder.glob("fused_*.jpg"))) == len(list(folder.glob("fused_*.jpg.json"))) == 1
             assert sorted(p.name for p in (folder / ".thumbs").iterdir()) == [
                 "00_long.jpg", "00_result.jpg", "00_short.jpg"]
 

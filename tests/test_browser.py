@@ -91,6 +91,8 @@ def test_phone_page_shoots_and_shows_the_fused_result(phone, tmp_path: Path) -> 
     assert page.locator("#gallery li").count() == 1
     assert page.evaluate("[...document.querySelectorAll('#gallery img')]"
                          ".every(img => img.naturalWidth > 0)")  # result + short + long previews
+    figures = page.locator("#gallery .figures").text_content()  # the shot's report, key figures
+    assert "ratio" in figures and "guard" in figures and "deblur-rnn on cpu" in figures
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert not errors
 

@@ -6,9 +6,9 @@ has not (a subject that moved, misalignment left after the global warp, a clippe
 the blur spread) can show up in its output as a ghost. The guard compares the two frames block by
 block (network domain, :func:`ghost_confidence`):
 
-1. both frames are averaged over blocks of ``cell`` x ``cell`` px (``cell`` grows with the image, so
-   ``cell`` is a third of ``reach``, 3% of the longer side); block means of the short frame carry
-   the noise ``sigma / cell`` (``sigma`` the short frame's per-pixel noise at the block's brightness,
+1. ``reach`` (3% of the longer side, at least 8 px) is how far motion blur and misalignment may
+   spread the long frame's values; both frames are averaged over blocks of ``cell`` x ``cell`` px,
+   ``cell`` a third of ``reach``; block means of the short frame carry the noise ``sigma / cell`` (``sigma`` the short frame's per-pixel noise at the block's brightness,
    estimated from the image: :func:`block_noise`);
 2. the short frame's blocks get the long frame's global tones (:func:`match_tones`: a tone curve
    per channel), so a colour cast or lifted shadows of the short frame are not a disagreement;
@@ -22,7 +22,7 @@ block (network domain, :func:`ghost_confidence`):
    a thin detail the blur smeared, or noise), and *grows* by up to ``2 * reach`` px over connected
    blocks that disagree beyond :data:`GROW` of it (where parts of the subject look like what it
    hides); ghost blocks get confidence 0, the others 1;
-5. ghosts are spread by ``2 * reach`` px, then withdrawn by ``reach / 2`` px: a moving subject's
+5. ghosts are spread by ``2 * reach`` px, then withdrawn by two blocks: a moving subject's
    edges (which lie within the range of their own neighbourhood, and which the blur smeared
    outwards) are covered, and so are holes inside it; the map is smoothed (the blend has no seams)
    and upsampled to (H, W).

@@ -51,8 +51,8 @@ from burstcap.ghost import guard, write_confidence
 from burstcap.report import shot_report, write_report
 from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
 from deblurnet.errors import DeblurnetError
-from deblurnet.inference import (DEFAULT_OVERLAP, DEFAULT_TILE, Progress, check_threads, describe_device,
-                                 fuse, load_model)
+from deblurnet.inference import (DEFAULT_OVERLAP, DEFAULT_TILE, Progress, auto_tile, check_threads,
+                                 describe_device, fuse, load_model)
 from isp.color import srgb_decode, srgb_encode
 from isp.metadata import CaptureMetadata
 
@@ -75,7 +75,8 @@ class FuseOptions:
     """How to fuse a pair (every field can come from the CLI or a TOML ``[fuse]`` table).
 
     ``ratio``: long/short brightness ratio (None: metadata, else estimated from the images).
-    ``tile`` / ``overlap``: tiled inference in pixels (tile 0: whole image at once).
+    ``tile`` / ``overlap``: tiled inference in pixels (tile 0: whole image at once; None: whole image
+    up to :data:`deblurnet.inference.WHOLE_IMAGE_PIXELS`, else tiles of ``DEFAULT_TILE``).
     ``bits``: output bit depth for PNG (8 or 16; JPEG is 8, TIFF 16). ``target_level``: where the long
     frame's 99th percentile lands in the linear [0, 1] range before sRGB encoding. ``threads``: torch
     CPU threads (None: the physical cores). ``ghost_guard``: where the long frame disagrees with the
@@ -88,7 +89,7 @@ class FuseOptions:
     weights: Path | None = None
     device: str = "auto"
     ratio: float | None = None
-    tile: int = DEFAULT_TILE
+    tile: int | None = None
     overlap: int = DEFAULT_OVERLAP
     align: bool = True
     motion: str = "homography"
@@ -104,7 +105,8 @@ class FuseOptions:
         """Raise BurstcapError on impossible values; returns self."""
         if self.ratio is not None:
             check_ratio(self.ratio)
-        if self.tile < 0 or self.overlap < 0 or (self.tile and self.overlap >= self.tile):
+        tile = DEFAULT_TILE if self.tile is None else self.tile
+        if tile < 0 or self.overlap < 0 or (tile and self.overlap >= tile):
             raise BurstcapError(f"need tile >= 0 and 0 <= overlap < tile, got tile {self.tile}, "
                                 f"overlap {self.overlap}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -290,7 +292,7 @@ def from_network(encoded: np.ndarray, gain: float) -> np.ndarray:
 
 
 def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model: nn.Module, *,
-                align: bool | AlignOptions = True, tile: int = DEFAULT_TILE,
+                align: bool | AlignOptions = True, tile: int | None = None,
                 overlap: int = DEFAULT_OVERLAP, target_level: float = 0.9,
                 progress: Progress | bool | None = None, ensemble: int = 1, ghost_guard: bool = True,
                 colour_match: bool = True, noise_law: NoiseLaw | None = None) -> FusedArrays:
@@ -298,7 +300,8 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
 
     ``short_lin``, ``long_lin``: (H, W, 3) float32 scene-linear, each at its own exposure (the short
     one is *not* yet scaled). ``ratio``: long/short brightness ratio (> 0). ``model``: from
-    :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions. ``ensemble``:
+    :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions. ``tile``: tile
+    side in px, 0 for the whole image at once, None for :func:`deblurnet.inference.auto_tile`. ``ensemble``:
     self-ensemble size of the network (1, 2, 4 or 8; see :func:`deblurnet.inference.fuse`).
     ``colour_match``: give the result the long frame's colour balance (:func:`colour_gains`).
     ``ghost_guard``: where the aligned long frame disagrees with the short one, give the network the
@@ -339,7 +342,8 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     if guarded is not None:
         long_n = guarded.long
     lap("guard")
-    sharp = fuse(model, short_n, long_n, noise, tile=tile or None, overlap=overlap, progress=progress,
+    net_tile = auto_tile(*short_n.shape[:2]) if tile is None else (tile or None)
+    sharp = fuse(model, short_n, long_n, noise, tile=net_tile, overlap=overlap, progress=progress,
                  ensemble=ensemble)
     colour = colour_gains(sharp, long_n) if colour_match else np.ones(3, np.float32)
     del short_n, long_n
@@ -517,8 +521,11 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     if confidence is not None and not opts.ghost_guard:
         raise BurstcapError(f"{confidence}: a confidence map needs the ghost guard (drop --no-ghost-guard)")
 
+    steps: dict[str, float] = {}
+    clock = time.perf_counter()
     short = read_linear(short_path)
     long = read_linear(long_path)
+    steps["read"] = time.perf_counter() - clock
     check_pair(short, long)
     warnings: list[str] = []
     if opts.ratio is not None:
@@ -534,9 +541,12 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
         warnings.append(f"the short frame is brighter than the long one (ratio {ratio:.3g}): are SHORT "
                         f"and LONG swapped?")
     noise = short_noise(short, warnings, opts.profile)
+    steps["ratio"] = time.perf_counter() - clock - steps["read"]
 
     if model is None:
+        clock = time.perf_counter()
         model = load_model(opts.model, opts.weights, opts.device, threads=opts.threads)
+        steps["model"] = time.perf_counter() - clock
     device = describe_device(next(model.parameters()).device)
     try:
         fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=opts.align_options(), tile=opts.tile,
@@ -551,7 +561,9 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     metadata = short.metadata
     if metadata is not None:
         metadata = dataclasses.replace(metadata, orientation=1)
+    clock = time.perf_counter()
     write_output(out_path, fused.rgb, metadata, bits, camera=short)
+    steps["write"] = time.perf_counter() - clock
     h, w = fused.rgb.shape[:2]
     result = FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
                       noise.profile, time.perf_counter() - start, tuple(warnings),
@@ -561,6 +573,6 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     report = shot_report(out_path=out_path, short=short_path, long=long_path, size=(w, h), ratio=ratio,
                          ratio_source=source, alignment=result.alignment, gain=result.gain,
                          short_share=result.short_share, profile=result.profile, model=result.model,
-                         device=device, seconds={"total": result.seconds, **fused.seconds},
+                         device=device, seconds={"total": result.seconds, **steps, **fused.seconds},
                          warnings=result.warnings)
     return dataclasses.replace(result, report=write_report(out_path, report))

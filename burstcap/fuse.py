@@ -5,7 +5,9 @@ Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and se
 1. read both files with :func:`isp.io.read_linear` (RAW in any format LibRaw reads, or 8/16-bit sRGB);
 2. the exposure ratio long/short: ``FuseOptions.ratio``, else from the capture metadata, else estimated
    from the images (:func:`isp.exposure.exposure_ratio`);
-3. the short frame is multiplied by the ratio so both frames have the long frame's brightness;
+3. the short frame is multiplied by the ratio so both frames have the long frame's brightness, and by
+   per-channel gains that give it the long frame's colour balance (:func:`deblurnet.colour.match_colour`:
+   the long frame has the right colour; the short one may carry a cast);
 4. **exposure normalisation**: both frames are multiplied by one gain ``g`` chosen so that the 99th
    percentile of the long frame's brightest channel maps to ``FuseOptions.target_level`` (0.9) of the
    sRGB range; they are clipped to [0, 1] and sRGB-encoded (the network domain). After the network the
@@ -18,7 +20,9 @@ Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and se
    short frame, so the network sees no ghost; then the network (:func:`deblurnet.inference.fuse`,
    tiled for large images);
 7. colour: per-channel gains give the result the aligned long frame's global colour balance
-   (:func:`colour_gains`; the long frame has the right colour, the short one may carry a cast);
+   (:func:`deblurnet.colour.colour_gains`); the short frame already got it before the network
+   (step 3, :func:`deblurnet.colour.match_colour`, as in training), so this only corrects what the
+   network itself shifted;
 8. the output is written atomically by :func:`isp.io.write_image` (a linear DNG by
    :func:`isp.dng.write_linear_dng`); its format follows the extension; the report of the shot goes
    beside it (:mod:`burstcap.report`).
@@ -49,6 +53,7 @@ from burstcap.embed_metadata import embed_metadata
 from burstcap.errors import BurstcapError
 from burstcap.ghost import guard, write_confidence
 from burstcap.report import shot_report, write_report
+from deblurnet.colour import colour_gains, match_colour
 from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
 from deblurnet.errors import DeblurnetError
 from deblurnet.inference import (DEFAULT_OVERLAP, DEFAULT_TILE, Progress, auto_tile, check_threads,
@@ -303,7 +308,7 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     :func:`deblurnet.inference.load_model`. ``align``: True, False, or AlignOptions. ``tile``: tile
     side in px, 0 for the whole image at once, None for :func:`deblurnet.inference.auto_tile`. ``ensemble``:
     self-ensemble size of the network (1, 2, 4 or 8; see :func:`deblurnet.inference.fuse`).
-    ``colour_match``: give the result the long frame's colour balance (:func:`colour_gains`).
+    ``colour_match``: give the result the long frame's colour balance (:func:`deblurnet.colour.colour_gains`).
     ``ghost_guard``: where the aligned long frame disagrees with the short one, give the network the
     denoised short frame instead (:func:`burstcap.ghost.guard`).
     ``noise_law``: the short frame's noise (a (3,), b (3,)) in its own scene-linear units (variance
@@ -326,10 +331,11 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     gain = normalisation_gain(long_lin, target_level)
     short_n = to_network(short_lin, gain * ratio)
     long_n = to_network(long_lin, gain)
+    short_n, short_colour = match_colour(short_n, long_n)
     if noise_law is None:
         noise = estimated_noise_map(short_n)
     else:
-        noise = law_noise_map(short_n, *network_law(noise_law[0], noise_law[1], gain * ratio))
+        noise = law_noise_map(short_n, *network_law(noise_law[0], noise_law[1], gain * ratio * short_colour))
     lap("normalise")
     if align is False:
         alignment = Alignment.identity()
@@ -353,33 +359,6 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     lap("decode")
     return FusedArrays(rgb, gain, alignment, seconds, colour, guarded.confidence if guarded else None,
                        guarded.short_share if guarded else 0.0)
-
-
-def colour_gains(fused_n: np.ndarray, long_n: np.ndarray, size: int = 512,
-                 limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
-    """Per-channel gains (3,) float32 that give the fused image the aligned long frame's colour balance.
-
-    The long frame has the right colour (low ISO, full exposure); a short frame from another ISO, or a
-    camera that balanced the two frames differently, leaves a cast the network may keep. Both images
-    (network domain, (H, W, 3)) are reduced to at most ``size`` px, decoded to linear light, and the
-    gain of channel c is sum(long_c) / sum(fused_c) over pixels well exposed in both (linear 0.01 to
-    0.85 in every channel); gains are clipped to ``limits``, and all ones when under 1% of the pixels
-    qualify (a dark or clipped scene says nothing about colour).
-    """
-    import cv2
-
-    scale = min(1.0, size / max(fused_n.shape[:2]))
-
-    def small(image: np.ndarray) -> np.ndarray:
-        if scale < 1.0:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return srgb_decode(np.clip(image, 0.0, 1.0)).reshape(-1, 3)
-    fused, long = small(fused_n), small(long_n)
-    good = np.all((fused > 0.01) & (fused < 0.85) & (long > 0.01) & (long < 0.85), axis=1)
-    if good.mean() < 0.01:
-        return np.ones(3, np.float32)
-    gains = long[good].sum(axis=0) / np.maximum(fused[good].sum(axis=0), 1e-6)
-    return np.clip(gains, *limits).astype(np.float32)
 
 
 def output_bits(out_path: Path, bits: int | None) -> int:

@@ -8,7 +8,8 @@ input (:func:`deblurnet.noise_map.estimated_noise_map`).
 * :func:`build_lsd2`: LSD2's published synthetic triplets (Mustaniemi et al., BMVC 2020) *as they are*:
   another group's synthesis (phone-like noise, tone and colour that differ between the frames). The
   short frame is scaled by the exposure ratio estimated from the images, as ``burstcap fuse`` does
-  without ``--ratio`` (:func:`isp.exposure.ratio_from_images`, with the global-mean fallback).
+  without ``--ratio`` (:func:`isp.exposure.ratio_from_images`, with the global-mean fallback), and
+  given the long frame's colour balance, as fusion does (:func:`deblurnet.colour.match_colour`).
 * :func:`build_polyu`: real camera noise. Each PolyU crop (Xu et al. 2018; one high-ISO JPEG shot,
   ``*_real``, of a static scene and the mean of ~500 shots, ``*_mean``) gives one pair: short = the real
   noisy JPEG as is (ratio 1: same exposure), long = the mean blurred by a random camera-shake kernel
@@ -27,6 +28,7 @@ from isp.errors import IspError
 from isp.exposure import ratio_from_global_means, ratio_from_images
 from tqdm import tqdm
 
+from deblurnet.colour import match_colour
 from deblurnet.data import KEYS, write_triplet
 from deblurnet.errors import DeblurnetError
 from deblurnet.noise_map import estimated_noise_map
@@ -54,7 +56,7 @@ def build_lsd2(source: Path, out: Path) -> list[dict[str, object]]:
     for name in tqdm(names, desc="lsd2", unit="pair", leave=False):
         short, long, sharp = (u8_to_float(read_rgb8(Path(source) / key / name)) for key in KEYS)
         ratio, how = estimate_ratio(long, short)
-        scaled = srgb_encode(srgb_decode(short) * np.float32(ratio))
+        scaled, _ = match_colour(srgb_encode(srgb_decode(short) * np.float32(ratio)), long)
         write_triplet(out, name, Triplet(scaled, long, sharp, ratio, estimated_noise_map(scaled)))
         records.append({"name": name, "ratio": ratio, "ratio_source": how})
     return records
@@ -113,6 +115,7 @@ def build_polyu(source: Path, out: Path, seed: int = 0, params: ShakeParams | No
             raise DeblurnetError(f"{real}: no matching {mean.name}")
         short, sharp = u8_to_float(read_rgb8(real)), u8_to_float(read_rgb8(mean))
         long, shake = shaken(sharp, params, np.random.default_rng([seed, i]))
+        short, _ = match_colour(short, long)
         name = real.stem.removesuffix("_real") + ".png"
         write_triplet(out, name, Triplet(short, long, sharp, 1.0, estimated_noise_map(short)))
         records.append({"name": name, **shake})

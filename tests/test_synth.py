@@ -60,7 +60,7 @@ def test_gopro2_shot_noise_variance_matches_eq8(tmp_path: Path) -> None:
     t = sample_gopro2(frames, params, None, np.random.default_rng(1))
     level = 128 / 255
     assert t.meta["noise"] == "shot" and t.ratio == pytest.approx(1 / 0.3)
-    assert t.short.mean() == pytest.approx(level, rel=0.01)
+    assert t.short.mean() == pytest.approx(level, rel=0.02)  # (the colour match moves it by ~1.5%)
     assert t.short.var() == pytest.approx(level / (256 * 0.3), rel=0.05)
 
 

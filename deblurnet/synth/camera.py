@@ -26,7 +26,11 @@ From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are
      pipeline) or left dark; burstcap's estimate of the ratio from the images (mean linear brightness)
      then scales it. Noise map: estimated from the image, as fusion does for sRGB files;
 
-6. the long frame is slightly misaligned (sub-pixel shift + rotation) against the short/sharp frames.
+6. the long frame is slightly misaligned (sub-pixel shift + rotation) against the short/sharp frames;
+   the short frame gets the long frame's colour balance (:func:`deblurnet.colour.match_colour`), as
+   fusion does before the network, so a colour cast between the frames (larger here than in most
+   cameras: LSD2's phone pairs have strong ones) is removed globally and the network learns no colour
+   transfer. The noise map is computed after that gain.
    Ground truth: the sharp scene at the long frame's exposure, clipped, rendered with the long frame's
    tone and colour (no noise, no JPEG).
 """
@@ -40,6 +44,7 @@ import cv2
 import numpy as np
 from hardware_profiles import NoiseProfile, list_profiles, load_profile, sample_noisy
 
+from deblurnet.colour import match_colour
 from deblurnet.errors import DeblurnetError
 from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
 from deblurnet.synth.common import (ImageCache, Triplet, log_uniform, srgb_decode, srgb_encode,
@@ -60,7 +65,7 @@ class CameraParams:
     exposure: tuple[float, float] = (0.35, 1.3)     # k, scene brightness scale, log-uniform
     wb_red: tuple[float, float] = (1.6, 2.4)        # white-balance gain of red
     wb_blue: tuple[float, float] = (1.3, 2.0)       # white-balance gain of blue
-    colour_shift: float = 0.03                      # std of the per-channel log gain on the short frame
+    colour_shift: float = 0.1                       # std of the per-channel log gain on the short frame
     ratio_error: float = 0.04                       # std of the log error of the ratio estimate
     max_shift_px: float = 1.5                       # long-frame misalignment, uniform in +-this
     max_rotation_deg: float = 0.3                   # long-frame rotation, uniform in +-this
@@ -70,8 +75,8 @@ class CameraParams:
     processed_prob: float = 0.4                     # probability of the in-camera (JPEG) rendering
     jpeg_quality: tuple[int, int] = (60, 95)        # in-camera JPEG quality, uniform
     tone_gamma: tuple[float, float] = (0.8, 1.2)    # tone curve: linear ** gamma before sRGB encoding
-    frame_colour: float = 0.08                      # std of the short frame's own log R/B balance
-    frame_gamma: float = 0.06                       # std of the short frame's own log tone gamma
+    frame_colour: float = 0.2                       # std of the short frame's own log R/B balance
+    frame_gamma: float = 0.03                       # std of the short frame's own log tone gamma
     chroma_nr: tuple[float, float] = (0.0, 3.0)     # chroma noise reduction: Gaussian sigma, px
     luma_nr: tuple[float, float] = (0.0, 0.8)       # luma noise reduction: blend of a bilateral filter
     sharpen: tuple[float, float] = (0.0, 1.2)       # unsharp-mask amount on luma
@@ -309,7 +314,7 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
         long = render_in_camera(raw_long, look_long)
         short_jpeg = render_in_camera(raw_short, look_short, 1.0 / r if in_camera_gain else 1.0)
         ratio = brightness_ratio(long, short_jpeg) * float(np.exp(rng.normal(0.0, params.ratio_error)))
-        short = srgb_encode(srgb_decode(short_jpeg) * np.float32(ratio))
+        short, _ = match_colour(srgb_encode(srgb_decode(short_jpeg) * np.float32(ratio)), long)
         sharp = tone(sharp_lin * np.float32(k), look_long.gamma)
         noise_map = estimated_noise_map(short)
         meta.update(rendering="processed", in_camera_gain=in_camera_gain, jpeg_quality=look_short.quality,
@@ -321,11 +326,12 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
     err = float(np.exp(rng.normal(0.0, params.ratio_error)))
     long = srgb_encode(demosaic_bilinear(white_balance(raw_long, wb)))
     short = srgb_encode(demosaic_bilinear(white_balance(raw_short, wb)) * (shift * np.float32(err / r)))
+    short, gains = match_colour(short, long)
     sharp = srgb_encode(sharp_lin * np.float32(k))
     if rng.random() < params.estimated_map_prob:
         noise_map, source = estimated_noise_map(short), "estimated"
     else:
-        shot, read = network_law(rgb_of_rggb(noise["a_short"]), rgb_of_rggb(noise["b_short"]), err / r)
+        shot, read = network_law(rgb_of_rggb(noise["a_short"]), rgb_of_rggb(noise["b_short"]), err / r * gains)
         noise_map, source = law_noise_map(short, shot, read), "law"
     meta.update(rendering="raw", colour_shift=shift.tolist(), ratio_error=err, noise_map=source)
     return Triplet(short=short, long=long, sharp=sharp, ratio=1.0 / r, noise=noise_map, meta=meta)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deblurnet.colour import match_colour
 from deblurnet.errors import DeblurnetError
 from deblurnet.noise_map import estimated_noise_map
 from deblurnet.synth.common import ImageCache, Triplet, crop_window, srgb_encode, u8_to_float, u8_to_linear
@@ -92,6 +93,7 @@ def sample_gopro2(frames: ImageCache, params: Gopro2Params, size: int | None,
 
     meta = {"protocol": "gopro2", **meta, "scale": f, "noise": kind, "sigma_r": sigma_r,
             "noise_map": "estimated"}
-    short = np.clip(short, 0.0, 1.0)
-    return Triplet(short=short, long=np.clip(long, 0.0, 1.0), sharp=sharp, ratio=1.0 / f,
-                   noise=estimated_noise_map(short), meta=meta)
+    long = np.clip(long, 0.0, 1.0)
+    short, _ = match_colour(np.clip(short, 0.0, 1.0), long)  # as fusion does (no cast here: gains ~1)
+    return Triplet(short=short, long=long, sharp=sharp, ratio=1.0 / f, noise=estimated_noise_map(short),
+                   meta=meta)

@@ -1,0 +1,52 @@
+"""Global colour balance between the frames of a pair, in the network domain.
+
+The long frame has the right colour (low ISO, full exposure); the short one may carry a cast: another
+ISO, a camera or phone that balanced the two frames differently (LSD2's pairs are strongly purple),
+or an error of the exposure ratio. A cast is one gain per channel in linear light, so it is removed
+globally, before the network, by :func:`match_colour`: the network then never has to learn colour
+transfer, which it could only do locally (and wrongly near the long frame's blur). Fusion, training
+synthesis and the held-out sets all call it, so the network sees the same inputs everywhere.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from isp.color import srgb_decode, srgb_encode
+
+WELL_EXPOSED = (0.01, 0.85)
+"""Linear range, in every channel of both frames, of the pixels that say something about colour."""
+
+
+def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 512,
+                 limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
+    """Per-channel gains (3,) float32 (linear light) that give ``image`` the colour balance of
+    ``reference``; both (H, W, 3) network domain (sRGB-encoded).
+
+    Both are reduced to at most ``size`` px (blur and noise do not change a global balance), decoded
+    to linear light, and the gain of channel c is sum(reference_c) / sum(image_c) over pixels well
+    exposed in both (WELL_EXPOSED in every channel); gains are clipped to ``limits``, and all ones when
+    under 1% of the pixels qualify (a dark or clipped scene says nothing about colour).
+    """
+    scale = min(1.0, size / max(image.shape[:2]))
+
+    def small(x: np.ndarray) -> np.ndarray:
+        if scale < 1.0:
+            x = cv2.resize(x, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return np.asarray(srgb_decode(np.clip(x, 0.0, 1.0)), np.float32).reshape(-1, 3)
+
+    img, ref = small(image), small(reference)
+    lo, hi = WELL_EXPOSED
+    good = np.all((img > lo) & (img < hi) & (ref > lo) & (ref < hi), axis=1)
+    if good.mean() < 0.01:
+        return np.ones(3, np.float32)
+    gains = ref[good].sum(axis=0) / np.maximum(img[good].sum(axis=0), 1e-6)
+    return np.clip(gains, *limits).astype(np.float32)
+
+
+def match_colour(short: np.ndarray, long: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The short frame (H, W, 3) network domain with the long frame's colour balance, and the gains
+    (3,) applied in linear light (:func:`colour_gains`); its noise grows by the same gains."""
+    gains = colour_gains(short, long)
+    lin = np.asarray(srgb_decode(np.clip(short, 0.0, 1.0)), np.float32) * gains
+    return np.asarray(srgb_encode(np.clip(lin, 0.0, 1.0)), np.float32), gains

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,25 +50,38 @@ def command_env(code: Path | None) -> dict[str, str]:
     return env
 
 
-def measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``cmd`` under a small Python wrapper that reports the child's peak RSS; (wall s, MB, stdout)."""
+@dataclass(frozen=True)
+class Run:
+    """One child process: wall seconds, CPU seconds (user + system: less sensitive to other jobs on
+    the machine than the wall time), peak RSS in MB, its stdout."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+    out: str
+
+
+def measured(cmd: list[str], env: dict[str, str]) -> Run:
+    """Run ``cmd`` under a small Python wrapper that reports the child's CPU time and peak RSS."""
     wrapper = [sys.executable, str(HERE / "bench_command.py"), "_peak", "--"] + cmd
     start = time.perf_counter()
-    proc = subprocess.run(wrapper, capture_output=True, text=True, env=env)
+    # Run from an empty folder: ``python -m`` puts the working folder first on sys.path, before --code.
+    proc = subprocess.run(wrapper, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    out, _, peak = proc.stdout.rpartition("\n__peak_mb ")
-    return wall, float(peak), out
+    out, _, usage = proc.stdout.rpartition("\n__usage ")
+    cpu, peak = (float(v) for v in usage.split())
+    return Run(wall, cpu, peak, out)
 
 
 def peak_wrapper(cmd: list[str]) -> int:
-    """Run ``cmd`` and print its peak RSS (MB, from wait4) on a last line ``__peak_mb X``."""
+    """Run ``cmd``; print its CPU seconds and peak RSS (MB, from wait4) on a last line ``__usage C M``."""
     proc = subprocess.Popen(cmd)
     _, status, usage = os.wait4(proc.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     sys.stdout.flush()
-    print(f"\n__peak_mb {usage.ru_maxrss / 1024:.1f}", flush=True)
+    print(f"\n__usage {usage.ru_utime + usage.ru_stime:.3f} {usage.ru_maxrss / 1024:.1f}", flush=True)
     return code
 
 
@@ -122,31 +136,35 @@ def small(args: argparse.Namespace, work: Path) -> None:
     env = command_env(args.code)
     ref_cmd = [sys.executable, str(HERE / "reference_unet.py"), "--device", args.device]
     ref_cmd += ["--threads", str(args.threads)] if args.threads else []
-    refs, walls, peaks, steps = [], [], [], {}
+    refs: list[Run] = []
+    runs: list[Run] = []
+    steps: dict[str, list[float]] = {}
     for i in range(args.repeat + 1):  # the first round warms the file cache and is dropped
-        ref_wall, _, _ = measured(ref_cmd, env)
+        ref = measured(ref_cmd, env)
         out = work / "fused.jpg"
-        wall, peak, _ = measured(fuse_cmd(short, long, out, args), env)
+        run = measured(fuse_cmd(short, long, out, args), env)
         if i == 0:
             continue
-        refs.append(ref_wall)
-        walls.append(wall)
-        peaks.append(peak)
+        refs.append(ref)
+        runs.append(run)
         seconds = report_seconds(out)
-        seconds["start-up"] = wall - seconds["total"]
+        seconds["start-up"] = run.wall - seconds["total"]
         for key, value in seconds.items():
             steps.setdefault(key, []).append(value)
-        print(f"run {i}: reference {ref_wall:.2f} s, burstcap fuse {wall:.2f} s (x{wall / ref_wall:.2f})",
-              flush=True)
-    ratios = [w / r for w, r in zip(walls, refs)]
-    print(f"\n1280x720 sRGB, {args.repeat} runs, threads {args.threads or 'default'}, code "
-          f"{args.code or REPO}")
-    print(f"reference (import torch + 2.9 M U-Net over 1280x704): median {median(refs):.2f} s")
-    print(f"burstcap fuse whole process: median {median(walls):.2f} s, peak {median(peaks):.0f} MB")
-    print(f"ratio: median of runs x{median(ratios):.2f} (each run's ratio: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)}); target <= 1.5")
+        print(f"run {i}: reference {ref.wall:.2f} s ({ref.cpu:.2f} s CPU), burstcap fuse {run.wall:.2f} s "
+              f"({run.cpu:.2f} s CPU): x{run.wall / ref.wall:.2f} wall, x{run.cpu / ref.cpu:.2f} CPU", flush=True)
+    wall_ratios = [r.wall / f.wall for r, f in zip(runs, refs)]
+    cpu_ratios = [r.cpu / f.cpu for r, f in zip(runs, refs)]
+    print(f"\n1280x720 sRGB, {args.repeat} runs, threads {args.threads or 'default'}, code {args.code or REPO}")
+    print(f"reference (import torch + 2.9 M U-Net over 1280x704): median {median([r.wall for r in refs]):.2f} s "
+          f"wall, {median([r.cpu for r in refs]):.2f} s CPU")
+    print(f"burstcap fuse whole process: median {median([r.wall for r in runs]):.2f} s wall, "
+          f"{median([r.cpu for r in runs]):.2f} s CPU, peak {max(r.peak_mb for r in runs):.0f} MB")
+    print(f"ratio (median of the runs' ratios; target <= 1.5): wall x{median(wall_ratios):.2f} "
+          f"({', '.join(f'{r:.2f}' for r in wall_ratios)}), CPU x{median(cpu_ratios):.2f} "
+          f"({', '.join(f'{r:.2f}' for r in cpu_ratios)})")
     print("\n| step | median s | share of the command |\n|---|---|---|")
-    total = median(walls)
+    total = median([r.wall for r in runs])
     for key in ("start-up",) + STEPS:
         if key in steps:
             print(f"| {key} | {median(steps[key]):.3f} | {median(steps[key]) / total:.0%} |")
@@ -158,35 +176,32 @@ def raw24(args: argparse.Namespace, work: Path) -> None:
 
     short, long = make_pair(work, 6000, 4000)
     env = command_env(args.code)
-    rows = []
     for i in range(args.repeat):
-        rawpy_wall, _, _ = measured([sys.executable, str(HERE / "bench_command.py"), "_rawpy",
-                                     str(short), str(long)], env)
+        developed = measured([sys.executable, str(HERE / "bench_command.py"), "_rawpy", str(short), str(long)],
+                             env)
         net_cmd = [sys.executable, str(HERE / "bench_command.py"), "_tiles", "--size", "6000x4000",
                    "--sample-tiles", str(args.sample_tiles), "--device", args.device]
         net_cmd += ["--threads", str(args.threads)] if args.threads else []
-        _, _, net_out = measured(net_cmd, env)
-        network = json.loads(net_out.strip().splitlines()[-1])
+        network = json.loads(measured(net_cmd, env).out.strip().splitlines()[-1])
         out = work / "fused.tif"
-        wall, peak, _ = measured(fuse_cmd(short, long, out, args), env)
+        run = measured(fuse_cmd(short, long, out, args), env)
         seconds = report_seconds(out)
-        reference = rawpy_wall + network["all_tiles_s"]
-        rows.append((wall, peak, rawpy_wall, network, reference, seconds))
-        print(f"run {i + 1}: command {wall:.1f} s (peak {peak:.0f} MB); rawpy x2 {rawpy_wall:.1f} s; "
-              f"network {network['all_tiles_s']:.1f} s ({network['tiles']} tiles of "
-              f"{network['tile_s']:.3f} s); ratio x{wall / reference:.2f}", flush=True)
-    wall, peak = median([r[0] for r in rows]), max(r[1] for r in rows)
-    reference = median([r[4] for r in rows])
-    print(f"\n24 MP RAW pair (6000x4000 DNG), threads {args.threads or 'default'}, code {args.code or REPO}")
-    print(f"whole command {wall:.1f} s, reference (rawpy postprocess x2 + network on the same tiles) "
-          f"{reference:.1f} s: x{wall / reference:.2f} (target <= 3); peak RSS {peak:.0f} MB (target <= 3072)")
-    print("\n| step | s |\n|---|---|")
-    last = rows[-1][5]
-    last["start-up"] = rows[-1][0] - last["total"]
-    for key in ("start-up",) + STEPS:
-        if key in last:
-            print(f"| {key} | {last[key]:.2f} |")
-    print(f"| **whole process** | {rows[-1][0]:.2f} |")
+        seconds["start-up"] = run.wall - seconds["total"]
+        ref_wall = developed.wall + network["all_tiles_s"]
+        ref_cpu = developed.cpu + network["all_tiles_cpu_s"]
+        print(f"\nrun {i + 1}, 24 MP RAW pair (6000x4000 DNG), threads {args.threads or 'default'}, code "
+              f"{args.code or REPO}")
+        print(f"rawpy postprocess of both files: {developed.wall:.1f} s ({developed.cpu:.1f} s CPU); network on "
+              f"the same tiles: {network['all_tiles_s']:.1f} s ({network['tiles']} tiles of {network['tile_s']:.3f} s; "
+              f"{network['all_tiles_cpu_s']:.1f} s CPU)")
+        print(f"whole command: {run.wall:.1f} s ({run.cpu:.1f} s CPU): x{run.wall / ref_wall:.2f} wall, "
+              f"x{run.cpu / ref_cpu:.2f} CPU the reference (target <= 3); peak RSS {run.peak_mb:.0f} MB "
+              f"(target <= 3072)")
+        print("\n| step | s |\n|---|---|")
+        for key in ("start-up",) + STEPS:
+            if key in seconds:
+                print(f"| {key} | {seconds[key]:.2f} |")
+        print(f"| **whole process** | {run.wall:.2f} |", flush=True)
 
 
 def process(args: argparse.Namespace, work: Path) -> None:
@@ -194,19 +209,20 @@ def process(args: argparse.Namespace, work: Path) -> None:
     folder.mkdir()
     pairs = [srgb_pair(folder, i) for i in range(args.pairs)]
     env = command_env(args.code)
-    start = time.perf_counter()
-    for i, (short, long) in enumerate(pairs):
-        measured(fuse_cmd(short, long, work / f"single_{i:02d}.jpg", args), env)
-    singles = time.perf_counter() - start
+    singles = [measured(fuse_cmd(short, long, work / f"single_{i:02d}.jpg", args), env)
+               for i, (short, long) in enumerate(pairs)]
     cmd = [sys.executable, "-m", "burstcap.cli", "process", str(folder), "--out", str(work / "out"),
            "--format", "jpg", "--device", args.device]
     cmd += ["--threads", str(args.threads)] if args.threads else []
-    batch, peak, _ = measured(cmd, env)
+    batch = measured(cmd, env)
+    wall, cpu = sum(r.wall for r in singles), sum(r.cpu for r in singles)
     print(f"\nprocess over {args.pairs} 1280x720 sRGB pairs, threads {args.threads or 'default'}, code "
           f"{args.code or REPO}")
-    print(f"{args.pairs} single 'burstcap fuse' runs: {singles:.1f} s = {60 * args.pairs / singles:.1f} pairs/min")
-    print(f"'burstcap process': {batch:.1f} s = {60 * args.pairs / batch:.1f} pairs/min (x{singles / batch:.2f} "
-          f"the throughput), peak {peak:.0f} MB")
+    print(f"{args.pairs} single 'burstcap fuse' runs: {wall:.1f} s ({cpu:.1f} s CPU) = "
+          f"{60 * args.pairs / wall:.1f} pairs/min")
+    print(f"'burstcap process': {batch.wall:.1f} s ({batch.cpu:.1f} s CPU) = {60 * args.pairs / batch.wall:.1f} "
+          f"pairs/min: x{wall / batch.wall:.2f} the throughput (x{cpu / batch.cpu:.2f} in CPU time), "
+          f"peak {batch.peak_mb:.0f} MB")
 
 
 # ---------------------------------------------------------------------------------- child helpers
@@ -240,12 +256,14 @@ def child_tiles(size: str, sample: int, device: str, threads: int | None) -> Non
     fuse(model, x, x, n, progress=False)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fuse(model, x, x, n, progress=False)
     if device == "cuda":
         torch.cuda.synchronize()
     per_tile = (time.perf_counter() - start) / sample
-    print(json.dumps({"tiles": tiles, "tile_s": per_tile, "all_tiles_s": per_tile * tiles}))
+    cpu_per_tile = (time.process_time() - cpu) / sample
+    print(json.dumps({"tiles": tiles, "tile_s": per_tile, "all_tiles_s": per_tile * tiles,
+                      "all_tiles_cpu_s": cpu_per_tile * tiles}))
 
 
 def main() -> None:

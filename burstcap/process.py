@@ -426,17 +426,54 @@ def thumb_path(out_path: Path) -> Path:
     return out_path.parent / THUMBS_DIR / f"{out_path.stem}.jpg"
 
 
-def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions) -> dict[str, float]:
+def read_pair(pair: Pair) -> tuple[Any, Any]:
+    """(short, long) of ``pair``, each read by :func:`isp.io.read_linear`."""
+    from isp.io import read_linear
+
+    return read_linear(pair.short), read_linear(pair.long)
+
+
+class ReadAhead:
+    """Reads the next pair's frames on a background thread while the current pair is fused (decoding
+    and developing release the GIL), so a batch waits for its first read only. ``get(pair)`` returns
+    :func:`read_pair` of ``pair`` (raising its errors) and starts reading the pair after it in
+    ``pairs``; at most one pair is held ahead. A context manager: leaving it drops a pending read."""
+
+    def __init__(self, pairs: list[Pair]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._after = dict(zip(pairs, pairs[1:]))
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._ahead: tuple[Pair, Any] | None = None
+
+    def get(self, pair: Pair) -> tuple[Any, Any]:
+        if self._ahead is not None and self._ahead[0] == pair:
+            current = self._ahead[1]
+        else:
+            current = self._pool.submit(read_pair, pair)
+        following = self._after.get(pair)
+        self._ahead = (following, self._pool.submit(read_pair, following)) if following else None
+        return current.result()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._ahead = None
+
+
+def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions,
+             frames: tuple[Any, Any] | None = None) -> dict[str, float]:
     """Read, fuse and write one pair (atomically), with its report beside it (:mod:`burstcap.report`);
-    returns seconds per stage. Raises on bad input."""
+    returns seconds per stage. ``frames``: (short, long) already read (:func:`read_pair`, e.g. by
+    :class:`ReadAhead`). Raises on bad input."""
     from deblurnet.inference import describe_device
     from isp.exposure import exposure_ratio
-    from isp.io import read_linear
 
     times: dict[str, float] = {}
     start = t = time.perf_counter()
-    short = read_linear(pair.short)
-    long = read_linear(pair.long)
+    short, long = frames if frames is not None else read_pair(pair)
     times["read"] = time.perf_counter() - t
     check_pair(short, long)
     if options.fuse.ratio or pair.ratio:
@@ -528,7 +565,9 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
     mine = shard(pairs, *options.shard)
     report = ProcessReport()
     folders: set[Path] = set()
-    with tqdm(total=len(mine), unit="pair", desc="process", disable=not progress_bar) as bar:
+    todo = [pair for pair in mine if not output_path(pair, root, out_dir, options.output_ext).is_file()]
+    with ReadAhead(todo) as ahead, tqdm(total=len(mine), unit="pair", desc="process",
+                                        disable=not progress_bar) as bar:
         for pair in mine:
             out = output_path(pair, root, out_dir, options.output_ext)
             folders.add(out.parent)
@@ -539,7 +578,8 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
                     model = load_model(options.fuse.model, options.fuse.weights, options.fuse.device,
                                        threads=options.fuse.threads)
                 try:
-                    outcome = PairOutcome(pair, out, "fused", seconds=fuse_one(pair, out, model, options))
+                    seconds = fuse_one(pair, out, model, options, ahead.get(pair))
+                    outcome = PairOutcome(pair, out, "fused", seconds=seconds)
                 except Exception as exc:  # noqa: BLE001 - one bad pair never stops the batch
                     full = disk_full_error(exc, out.parent if out.parent.is_dir() else out_dir)
                     if full is not None:
@@ -572,7 +612,7 @@ def process_folder(root: Path, out_dir: Path | None = None, pairing: PairingOpti
 
 
 __all__ = [
-    "Pair", "PairOutcome", "Pairing", "PairingOptions", "ProcessOptions", "ProcessReport", "Skip",
-    "contact_sheet", "find_pairs", "fuse_one", "output_path", "process_folder", "process_pairs",
-    "shard", "sidecar_ratio", "write_summary",
+    "Pair", "PairOutcome", "Pairing", "PairingOptions", "ProcessOptions", "ProcessReport", "ReadAhead",
+    "Skip", "contact_sheet", "find_pairs", "fuse_one", "output_path", "process_folder", "process_pairs",
+    "read_pair", "shard", "sidecar_ratio", "write_summary",
 ]

@@ -74,6 +74,10 @@ results: data-cache/init/deblur-rnn-v1.safetensors | venv
 	$(DN) evaluate data-cache/test-polyu $(NETS) --json docs/results/test-polyu.json
 	$(DN) evaluate data-cache/val-camera $(NETS) --json docs/results/val-camera.json
 	$(DN) evaluate data-cache/val-gopro2 $(NETS) --ensemble 8 --json docs/results/val-gopro2.json
+	$(PY) -m deblurnet.results_table docs/results/val-stills.json docs/results/test-lsd2.json \
+	    docs/results/test-polyu.json > docs/results/tables.md
+	$(PY) -m deblurnet.results_table docs/results/val-camera.json docs/results/val-gopro2.json \
+	    >> docs/results/tables.md
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -1,0 +1,80 @@
+"""Markdown tables of `deblurnet evaluate --json` reports, one column group per set (the README's).
+
+Usage: ``python -m deblurnet.results_table docs/results/test-polyu.json docs/results/test-lsd2.json ...``
+prints one table: a row per method, per set PSNR / SSIM / seconds per pair / share of pairs worse than
+the best input (the long frame or the denoised short frame), then each network's margin over the best
+baseline of every set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+BASELINE_LABELS = {
+    "long": "long frame as is",
+    "short": "short frame x ratio",
+    "short-denoised": "short, non-local means",
+    "pair-classical": "pair, kernel + deconvolution (Yuan 2007)",
+}
+NETWORK_LABELS = {
+    "deblur-rnn": "**DeblurRNN**",
+    "deblur-rnn x8": "DeblurRNN, x8 self-ensemble",
+    "deblur-merger": "DeblurMerger",
+    "deblur-merger x8": "DeblurMerger, x8 self-ensemble",
+    "deblur-rnn:deblur-rnn-v1": "DeblurRNN, previous weights (v1)",
+    "deblur-rnn:deblur-rnn-v1 x8": "DeblurRNN v1, x8 self-ensemble",
+}
+
+
+def _label(method: str) -> str:
+    return NETWORK_LABELS.get(method) or BASELINE_LABELS.get(method) or method
+
+
+def _cell(entry: dict[str, Any] | None) -> list[str]:
+    if entry is None:
+        return ["", "", "", ""]
+    worse = entry.get("worse_than_best_input", float("nan"))
+    return [f"{entry['psnr']:.2f}", f"{entry['ssim']:.4f}", f"{entry['seconds_per_pair']:.1f}",
+            "" if worse is None or math.isnan(worse) else f"{worse:.0%}"]
+
+
+def table(reports: dict[str, dict[str, Any]]) -> str:
+    """One markdown table over ``reports`` (set name -> report dict), networks first."""
+    methods: list[str] = []
+    for report in reports.values():
+        methods += [m for m in report["methods"] if m not in methods]
+    methods.sort(key=lambda m: (m in BASELINE_LABELS, list(BASELINE_LABELS).index(m) if m in BASELINE_LABELS else 0))
+    head = ["method"] + [f"{name} {col}" for name in reports for col in ("PSNR", "SSIM", "s/pair", "worse")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in methods:
+        cells = [c for report in reports.values() for c in _cell(report["methods"].get(m))]
+        lines.append("| " + " | ".join([_label(m), *cells]) + " |")
+    return "\n".join(lines)
+
+
+def margins(reports: dict[str, dict[str, Any]]) -> str:
+    """Per set: each network's PSNR minus the best baseline's, naming that baseline."""
+    out = []
+    for name, report in reports.items():
+        methods = report["methods"]
+        base = max((m for m in BASELINE_LABELS if m in methods), key=lambda m: methods[m]["psnr"])
+        parts = [f"{_label(m).strip('*')} {methods[m]['psnr'] - methods[base]['psnr']:+.2f} dB"
+                 for m in methods if m not in BASELINE_LABELS]
+        out.append(f"- {name}: best baseline {_label(base)} {methods[base]['psnr']:.2f} dB; " + ", ".join(parts))
+    return "\n".join(out)
+
+
+def main(paths: list[str]) -> int:
+    reports = {Path(p).stem: json.loads(Path(p).read_text()) for p in paths}
+    print(table(reports))
+    print()
+    print(margins(reports))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -164,3 +164,19 @@ def test_evaluate_command_missing_weights(triplet_dir: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(triplet_dir), "--weights", str(tmp_path / "none.safetensors")]) == 2
     assert "weights file not found" in capsys.readouterr().err
+
+
+def test_results_table_puts_networks_first_and_names_the_best_baseline(triplet_dir: Path) -> None:
+    from deblurnet.results_table import margins, table
+
+    def short_median(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        return cv2.medianBlur((short * 255).astype(np.uint8), 3).astype(np.float32) / 255
+
+    report = evaluate(triplet_dir, {"deblur-rnn": short_median}, progress=False).to_dict()
+    text = table({"setA": report, "setB": report})
+    lines = text.splitlines()
+    assert lines[0].count("setA") == 4 and lines[0].count("setB") == 4
+    assert lines[2].startswith("| **DeblurRNN** |") and lines[-1].startswith("| pair, kernel")
+    best = max(("long", "short", "short-denoised", "pair-classical"), key=lambda m: report["methods"][m]["psnr"])
+    margin = report["methods"]["deblur-rnn"]["psnr"] - report["methods"][best]["psnr"]
+    assert f"{margin:+.2f} dB" in margins({"setA": report})

@@ -29,8 +29,10 @@ test: venv
 screenshot: venv
 	BURSTCAP_SCREENSHOT=docs/phone-screenshot.png $(PY) -m pytest -q tests/test_browser.py -k shoots
 
+# every benchmark, one after the other (outputs in bench-results/; about an hour on 2 CPU cores);
+# BENCH_ARGS=--quick checks in minutes that all of them run. The GPU check: benchmarks/device_check.sh
 bench: venv
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 # ---- the shipped weights and the README's results tables (CPU; see docs/training.md)
 DATA ?= ../shared/data

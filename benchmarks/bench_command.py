@@ -174,12 +174,13 @@ def small(args: argparse.Namespace, work: Path) -> None:
 def raw24(args: argparse.Namespace, work: Path) -> None:
     from bench_process import make_pair
 
-    short, long = make_pair(work, 6000, 4000)
+    width, height = (int(v) for v in args.size.split("x"))
+    short, long = make_pair(work, width, height)
     env = command_env(args.code)
     for i in range(args.repeat):
         developed = measured([sys.executable, str(HERE / "bench_command.py"), "_rawpy", str(short), str(long)],
                              env)
-        net_cmd = [sys.executable, str(HERE / "bench_command.py"), "_tiles", "--size", "6000x4000",
+        net_cmd = [sys.executable, str(HERE / "bench_command.py"), "_tiles", "--size", args.size,
                    "--sample-tiles", str(args.sample_tiles), "--device", args.device]
         net_cmd += ["--threads", str(args.threads)] if args.threads else []
         network = json.loads(measured(net_cmd, env).out.strip().splitlines()[-1])
@@ -189,7 +190,7 @@ def raw24(args: argparse.Namespace, work: Path) -> None:
         seconds["start-up"] = run.wall - seconds["total"]
         ref_wall = developed.wall + network["all_tiles_s"]
         ref_cpu = developed.cpu + network["all_tiles_cpu_s"]
-        print(f"\nrun {i + 1}, 24 MP RAW pair (6000x4000 DNG), threads {args.threads or 'default'}, code "
+        print(f"\nrun {i + 1}, RAW pair ({args.size} DNG), threads {args.threads or 'default'}, code "
               f"{args.code or REPO}")
         print(f"rawpy postprocess of both files: {developed.wall:.1f} s ({developed.cpu:.1f} s CPU); network on "
               f"the same tiles: {network['all_tiles_s']:.1f} s ({network['tiles']} tiles of {network['tile_s']:.3f} s; "
@@ -240,15 +241,15 @@ def child_tiles(size: str, sample: int, device: str, threads: int | None) -> Non
     """Network time of ``sample`` tiles of the default tiling of a ``size`` image, scaled to all tiles."""
     import torch
 
-    from deblurnet.inference import (CUDA_BATCH, DEFAULT_OVERLAP, DEFAULT_TILE, fuse, load_model,
-                                     tile_starts)
+    from deblurnet import inference
+    from deblurnet.inference import DEFAULT_OVERLAP, DEFAULT_TILE, fuse, load_model, tile_starts
 
     width, height = (int(v) for v in size.split("x"))
     model = load_model("deblur-rnn", device=device, threads=threads)
     step = DEFAULT_TILE - DEFAULT_OVERLAP
     tiles = len(tile_starts(height, DEFAULT_TILE, step)) * len(tile_starts(width, DEFAULT_TILE, step))
     rng = np.random.default_rng(0)
-    batch = CUDA_BATCH if device == "cuda" else 1
+    batch = getattr(inference, "CUDA_BATCH", 1) if device == "cuda" else 1  # older code: 1
     sample = max(sample, 2 * batch)
     strip = (DEFAULT_TILE, DEFAULT_TILE + (sample - 1) * step)  # ``sample`` tiles in one row
     x = rng.random((*strip, 3), dtype=np.float32)

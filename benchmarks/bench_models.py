@@ -53,17 +53,18 @@ def main() -> None:
 
     presets = ["compact", "paper"] if args.paper else ["compact"]
     short, long = torch.rand(1, 3, 720, 1280), torch.rand(1, 3, 720, 1280)
+    noise = torch.full((1, 1, 720, 1280), 0.02)  # the noise map input (deblurnet.noise_map)
     for name in list_models():
         for preset in presets:
             model = create_model(name, preset).eval()
             params = sum(t.numel() for t in model.parameters()) / 1e6
             with torch.inference_mode():
-                t = best_time(lambda: model(short, long), args.repeat)
+                t = best_time(lambda: model(short, long, noise), args.repeat)
             print(f"{name:14s} {preset:8s} {params:6.2f} M params  eval 1280x720: {t:6.3f} s "
                   f"({t / ref:6.1f} x reference)")
     if args.no_train:
         return
-    batch = tuple(torch.rand(8, 3, 128, 128) for _ in range(3))
+    batch = (*(torch.rand(8, 3, 128, 128) for _ in range(3)), torch.full((8, 1, 128, 128), 0.02))
     for name in list_models():
         for adv in (0.0, 1.0):
             cfg = TrainConfig(model=name, adv=adv)

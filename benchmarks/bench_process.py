@@ -82,6 +82,7 @@ def staged(short_path: Path, long_path: Path, out: Path, model: torch.nn.Module)
     from burstcap.fuse import from_network, normalisation_gain, to_network, write_output
     from burstcap.process import _thumb, _write_jpeg, thumb_path
     from deblurnet.inference import fuse
+    from deblurnet.noise_map import estimated_noise_map
     from isp.develop import develop
     from isp.exposure import exposure_ratio
     from isp.io import LinearImage
@@ -97,7 +98,8 @@ def staged(short_path: Path, long_path: Path, out: Path, model: torch.nn.Module)
     long_n = timed(t, "normalise", lambda: to_network(rgbs[1], gain))
     alignment = timed(t, "align", lambda: estimate_alignment(short_n, long_n, AlignOptions()))
     long_n = timed(t, "align", lambda: warp_image(long_n, alignment, fill=short_n))
-    sharp = timed(t, "network", lambda: fuse(model, short_n, long_n, progress=False))
+    noise = timed(t, "normalise", lambda: estimated_noise_map(short_n))
+    sharp = timed(t, "network", lambda: fuse(model, short_n, long_n, noise, progress=False))
     fused = timed(t, "normalise", lambda: from_network(sharp, gain))
     timed(t, "write", lambda: write_output(out, fused, raws[0].metadata, 16))
     strip = timed(t, "thumbs", lambda: np.hstack([_thumb(rgbs[0], gain * ratio, 160),

@@ -237,6 +237,9 @@ def load_model(name: str = "deblur-rnn", weights: str | Path | None = None,
     ``device``: "auto" (CUDA when present, else CPU), "cpu" or "cuda". Raises DeblurnetError when the
     weights are missing or corrupt, the name is unknown, or CUDA is requested but absent.
     """
+    if resolve_device(device).type == "cpu":
+        # Threads first: on a busy machine each small tensor op of the load waits for a second thread.
+        torch.set_num_threads(check_threads(threads) or physical_cores())
     model = _build(name, Path(weights) if weights is not None else None)
     return prepare_model(model, device, threads)
 

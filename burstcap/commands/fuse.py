@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="long/short exposure ratio, e.g. 8 or 1/8 (default: from metadata, else "
                         "estimated from the images)")
     p.add_argument("--tile", type=int, default=None, metavar="PX",
-                   help="tile side in pixels for large images (default 512; 0: whole image at once)")
+                   help="tile side in pixels for large images (default: the whole image at once up to 1 MP, "
+                        "else 512; 0: whole image at once)")
     p.add_argument("--overlap", type=int, default=None, metavar="PX",
                    help="pixels shared by neighbouring tiles, cross-faded (default 64)")
     p.add_argument("--no-align", dest="align", action="store_false", default=None,

@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="where the network runs (default auto: CUDA when present, else CPU)")
     p.add_argument("--tile", type=int, default=None, metavar="PX",
-                   help="tile side for large images (default 512; 0: whole image)")
+                   help="tile side for large images (default: whole image up to 1 MP, else 512; 0: whole image)")
     p.add_argument("--config", type=Path, default=None, metavar="TOML",
                    help="fuse options from the [fuse] table of a TOML file (as 'burstcap fuse')")
     p.add_argument("--window", type=float, default=10.0, metavar="SECONDS",

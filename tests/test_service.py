@@ -213,7 +213,8 @@ def test_client_leaving_mid_job_loses_nothing(tmp_path: Path, virtual_camera: Pa
             # the stream is closed (the phone went to sleep); the job goes on
         finally:
             gate.release.set()
-        assert svc.wait(job_id)["state"] == "done"
+        done = svc.wait(job_id)
+        assert done["state"] == "done", done["error"]
         with httpx.stream("GET", events, timeout=30) as stream:  # a new stream replays it
             assert next(job_states(stream, job_id)) == "done"
 

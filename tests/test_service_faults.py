@@ -18,11 +18,14 @@ import textwrap
 import time
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from burstcap.camera.backend import CameraDisconnectedError, CameraFile
 from burstcap.camera.gphoto import GPhoto2Backend
+from burstcap.camera.scripted import CameraScript, ScriptedBackend
 from burstcap.errors import BurstcapError
 from burstcap.service import ServiceConfig, create_app
 from burstcap.service.steps import shoot_pairs
@@ -107,22 +110,30 @@ def test_full_disk_gives_507_fails_the_job_and_recovers(small_disk: Path,
 
 # -- a camera that vanishes mid-job ------------------------------------------------------------------
 
-class VanishingCamera(GPhoto2Backend):
-    """The virtual camera, unplugged after ``exposures`` exposures (at the camera boundary)."""
+def scene_png() -> bytes:
+    """A small textured PNG frame (a gradient and a white square)."""
+    y, x = np.mgrid[0:48, 0:64]
+    scene = np.stack([x * 3, y * 4, 255 - x - y], axis=-1).clip(0, 255).astype(np.uint8)
+    cv2.rectangle(scene, (20, 12), (44, 36), (255, 255, 255), -1)
+    return cv2.imencode(".png", scene)[1].tobytes()
 
-    exposures = 16  # 8 pairs
+
+class VanishingCamera(ScriptedBackend):
+    """A camera unplugged after 16 exposures (8 pairs), faked at the backend boundary: libgphoto2's
+    virtual camera declares its card full after 26 captures per process, too few for 10 pairs."""
+
+    def __init__(self) -> None:
+        super().__init__(script=CameraScript(captures=[[(f"IMG_{i}.PNG", scene_png())]
+                                                       for i in range(20)]))
 
     def capture(self, timeout_s: float = 30.0) -> list[CameraFile]:
-        VanishingCamera.exposures -= 1
-        if VanishingCamera.exposures < 0:
-            raise CameraDisconnectedError("Nikon DSC D750: the camera was disconnected")
+        if self._captured == 16:
+            raise CameraDisconnectedError(f"{self.script.model}: the camera was disconnected")
         return super().capture(timeout_s)
 
 
-def test_pairs_shot_before_the_camera_vanished_are_kept_and_fused(tmp_path: Path,
-                                                                  virtual_camera: Path) -> None:
+def test_pairs_shot_before_the_camera_vanished_are_kept_and_fused(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    VanishingCamera.exposures = 16
     with running_service(out, open_camera=VanishingCamera) as svc, svc.client() as client:
         job = svc.wait(client.post("/api/shoot", json={"ratio": 8, "count": 10}).json()["id"],
                        timeout_s=60)
@@ -144,12 +155,16 @@ def test_pairs_shot_before_the_camera_vanished_are_kept_and_fused(tmp_path: Path
 HANGING_SERVER = """
     import sys, tempfile, time
     from pathlib import Path
-    import cv2, numpy as np
     from burstcap.camera.scripted import CameraScript, ScriptedBackend
     from burstcap.service import BackgroundServer, ServiceConfig, ShootParams, create_app
     from burstcap.service.steps import shoot_pairs
 
-    frame = cv2.imencode(".png", np.full((32, 48, 3), 128, np.uint8))[1].tobytes()
+    import cv2, numpy as np
+
+    y, x = np.mgrid[0:48, 0:64]
+    scene = np.stack([x * 3, y * 4, 255 - x - y], axis=-1).clip(0, 255).astype(np.uint8)
+    cv2.rectangle(scene, (20, 12), (44, 36), (255, 255, 255), -1)
+    frame = cv2.imencode(".png", scene)[1].tobytes()
     script = CameraScript(captures=[[(f"IMG_{i}.PNG", frame)] for i in range(4)])
 
     def capture(camera, params, job_dir, progress):
@@ -168,7 +183,8 @@ HANGING_SERVER = """
 
 def test_pairs_shot_before_a_kill_9_are_kept_and_can_be_fused(tmp_path: Path) -> None:
     """SIGKILL during the third pair of a job: at the next start the job is failed, its two pairs
-    are still recorded, the half-built session folder is gone, and the job folder pairs up."""
+    are still recorded, the half-built session folder is gone; POST /retry fuses them, and the job
+    folder pairs up for `burstcap process` too."""
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HANGING_SERVER), str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -188,9 +204,20 @@ def test_pairs_shot_before_a_kill_9_are_kept_and_can_be_fused(tmp_path: Path) ->
     assert list((out / "jobs" / job_id).glob(".*.partial"))  # what the kill left
     with running_service(out) as svc, svc.client() as client:
         job = client.get(f"/api/jobs/{job_id}").json()
-    assert job["state"] == "failed" and "server stopped" in job["error"]
-    assert len(job["pairs"]) == 2
-    assert list((out / "jobs" / job_id).glob(".*")) == []
+        assert job["state"] == "failed" and "server stopped" in job["error"]
+        assert len(job["pairs"]) == 2 and job["pairs"][0]["result_url"] is None
+        assert list((out / "jobs" / job_id).glob(".*")) == []
+        # the phone can have them fused: POST /retry processes the recorded pairs
+        response = client.post(f"/api/jobs/{job_id}/retry")
+        assert response.status_code == 202, response.text
+        assert client.post(f"/api/jobs/{job_id}/retry").status_code == 409  # queued already
+        job = svc.wait(job_id)
+        assert job["state"] == "failed" and job["error"].startswith("capture failed after 2 of 3")
+        for pair in job["pairs"]:
+            assert client.get(pair["result_url"]).status_code == 200
+        again = client.post(f"/api/jobs/{job_id}/retry")
+        assert again.status_code == 409 and "nothing to retry" in again.json()["detail"]
+        assert client.post(f"/api/jobs/{'0' * 32}/retry").status_code == 404
     listed = subprocess.run([sys.executable, "-m", "burstcap.cli", "process", "--recursive",
                              "--dry-run", str(out / "jobs" / job_id)],
                             capture_output=True, text=True, check=True).stdout

@@ -30,8 +30,8 @@ from burstcap.service.config import ServiceConfig
 from burstcap.service.docs import add_offline_docs
 from burstcap.service.models import (CameraView, ErrorView, JobList, JobView, ShootRequest,
                                      ValidationErrorView)
-from burstcap.service.runner import (CaptureBusyError, CaptureFn, JobRunner, ProcessFn,
-                                     ShootParams)
+from burstcap.service.runner import (CaptureBusyError, CaptureFn, JobRunner, NothingToRetryError,
+                                     ProcessFn, ShootParams)
 from burstcap.service.store import Job, JobStore, PairFiles
 from isp.atomic import remove_leftovers
 from isp.errors import DiskFullError
@@ -180,6 +180,17 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
         except DiskFullError as exc:
             raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, str(exc)) from None
         return JobView.of(job)
+
+    @app.post("/api/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobView,
+              dependencies=api, responses={**errors, 409: {"model": ErrorView}}, tags=["jobs"])
+    def retry(job_id: str = JOB_ID) -> JobView:
+        """Process again the captured pairs of a failed job that have no result yet (after a
+        crash, a full disk, a processing error). 409 when the job is not failed or has none."""
+        find_job(job_id)  # 404 when unknown
+        try:
+            return JobView.of(runner.retry(job_id))
+        except NothingToRetryError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
     @app.get("/api/jobs", response_model=JobList, dependencies=api, responses=errors, tags=["jobs"])
     def list_jobs(limit: int = Query(config.history, ge=1, le=1000)) -> Response:

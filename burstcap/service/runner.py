@@ -65,6 +65,10 @@ CaptureFn = Callable[[CameraBackend, ShootParams, Path, ProgressFn], Iterable[Ca
 ProcessFn = Callable[[CapturedPair, float, Path, ProgressFn], Path]
 
 
+class NothingToRetryError(BurstcapError):
+    """A retry was asked for a job that is not failed, or has no captured pair left to process."""
+
+
 class CaptureBusyError(BurstcapError):
     """A capture is already running; the camera takes one at a time."""
 
@@ -108,6 +112,7 @@ class JobRunner:
         self._min_free_bytes = min_free_bytes
         self._space_needed = 0  # raised by a job that ran out of space, until that much is free
         self._camera_lock = threading.Lock()  # held for the whole capture (and camera reads)
+        self._retry_lock = threading.Lock()
         self._capturing: str | None = None
         self._camera_cache = CameraStatus(info=None)
         self._capture_pool = ThreadPoolExecutor(1, thread_name_prefix="burstcap-capture")
@@ -142,6 +147,27 @@ class JobRunner:
             self._capturing = None
             self._camera_lock.release()
             raise
+        return job
+
+    def retry(self, job_id: str) -> Job:
+        """Queue the processing of the captured pairs of a *failed* job that have no result yet
+        (after a crash, a full disk, a processing error); raise :class:`NothingToRetryError`
+        otherwise (or for an unknown id). The job ends done, or failed again if it has fewer pairs
+        than it asked for."""
+        if self._closing:
+            raise BurstcapError("the server is stopping; no retry")
+        with self._retry_lock:  # read and queued under the lock: two retries queue it once
+            job = self.store.get(job_id)
+            if job is None:
+                raise NothingToRetryError(f"no job {job_id}")
+            if job.state is not JobState.FAILED or all(p.result for p in job.pairs):
+                raise NothingToRetryError(
+                    f"job {job.id} is {job.state.value} with "
+                    f"{sum(p.result is None for p in job.pairs)} unprocessed pair(s): nothing to retry")
+            job.state, job.error, job.finished = JobState.QUEUED, None, None
+            job.progress, job.stage = CAPTURE_SHARE, "waiting for processing (retry)"
+            self._save(job)
+        self._submit(self._process_pool, self._run_process, job, time.monotonic())
         return job
 
     def camera_status(self) -> CameraStatus:
@@ -236,6 +262,9 @@ class JobRunner:
         self._save(job)
         try:
             for i, pair in enumerate(job.pairs):
+                if pair.result is not None:  # fused before (a retry)
+                    continue
+
                 def progress(f: float, stage: str, i: int = i) -> None:
                     share = (i + min(max(f, 0.0), 1.0)) / len(job.pairs)
                     self._progress(job, CAPTURE_SHARE + share * (1 - CAPTURE_SHARE), stage)
@@ -253,6 +282,9 @@ class JobRunner:
             return
         job.timings["process_s"] = round(time.monotonic() - start, 4)
         job.timings["total_s"] = round(time.time() - job.created, 4)
+        if job.error is None and len(job.pairs) < job.count:  # a retry of a job cut short
+            job.error = (f"capture failed after {len(job.pairs)} of {job.count} pair(s); the "
+                         f"{len(job.pairs)} captured pair(s) are processed")
         job.state = JobState.DONE if job.error is None else JobState.FAILED  # failed: capture cut short
         job.progress = 1.0
         job.stage = "done" if job.error is None else "capture failed"

@@ -116,7 +116,7 @@ def test_write_dng_is_atomic_and_checks_its_input(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.dng"]  # no temp file left
 
 
-def test_unprocess_inverts_develop_exactly_on_flat_colours() -> None:
+def test_unprocess_inverts_develop_exactly_on_flat_colours(tmp_path: Path) -> None:
     params = UnprocessParams(black_level=64, white_level=65535)
     srgb = np.zeros((8, 8, 3), np.float32) + np.array([0.6, 0.4, 0.2], np.float32)
     adu = unprocess(srgb, params)
@@ -124,3 +124,11 @@ def test_unprocess_inverts_develop_exactly_on_flat_colours() -> None:
     # R sites hold linear R / WB_R in the camera space, scaled to ADU
     assert len(np.unique(adu[0::2, 0::2])) == 1 and len(np.unique(adu[1::2, 1::2])) == 1
     assert adu.min() > params.black_level
+    # develop (black level, white balance, demosaic, colour matrix) gives the colour back: a flat
+    # colour has no demosaicing error, so only the 16-bit rounding remains
+    for pattern in ("RGGB", "GRBG"):
+        flat = UnprocessParams(cfa_pattern=pattern, black_level=64, white_level=65535)
+        big = np.zeros((32, 32, 3), np.float32) + srgb[0, 0]  # LibRaw refuses an 8x8 DNG
+        raw = read_raw(write_unprocessed(tmp_path / f"{pattern}.dng", big, flat, None))
+        back = srgb_encode(develop(raw))
+        np.testing.assert_allclose(back, big, atol=2e-4, err_msg=pattern)

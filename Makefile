@@ -22,7 +22,16 @@ venv: $(VENV)/.installed
 demo: venv
 	$(VENV)/bin/burstcap demo --out demo-output
 
+# The browser tests need Debian's Chromium: installed here as .ci/run does (root with apt-get),
+# otherwise one line says how, and those tests skip.
 test: venv
+	@command -v chromium >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	            chromium-driver >/dev/null; \
+	    else \
+	        echo "make test: no Chromium, the browser tests will skip (sudo apt-get install chromium chromium-driver)"; \
+	    fi; }
 	$(PY) -m pytest -q -ra
 
 # docs/phone-screenshot.png: the browser test's screenshot (shipped weights, Kodak photo from ../shared)

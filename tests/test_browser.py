@@ -2,8 +2,7 @@
 
 The service behind it is the real one on 127.0.0.1 with libgphoto2's virtual camera. The camera
 serves a real photo (Kodak kodim23 at 384x256) when ../shared/data is there, else the generated frame
-of test_service.py; processing is the real fusion step with the shipped deblur-rnn weights when the
-package has them, else the untrained compact DeblurMerger of test_service.py. The test takes a
+of test_service.py; processing is the real fusion step with the shipped deblur-rnn weights. The test takes a
 screenshot; with BURSTCAP_SCREENSHOT=PATH it also writes it there (`make screenshot` remakes
 docs/phone-screenshot.png), so a test run never edits the checkout. Skips when /usr/bin/chromium is
 absent (apt-get install chromium).
@@ -24,7 +23,7 @@ from burstcap.service import ProcessFn
 from burstcap.service.steps import fuse_step
 from isp.atomic import atomic_path
 from conftest import shared_data_dir
-from test_service import Service, running_service, tiny_fuse, virtual_camera  # noqa: F401
+from test_service import Service, running_service, virtual_camera  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
@@ -45,12 +44,13 @@ def use_real_photo(camera_folder: Path) -> None:
 
 
 def best_fuse() -> ProcessFn:
-    """The shipped deblur-rnn weights when the package has them, else the untrained tiny model."""
+    """The shipped deblur-rnn weights (the test skips when the package lacks them, rather than
+    showing an untrained network's picture)."""
     from deblurnet.inference import shipped_weights
 
-    if shipped_weights("deblur-rnn").is_file():
-        return fuse_step(FuseOptions(model="deblur-rnn", device="cpu"), out_format="jpg")
-    return tiny_fuse()
+    if not shipped_weights("deblur-rnn").is_file():
+        pytest.skip(f"the shipped weights {shipped_weights('deblur-rnn')} are absent")
+    return fuse_step(FuseOptions(model="deblur-rnn", device="cpu"), out_format="jpg")
 
 
 @pytest.fixture

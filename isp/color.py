@@ -5,6 +5,7 @@ Every function is elementwise or works on small (3, 3) matrices; images stay flo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,6 +37,22 @@ def _float_array(x: object) -> np.ndarray:
     return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float32)
 
 
+CHUNK = 1 << 18
+"""Values per step of the numpy paths of :func:`srgb_encode` and :func:`srgb_decode`: their
+temporaries stay in the CPU's cache (the same values, several times faster on 24 MP images)."""
+
+
+def _by_chunks(a: np.ndarray, step: Callable[[np.ndarray, np.ndarray], None]) -> np.ndarray:
+    """A new array like ``a`` (any shape) filled by ``step(part, out_part)`` on :data:`CHUNK` values
+    at a time."""
+    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # (ascontiguousarray makes 0-d 1-d)
+    out = np.empty_like(a)
+    flat, flat_out = a.reshape(-1), out.reshape(-1)
+    for i in range(0, flat.size, CHUNK):
+        step(flat[i:i + CHUNK], flat_out[i:i + CHUNK])
+    return out
+
+
 def srgb_encode(x: ArrayT) -> ArrayT:
     """Linear -> sRGB-encoded, elementwise (numpy array or torch tensor, any shape).
 
@@ -48,14 +65,14 @@ def srgb_encode(x: ArrayT) -> ArrayT:
         t: Any = x
         power = 1.055 * torch.clamp(t, min=_LINEAR_KNEE) ** (1.0 / 2.4) - 0.055
         return torch.where(t <= _LINEAR_KNEE, 12.92 * t, power)  # type: ignore[return-value]
-    a = _float_array(x)
-    out = np.empty_like(a)
-    np.maximum(a, a.dtype.type(_LINEAR_KNEE), out=out)
-    np.power(out, a.dtype.type(1.0 / 2.4), out=out)
-    out *= a.dtype.type(1.055)
-    out -= a.dtype.type(0.055)
-    np.multiply(a, a.dtype.type(12.92), out=out, where=a <= _LINEAR_KNEE)
-    return out  # type: ignore[return-value]
+    def encode(a: np.ndarray, out: np.ndarray) -> None:
+        np.maximum(a, a.dtype.type(_LINEAR_KNEE), out=out)
+        np.power(out, a.dtype.type(1.0 / 2.4), out=out)
+        out *= a.dtype.type(1.055)
+        out -= a.dtype.type(0.055)
+        np.multiply(a, a.dtype.type(12.92), out=out, where=a <= _LINEAR_KNEE)
+
+    return _by_chunks(_float_array(x), encode)  # type: ignore[return-value]
 
 
 def srgb_decode(x: ArrayT) -> ArrayT:
@@ -69,14 +86,14 @@ def srgb_decode(x: ArrayT) -> ArrayT:
         t: Any = x
         power = ((torch.clamp(t, min=_ENCODED_KNEE) + 0.055) / 1.055) ** 2.4
         return torch.where(t <= _ENCODED_KNEE, t / 12.92, power)  # type: ignore[return-value]
-    a = _float_array(x)
-    out = np.empty_like(a)
-    np.maximum(a, a.dtype.type(_ENCODED_KNEE), out=out)
-    out += a.dtype.type(0.055)
-    out *= a.dtype.type(1.0 / 1.055)
-    np.power(out, a.dtype.type(2.4), out=out)
-    np.divide(a, a.dtype.type(12.92), out=out, where=a <= _ENCODED_KNEE)
-    return out  # type: ignore[return-value]
+    def decode(a: np.ndarray, out: np.ndarray) -> None:
+        np.maximum(a, a.dtype.type(_ENCODED_KNEE), out=out)
+        out += a.dtype.type(0.055)
+        out *= a.dtype.type(1.0 / 1.055)
+        np.power(out, a.dtype.type(2.4), out=out)
+        np.divide(a, a.dtype.type(12.92), out=out, where=a <= _ENCODED_KNEE)
+
+    return _by_chunks(_float_array(x), decode)  # type: ignore[return-value]
 
 
 def cam_to_srgb_from_xyz_to_cam(xyz_to_cam: np.ndarray) -> np.ndarray:

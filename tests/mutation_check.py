@@ -1,0 +1,223 @@
+"""Mutation check: break each behaviour on purpose, one at a time, and show which test catches it.
+
+    .venv/bin/python tests/mutation_check.py            # every breakage (about 10 minutes on 2 cores)
+    .venv/bin/python tests/mutation_check.py --list     # the breakages and the tests each one runs
+    .venv/bin/python tests/mutation_check.py --only ensemble-dropped --only gap-zero
+
+The working tree is never modified: the repository (tracked and untracked, not ignored files) is
+copied to a temporary folder; each breakage replaces one exact piece of source text there, runs its
+tests there with ``python -m pytest`` (``PYTHONPATH`` pointing at the copy, so the copy's packages are
+imported, also by the subprocesses the tests start), and puts the file back before the next one. A
+baseline run of the same tests on the unbroken copy comes first: a breakage counts as caught only
+by a test that passed there. A breakage whose source text is no longer found (the code moved on) is
+reported as such, never as caught. Exit status: 0 when every applied breakage was caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Breakage:
+    name: str
+    what: str  # the behaviour broken, in words
+    path: str  # file, relative to the repository
+    old: str  # exact source text (must occur once)
+    new: str
+    tests: tuple[str, ...]  # pytest arguments: files or node ids, optionally "-k EXPR" as one item
+
+
+BREAKAGES: tuple[Breakage, ...] = (
+    # ---- the issue's table
+    Breakage("no-warp", "fuse_arrays estimates the alignment but never warps the long frame",
+             "burstcap/fuse.py",
+             "        long_n = warp_image(long_n, alignment, fill=short_n)\n",
+             "        pass  # mutation: the warp is never applied\n",
+             ("tests/test_pixels.py",)),
+    Breakage("fuse-one-ratio-1", "fuse_one (process, shoot, Pipeline) uses ratio 1",
+             "burstcap/process.py",
+             "    ratio = check_ratio(ratio)\n    warnings: list[str] = []\n",
+             "    ratio = check_ratio(1.0)\n    warnings: list[str] = []\n",
+             ("tests/test_pixels.py", "-k process or pipeline or shoot")),
+    Breakage("ensemble-dropped", "--ensemble dropped on the way to the network (fuse_arrays)",
+             "burstcap/fuse.py",
+             "progress=progress,\n                 ensemble=ensemble)",
+             "progress=progress,\n                 ensemble=1)",
+             ("tests/test_pixels.py::test_ensemble_changes_the_output",)),
+    Breakage("denoise-weight-0", "the denoising loss of DeblurRNN weighted by 0",
+             "deblurnet/train.py",
+             "g_loss = g_loss + w.content_denoise * dn",
+             "g_loss = g_loss + 0.0 * dn",
+             ("tests/test_train_weights.py", "tests/test_train.py")),
+    Breakage("gap-zero", "the measured gap between exposures set to 0",
+             "burstcap/shoot.py",
+             "    gap = long.t_start - short.t_end\n",
+             "    gap = 0.0\n",
+             ("tests/test_camera_timing.py", "tests/test_shoot_scripted.py")),
+    Breakage("profile-noise-1e-3", "the noise drawn from a measured camera profile scaled by 1e-3",
+             "deblurnet/synth/camera.py",
+             "a, b = (np.asarray(v, dtype=np.float32).reshape(4) for v in profile.params(iso))",
+             "a, b = (np.asarray(v, dtype=np.float32).reshape(4) * 1e-3 for v in profile.params(iso))",
+             ("tests/test_synth.py",)),
+    Breakage("token-always-passes", "the service's token check always passes",
+             "burstcap/service/auth.py",
+             "if not given or not secrets.compare_digest(given.strip().encode(), self._token.encode()):",
+             "if False:",
+             ("tests/test_service.py", "-k token")),
+    # ---- more of the same kind
+    Breakage("ensemble-cli-dropped", "burstcap fuse --ensemble not passed into FuseOptions",
+             "burstcap/commands/fuse.py",
+             '"ensemble", "colour_match", "profile")',
+             '"colour_match", "profile")',
+             ("tests/test_pixels.py::test_ensemble_changes_the_output",)),
+    Breakage("fuse-pair-ratio-1", "fuse_pair (fuse command, service) uses ratio 1",
+             "burstcap/fuse.py",
+             '    check_ratio(ratio, f"the {source}")\n',
+             '    ratio = check_ratio(1.0, f"the {source}")\n',
+             ("tests/test_pixels.py", "-k fuse_command or service")),
+    Breakage("warp-inverted", "the long frame is warped the wrong way (forward instead of inverse map)",
+             "burstcap/align.py",
+             "    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP\n",
+             "    flags = cv2.INTER_LINEAR\n",
+             ("tests/test_pixels.py", "-k long or service")),
+    Breakage("gain-not-undone", "the exposure normalisation gain is not undone after the network",
+             "burstcap/fuse.py",
+             "        linear /= np.float32(gain)\n",
+             "        pass  # mutation: gain kept\n",
+             ("tests/test_pixels.py", "-k short")),
+    Breakage("content-weight-ignored", "the output's L1 weight (lambda_c2) ignored (always 50)",
+             "deblurnet/losses.py",
+             'total = (weights.content * parts["content"]',
+             'total = (50.0 * parts["content"]',
+             ("tests/test_train_weights.py",)),
+    Breakage("same-shard-everywhere", "every torchrun rank reads rank 0's shard",
+             "deblurnet/train.py",
+             "DistributedSampler(dataset, info.world_size, info.rank, shuffle=True, seed=cfg.seed)",
+             "DistributedSampler(dataset, info.world_size, 0, shuffle=True, seed=cfg.seed)",
+             ("tests/test_torchrun_train.py::test_two_ranks_same_weights_disjoint_shards_one_writer",)),
+    Breakage("every-rank-writes", "every torchrun rank writes checkpoints",
+             "deblurnet/train.py",
+             "            if info.is_main and save:\n",
+             "            if save:\n",
+             ("tests/test_torchrun_train.py::test_two_ranks_same_weights_disjoint_shards_one_writer",)),
+    Breakage("blocking-job-list", "the job list handler blocks the event loop (async def + 50 ms sleep)",
+             "burstcap/service/app.py",
+             '    def list_jobs(limit: int = Query(config.history, ge=1, le=1000)) -> Response:\n'
+             '        """The newest jobs, newest first."""\n',
+             '    async def list_jobs(limit: int = Query(config.history, ge=1, le=1000)) -> Response:\n'
+             '        """The newest jobs, newest first."""\n'
+             '        __import__("time").sleep(0.05)\n',
+             ("tests/test_load.py",)),
+)
+
+
+def copy_repo(dest: Path) -> None:
+    """Tracked and untracked (not ignored) files of the working tree, as they are now."""
+    listed = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = REPO / rel
+        if src.is_file() and not src.is_symlink():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+
+
+def pytest_args(tests: tuple[str, ...]) -> list[str]:
+    args: list[str] = []
+    for item in tests:
+        if item.startswith("-k "):
+            args += ["-k", item[3:]]
+        else:
+            args.append(item)
+    return args
+
+
+def run_tests(root: Path, tests: tuple[str, ...], timeout_s: float) -> tuple[set[str], set[str], str]:
+    """(passed, failed) test ids and the output tail of ``python -m pytest`` in ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *pytest_args(tests)]
+    try:
+        done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout_s)
+        out = done.stdout + done.stderr
+    except subprocess.TimeoutExpired as exc:
+        out = f"{exc.stdout or ''}\nTIMEOUT after {timeout_s:.0f} s"
+        return set(), {"(timeout)"}, out
+    passed = set(re.findall(r"^PASSED (\S+)", out, re.MULTILINE))
+    failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE))
+    return passed, failed, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="run this breakage")
+    parser.add_argument("--list", action="store_true", help="list the breakages and exit")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per pytest run")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
+    args = parser.parse_args(argv)
+    chosen = [b for b in BREAKAGES if not args.only or b.name in args.only]
+    unknown = set(args.only) - {b.name for b in BREAKAGES}
+    if unknown:
+        parser.error(f"unknown breakage(s) {sorted(unknown)}; see --list")
+    if args.list:
+        for b in chosen:
+            print(f"{b.name:24} {b.what}\n{'':24} {b.path}; tests: {' '.join(b.tests)}")
+        return 0
+
+    tmp = Path(tempfile.mkdtemp(prefix="burstcap-mutation-"))
+    root = tmp / "repo"
+    try:
+        copy_repo(root)
+        baseline_tests = tuple(dict.fromkeys(t for b in chosen for t in b.tests if not t.startswith("-k ")))
+        start = time.monotonic()
+        passed_before, failed_before, out = run_tests(root, baseline_tests, args.timeout)
+        print(f"baseline: {len(passed_before)} passed, {len(failed_before)} failed "
+              f"({time.monotonic() - start:.0f} s)", flush=True)
+        if failed_before:
+            print(f"  failing before any breakage (not counted as catching): {sorted(failed_before)}")
+        rows: list[tuple[str, str, str]] = []
+        for b in chosen:
+            target = root / b.path
+            original = target.read_text()
+            if original.count(b.old) != 1:
+                rows.append((b.name, b.what, f"NOT APPLIED: source text found {original.count(b.old)} times"))
+                print(f"{b.name}: not applied (source changed)", flush=True)
+                continue
+            target.write_text(original.replace(b.old, b.new))
+            start = time.monotonic()
+            try:
+                _, failed, out = run_tests(root, b.tests, args.timeout)
+            finally:
+                target.write_text(original)
+            caught = sorted(t for t in failed if t not in failed_before)
+            verdict = ", ".join(caught) if caught else "NOTHING"
+            rows.append((b.name, b.what, verdict))
+            print(f"{b.name}: {verdict} ({time.monotonic() - start:.0f} s)", flush=True)
+            if not caught:
+                print("  " + "\n  ".join(out.strip().splitlines()[-5:]))
+        print("\n| breakage | what | caught by |\n|---|---|---|")
+        for name, what, verdict in rows:
+            print(f"| {name} | {what} | {verdict} |")
+        missed = [r for r in rows if r[2] == "NOTHING"]
+        return 1 if missed else 0
+    finally:
+        if args.keep:
+            print(f"copy kept in {root}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -186,7 +186,8 @@ def test_pipeline_api(model: str, standins: Path, tmp_path: Path) -> None:
     pipeline = Pipeline(config, backend=ScriptedBackend(script=dng_session_script(tmp_path)))
     (result,) = pipeline.run(ShootRequest(ratio=1 / 8, long_exposure_s=1 / 15))
     fused, long = read_linear(result.fused).rgb, read_linear(result.session.long).rgb
-    assert read_report(result.fused)["ratio"] == pytest.approx(125 / 15, rel=1e-3)
+    report = read_report(result.fused)
+    assert report["ratio_source"] == "sidecar" and report["ratio"] == pytest.approx(125 / 15, rel=1e-3)
     pair = known_pair(ratio=125 / 15)
     if model == "standin-short":
         check_brightness(fused, long, pair.bright_short, MIN_PSNR["dng"])

@@ -243,7 +243,6 @@ def test_service_fuses_a_real_pair(standins: Path, tmp_path: Path, monkeypatch: 
     long) and fuses them with the real fusion step: the first with ``standin-short``, the second with
     ``standin-long``; the results fetched over HTTP are checked pixel by pixel."""
     gphoto2 = pytest.importorskip("gphoto2")
-    import httpx
 
     from burstcap.fuse import FuseOptions
     from burstcap.service.steps import fuse_step, shoot_pairs
@@ -272,7 +271,6 @@ def test_service_fuses_a_real_pair(standins: Path, tmp_path: Path, monkeypatch: 
             assert response.status_code == 200
             encoded = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
             results.append(srgb_decode(cv2.cvtColor(encoded, cv2.COLOR_BGR2RGB).astype(np.float32) / 255))
-        assert isinstance(response, httpx.Response)
     sessions = sorted(p.parent for p in (svc.out_dir / "jobs" / job["id"]).glob("*/session.json"))
     assert len(sessions) == 2 and len(results) == 2
     frames = [(read_linear(next(s.glob("short_*"))).rgb, read_linear(next(s.glob("long_*"))).rgb)

@@ -18,29 +18,32 @@ WELL_EXPOSED = (0.01, 0.85)
 """Linear range, in every channel of both frames, of the pixels that say something about colour."""
 
 
-def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 512,
+def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
                  limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
     """Per-channel gains (3,) float32 (linear light) that give ``image`` the colour balance of
     ``reference``; both (H, W, 3) network domain (sRGB-encoded).
 
-    Both are reduced to at most ``size`` px (blur and noise do not change a global balance), decoded
-    to linear light, and the gain of channel c is sum(reference_c) / sum(image_c) over pixels well
-    exposed in both (WELL_EXPOSED in every channel); gains are clipped to ``limits``, and all ones when
-    under 1% of the pixels qualify (a dark or clipped scene says nothing about colour).
+    Both are reduced to blocks (at most ``size`` blocks on the longer side: noise and motion blur
+    average out) in linear light; the gain of channel c is the median over blocks well exposed in both
+    (WELL_EXPOSED in every channel) of reference_c / image_c, in log space. The median, not a ratio of
+    sums, so a subject present in one frame only (a ghost) does not tilt the balance of the rest.
+    Gains are clipped to ``limits``; all ones when fewer than 16 blocks qualify (a dark or clipped
+    scene says nothing about colour).
     """
     scale = min(1.0, size / max(image.shape[:2]))
 
-    def small(x: np.ndarray) -> np.ndarray:
+    def blocks(x: np.ndarray) -> np.ndarray:
+        lin = np.asarray(srgb_decode(np.clip(x, 0.0, 1.0)), np.float32)
         if scale < 1.0:
-            x = cv2.resize(x, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return np.asarray(srgb_decode(np.clip(x, 0.0, 1.0)), np.float32).reshape(-1, 3)
+            lin = cv2.resize(lin, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return lin.reshape(-1, 3)
 
-    img, ref = small(image), small(reference)
+    img, ref = blocks(image), blocks(reference)
     lo, hi = WELL_EXPOSED
     good = np.all((img > lo) & (img < hi) & (ref > lo) & (ref < hi), axis=1)
-    if good.mean() < 0.01:
+    if good.sum() < 16:
         return np.ones(3, np.float32)
-    gains = ref[good].sum(axis=0) / np.maximum(img[good].sum(axis=0), 1e-6)
+    gains = np.exp(np.median(np.log(ref[good]) - np.log(img[good]), axis=0))
     return np.clip(gains, *limits).astype(np.float32)
 
 

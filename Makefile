@@ -80,11 +80,11 @@ results: data-cache/init/deblur-rnn-v1.safetensors | venv
 	    --out data-cache/val-camera
 	$(DN) synth --protocol gopro2 --source $(GOPRO) --frames 101-120 --count 12 --size full --seed 101 \
 	    --out data-cache/val-gopro2
-	$(DN) evaluate data-cache/val-stills $(NETS) --ensemble 8 --json docs/results/val-stills.json
+	$(DN) evaluate data-cache/val-stills $(NETS) --json docs/results/val-stills.json
 	$(DN) evaluate data-cache/test-lsd2 $(NETS) --json docs/results/test-lsd2.json
 	$(DN) evaluate data-cache/test-polyu $(NETS) --json docs/results/test-polyu.json
 	$(DN) evaluate data-cache/val-camera $(NETS) --json docs/results/val-camera.json
-	$(DN) evaluate data-cache/val-gopro2 $(NETS) --ensemble 8 --json docs/results/val-gopro2.json
+	$(DN) evaluate data-cache/val-gopro2 $(NETS) --json docs/results/val-gopro2.json
 	$(PY) -m deblurnet.results_table docs/results/val-stills.json docs/results/test-lsd2.json \
 	    docs/results/test-polyu.json > docs/results/tables.md
 	$(PY) -m deblurnet.results_table docs/results/val-camera.json docs/results/val-gopro2.json \

@@ -14,7 +14,6 @@ independently of the camera. Noise and colour are then added by the camera proto
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np

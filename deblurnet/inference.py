@@ -418,14 +418,9 @@ def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, noise: np.ndarra
 
         bar = tqdm(total=len(boxes), desc="fusing", unit="tile", leave=False, disable=None)
     step = max(1, batch_size or (CUDA_BATCH if device.type == "cuda" else 1))
-    blend: dict[tuple[int, bool, bool], torch.Tensor] = {}  # one weight vector per kind of tile side
-
-    def side_weights(size: int, first: bool, last: bool) -> torch.Tensor:
-        key = (size, first, last)
-        if key not in blend:
-            blend[key] = torch.from_numpy(tile_weights(size, overlap, first, last)).to(device)
-        return blend[key]
-
+    # One weight vector per kind of tile side, on the device before the loop: no copy waits inside it.
+    sides = {(th, y == 0, y + th >= hp) for y, _ in boxes} | {(tw, x == 0, x + tw >= wp) for _, x in boxes}
+    blend = {key: torch.from_numpy(tile_weights(key[0], overlap, key[1], key[2])).to(device) for key in sides}
     for first in range(0, len(boxes), step):
         chunk = boxes[first:first + step]
         shorts, longs, noises = [], [], []
@@ -435,8 +430,8 @@ def fuse(model: nn.Module, short: np.ndarray, long: np.ndarray, noise: np.ndarra
             noises.append(_cut(n_all, y, x, th, tw))
         outs = _run(model, torch.stack(shorts), torch.stack(longs), torch.stack(noises), ensemble)
         for (y, x), out in zip(chunk, outs):
-            wy = side_weights(th, y == 0, y + th >= hp)
-            wx = side_weights(tw, x == 0, x + tw >= wp)
+            wy = blend[(th, y == 0, y + th >= hp)]
+            wx = blend[(tw, x == 0, x + tw >= wp)]
             vh, vw = min(th, h - y), min(tw, w - x)  # the part inside the image
             win = wy[:vh, None] * wx[None, :vw]
             acc[:, y:y + vh, x:x + vw].addcmul_(out[:, :vh, :vw], win)

@@ -487,8 +487,11 @@ def _same_file(a: Path, b: Path) -> bool:
 def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Path,
               options: FuseOptions | None = None, model: nn.Module | None = None,
               progress: Progress | bool | None = None,
-              confidence: str | Path | None = None) -> FuseResult:
+              confidence: str | Path | None = None, sidecar_ratio: float | None = None) -> FuseResult:
     """Fuse the files ``short_path`` and ``long_path`` into ``out_path`` (written atomically).
+
+    The exposure ratio: ``options.ratio``, else ``sidecar_ratio`` (long/short from a shot's session
+    sidecar: the camera's read-back settings), else the files' metadata, else the images.
 
     ``model``: an already loaded model (default: load ``options.model``; reusing one saves the load
     time in batch work). Inputs are never modified. Raises BurstcapError / IspError / DeblurnetError
@@ -520,6 +523,8 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     warnings: list[str] = []
     if opts.ratio is not None:
         ratio, source = float(opts.ratio), "option"
+    elif sidecar_ratio is not None:
+        ratio, source = float(sidecar_ratio), "sidecar"
     else:
         estimate = exposure_ratio(long, short)
         ratio, source = float(estimate.ratio), str(estimate.source)

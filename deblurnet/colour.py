@@ -16,6 +16,8 @@ from isp.color import srgb_decode, srgb_encode
 
 WELL_EXPOSED = (0.01, 0.85)
 """Linear range, in every channel of both frames, of the pixels that say something about colour."""
+OUTLIER_LOG = 0.1
+"""Blocks whose log ratio is further than this from the median (any channel) are left out."""
 
 
 def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
@@ -24,9 +26,12 @@ def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
     ``reference``; both (H, W, 3) network domain (sRGB-encoded).
 
     Both are reduced to blocks (at most ``size`` blocks on the longer side: noise and motion blur
-    average out) in linear light; the gain of channel c is the median over blocks well exposed in both
-    (WELL_EXPOSED in every channel) of reference_c / image_c, in log space. The median, not a ratio of
-    sums, so a subject present in one frame only (a ghost) does not tilt the balance of the rest.
+    average out) in linear light. Over the blocks well exposed in both (WELL_EXPOSED in every channel),
+    the median block ratio reference / image per channel finds the balance most of the picture shares;
+    the gain of channel c is then sum(reference_c) / sum(image_c) over the blocks within OUTLIER_LOG of
+    that median. The median leaves out a subject present in one frame only (a ghost); the sums, in
+    which dark blocks (whose ratios the 8-bit quantisation of a dark frame scatters) weigh little,
+    give the balance of the rest.
     Gains are clipped to ``limits``; all ones when fewer than 16 blocks qualify (a dark or clipped
     scene says nothing about colour).
     """
@@ -43,7 +48,13 @@ def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
     good = np.all((img > lo) & (img < hi) & (ref > lo) & (ref < hi), axis=1)
     if good.sum() < 16:
         return np.ones(3, np.float32)
-    gains = np.exp(np.median(np.log(ref[good]) - np.log(img[good]), axis=0))
+    ref, img = ref[good], img[good]
+    log_ratio = np.log(ref) - np.log(img)
+    centre = np.median(log_ratio, axis=0)
+    inliers = np.all(np.abs(log_ratio - centre) < OUTLIER_LOG, axis=1)
+    if inliers.sum() < 16:
+        return np.clip(np.exp(centre), *limits).astype(np.float32)
+    gains = ref[inliers].sum(axis=0) / np.maximum(img[inliers].sum(axis=0), 1e-6)
     return np.clip(gains, *limits).astype(np.float32)
 
 

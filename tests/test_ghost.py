@@ -17,6 +17,7 @@ from skimage import data
 from burstcap.fuse import fuse_arrays, to_network
 from burstcap.ghost import ghost_confidence, guard, match_tones
 from deblurnet.baselines import denoise_nlm
+from deblurnet.colour import match_colour
 from isp.color import srgb_decode, srgb_encode
 
 RATIO = 8.0
@@ -106,8 +107,8 @@ def test_guard_is_never_worse_than_the_denoised_short_frame_in_the_ghost() -> No
     """Through fuse_arrays with a network that copies the long frame: without the guard the disc
     (another picture) is in the result, far below the denoised short frame; with it, the network is
     given the denoised short frame there, so the disc's region is at least as good as OpenCV's
-    non-local means on the short frame (the short-denoised baseline), and the rest of the picture is
-    the network's."""
+    non-local means on the short frame (the short-denoised baseline, on the short frame as the
+    pipeline prepares it: colour-matched), and the rest of the picture is the network's."""
     rng = np.random.default_rng(3)
     sharp, short, long, mask = object_pair(rng)
     model = TrustsLong().eval()
@@ -116,7 +117,8 @@ def test_guard_is_never_worse_than_the_denoised_short_frame_in_the_ghost() -> No
     assert plain.confidence is None and plain.short_share == 0.0
     gain = guarded.gain
     truth = to_network(sharp, gain)
-    baseline = denoise_nlm(to_network(short, gain * RATIO))
+    # the short frame as the pipeline gives it to the guard: colour-matched to the long frame first
+    baseline = denoise_nlm(match_colour(to_network(short, gain * RATIO), to_network(long, gain))[0])
     region = np.repeat(mask[..., None], 3, axis=2)
     with_guard = psnr_in(to_network(guarded.rgb, gain), truth, region)
     without = psnr_in(to_network(plain.rgb, gain), truth, region)

@@ -280,3 +280,10 @@ def test_service_fuses_a_real_pair(standins: Path, tmp_path: Path, monkeypatch: 
     side = json.loads((sessions[1] / "session.json").read_text())
     ratio = side["long"]["read_back"]["exposure_s"] / side["short"]["read_back"]["exposure_s"]
     check_lines_up(results[1], frames[1][0] * np.float32(ratio))
+    # the fusion step takes the ratio from the shot's sidecar (the camera's read-back settings), as
+    # burstcap process does, not from the JPEGs' metadata
+    reports = sorted((svc.out_dir / "jobs" / job["id"]).rglob("fused_*.png.json"))
+    assert len(reports) == 2
+    for path in reports:
+        report = json.loads(path.read_text())
+        assert report["ratio_source"] == "sidecar" and report["ratio"] == pytest.approx(ratio, rel=1e-3)

@@ -12,7 +12,8 @@ from torch import nn
 from burstcap.camera.backend import CameraBackend
 from burstcap.fuse import FuseOptions, fuse_pair
 from burstcap.service.runner import CapturedPair, ProcessFn, ProgressFn, ShootParams
-from burstcap.shoot import Progress, ShootRequest, shoot_pair
+from burstcap.process import sidecar_ratio
+from burstcap.shoot import SIDECAR_NAME, Progress, ShootRequest, read_sidecar, shoot_pair
 
 
 def shoot_pairs(camera: CameraBackend, params: ShootParams, job_dir: Path,
@@ -50,8 +51,11 @@ def fuse_step(options: FuseOptions = FuseOptions(), out_format: str = "jpg",
                 loaded.append(load_model(options.model, options.weights, options.device,
                                          threads=options.threads))
         progress(0.1, f"fusing with {options.model}")
+        folder = Path(pair.short).parent  # the shot's session folder: its sidecar has the read-back ratio
+        side = read_sidecar(folder) if (folder / SIDECAR_NAME).is_file() else None
         result = fuse_pair(pair.short, pair.long, out_path.with_suffix("." + out_format.lstrip(".")),
-                           options, model=loaded[0], progress=False)
+                           options, model=loaded[0], progress=False,
+                           sidecar_ratio=sidecar_ratio(side) if side is not None else None)
         progress(1.0, "fused")
         return result.out_path
 

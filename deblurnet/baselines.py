@@ -99,7 +99,7 @@ def estimate_kernel(sharp: np.ndarray, blurry: np.ndarray, params: ClassicalPara
     kernel = kernel[cy - k // 2:cy + k // 2 + 1, cx - k // 2:cx + k // 2 + 1]
     kernel = np.maximum(kernel, 0.0)
     peak = kernel.max()
-    if peak <= 0:
+    if not np.isfinite(peak) or peak <= 0:  # no gradients in the tile (flat or clipped): no blur to see
         out = np.zeros((k, k), np.float32)
         out[k // 2, k // 2] = 1.0
         return out

@@ -180,3 +180,12 @@ def test_results_table_puts_networks_first_and_names_the_best_baseline(triplet_d
     best = max(("long", "short", "short-denoised", "pair-classical"), key=lambda m: report["methods"][m]["psnr"])
     margin = report["methods"]["deblur-rnn"]["psnr"] - report["methods"][best]["psnr"]
     assert f"{margin:+.2f} dB" in margins({"setA": report})
+
+
+def test_kernel_estimate_of_a_flat_tile_is_the_identity() -> None:
+    """A tile without any gradient (flat, or clipped white) tells nothing about blur: the estimate is
+    a delta, not NaN (which crashed pair-classical on a clipped sky)."""
+    flat = np.full((64, 64), 1.0, np.float32)
+    kernel = B.estimate_kernel(flat, flat)
+    assert np.isfinite(kernel).all() and kernel.sum() == pytest.approx(1.0)
+    assert kernel[kernel.shape[0] // 2, kernel.shape[1] // 2] == 1.0

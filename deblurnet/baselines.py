@@ -93,7 +93,8 @@ def estimate_kernel(sharp: np.ndarray, blurry: np.ndarray, params: ClassicalPara
         num += np.conj(fs) * fb
         den += np.abs(fs) ** 2
     reg = params.kernel_reg * float(den.mean())
-    kernel = np.real(np.fft.ifft2(num / (den + reg)))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat tile: 0 / 0, handled below
+        kernel = np.real(np.fft.ifft2(num / (den + reg)))
     kernel = np.fft.fftshift(kernel)
     cy, cx = h // 2, w // 2
     kernel = kernel[cy - k // 2:cy + k // 2 + 1, cx - k // 2:cx + k // 2 + 1]

@@ -385,7 +385,7 @@ def test_traversal_attempts_are_refused(service: Service, tmp_path: Path) -> Non
 
 
 def test_bad_requests_get_clear_422_and_413(service: Service) -> None:
-    cases = [({"ratio": 0.5}, "ratio"), ({"ratio": "fast"}, "ratio"), ({"count": 0}, "count"),
+    cases = [({"ratio": 1}, "ratio"), ({"ratio": "1/1"}, "ratio"), ({"ratio": "fast"}, "ratio"), ({"count": 0}, "count"),
              ({"count": 11}, "count"), ({"count": 1.5}, "count"), ({"shutter": "1/8"}, "shutter"),
              ({"long_exposure_s": -1}, "long_exposure_s")]
     with service.client() as client:
@@ -591,3 +591,27 @@ def test_warns_beyond_loopback_and_reads_toml(tmp_path: Path) -> None:
         assert str(info.value) == f"{toml}: [serve] {message}"
     toml.write_text("[serve]\nevent_interval_s = 1\n")
     assert load_config(toml).event_interval_s == 1.0
+
+
+def test_one_ratio_convention_api_and_cli(tmp_path: Path, virtual_camera: Path) -> None:
+    """{"ratio": 8}, {"ratio": "1/8"}, {"ratio": "8"} and {"ratio": 0.125} shoot the same pair on the
+    virtual camera (the same request reaches the camera, the sidecars agree), and `burstcap shoot
+    --ratio 8` means what `--ratio 1/8` means."""
+    from burstcap.commands.shoot import parse_ratio
+
+    asked: list[float] = []
+
+    def recording(camera, params, job_dir, progress):
+        asked.append(params.ratio)
+        yield from shoot_pairs(camera, params, job_dir, progress)
+
+    with running_service(tmp_path / "out", capture=recording) as svc, svc.client() as client:
+        sidecars = []
+        for ratio in (8, "1/8", "8", 0.125):
+            job = svc.wait(client.post("/api/shoot", json={"ratio": ratio}).raise_for_status().json()["id"])
+            assert job["state"] == "done" and job["ratio"] == 8.0, (ratio, job)
+            (side,) = (svc.out_dir / "jobs" / job["id"]).rglob("session.json")
+            sidecars.append(json.loads(side.read_text())["request"])
+    assert asked == [8.0] * 4
+    assert all(s == sidecars[0] for s in sidecars)
+    assert parse_ratio("8") == parse_ratio("1/8") == parse_ratio("0.125") == 0.125

@@ -30,14 +30,19 @@ read-back settings, timestamps, effective ratio, gap between the exposures).
 
 
 def parse_ratio(text: str) -> float:
-    """'1/8' or '0.125' -> 0.125 (argparse type)."""
+    """'1/8', '8' or '0.125' -> 0.125, the short / long exposure time (argparse type). One convention
+    in every interface (:func:`burstcap.fuse.parse_ratio`): a ratio written either way round means the
+    same pair, the long exposure 8 times the short one."""
+    from burstcap.errors import BurstcapError
+    from burstcap.fuse import parse_ratio as long_over_short
+
     try:
-        value = float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"not a ratio: {text!r} (use a fraction such as 1/8)") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"ratio {text} must be between 0 and 1 (short / long)")
-    return value
+        value = long_over_short(text)
+    except BurstcapError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 1.0:
+        raise argparse.ArgumentTypeError(f"ratio {text}: the two exposures would be the same (use e.g. 8 or 1/8)")
+    return 1.0 / value
 
 
 def parse_seconds(text: str) -> float:
@@ -57,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "a JSON sidecar, then fuse them (the 'burstcap fuse' pipeline).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ratio", type=parse_ratio, default=Fraction(1, 8), metavar="R",
-                   help="short / long exposure time, e.g. 1/8 (default: 1/8)")
+                   help="exposure ratio: 8 or 1/8 mean the same, the long exposure 8 times the short "
+                        "one (default: 1/8)")
     p.add_argument("--long", type=parse_seconds, default=None, metavar="SECONDS", dest="long_s",
                    help="long exposure time, e.g. 1/15 (default: the camera's current shutter speed)")
     p.add_argument("--iso-long", type=int, default=None, metavar="ISO",

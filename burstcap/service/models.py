@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from burstcap.service.runner import CameraStatus
 from burstcap.service.store import Job, JobState
@@ -19,8 +19,27 @@ class ShootRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ratio: float = Field(8.0, gt=1.0, le=1024.0, allow_inf_nan=False,
-                         description="exposure ratio long/short (> 1): the short frame is this many "
-                                     "times shorter than the long one, at that much higher ISO")
+                         description="exposure ratio: 8, \"8\" and \"1/8\" (or 0.125) mean the same, the "
+                                     "short frame 8 times shorter than the long one, at that much higher "
+                                     "ISO (one convention in every interface)")
+
+    @field_validator("ratio", mode="before")
+    @classmethod
+    def _one_convention(cls, value: Any) -> Any:
+        """A string like "1/8" or "8", or a number below 1, becomes the long/short ratio (8)."""
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            from burstcap.errors import BurstcapError
+            from burstcap.fuse import parse_ratio
+
+            try:
+                return parse_ratio(value)
+            except BurstcapError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, (int, float)) and 0 < value < 1:
+            return 1.0 / value
+        return value
     count: int = Field(1, ge=1, le=MAX_COUNT, description="how many short/long pairs to take")
     long_exposure_s: float | None = Field(None, gt=0.0, le=3600.0, allow_inf_nan=False,
                                           description="long exposure in seconds (default: the "

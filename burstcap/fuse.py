@@ -37,8 +37,10 @@ with a warning when the camera has no profile (:func:`short_noise`). The profile
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
+import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -488,24 +490,20 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
               options: FuseOptions | None = None, model: nn.Module | None = None,
               progress: Progress | bool | None = None,
               confidence: str | Path | None = None, sidecar_ratio: float | None = None) -> FuseResult:
-    """Fuse the files ``short_path`` and ``long_path`` into ``out_path`` (written atomically).
-
-    The exposure ratio: ``options.ratio``, else ``sidecar_ratio`` (long/short from a shot's session
-    sidecar: the camera's read-back settings), else the files' metadata, else the images.
+    """Fuse the files ``short_path`` and ``long_path`` into ``out_path`` (written atomically): check
+    the paths, read both files, then :func:`fuse_frames`, the one path every door shares.
 
     ``model``: an already loaded model (default: load ``options.model``; reusing one saves the load
     time in batch work). Inputs are never modified. Raises BurstcapError / IspError / DeblurnetError
-    with a message naming the file on bad input. ``confidence``: also write the ghost guard's
-    confidence map there (:func:`burstcap.ghost.write_confidence`). The report of the shot is written
-    beside the output (:mod:`burstcap.report`).
+    with a message naming the file on bad input. ``confidence``, ``sidecar_ratio``: see
+    :func:`fuse_frames`.
     """
-    from isp.exposure import exposure_ratio
     from isp.io import read_linear
 
     start = time.perf_counter()
     opts = (options or FuseOptions()).validate()
     short_path, long_path, out_path = Path(short_path), Path(long_path), Path(out_path)
-    bits = output_bits(out_path, opts.bits)
+    output_bits(out_path, opts.bits)
     for src in (short_path, long_path):
         if _same_file(src, out_path):
             raise BurstcapError(f"{out_path}: the output would overwrite an input")
@@ -513,16 +511,56 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
         raise BurstcapError(f"{out_path.parent}: output folder does not exist")
     if confidence is not None and not opts.ghost_guard:
         raise BurstcapError(f"{confidence}: a confidence map needs the ghost guard (drop --no-ghost-guard)")
-
-    steps: dict[str, float] = {}
-    clock = time.perf_counter()
     short = read_linear(short_path)
     long = read_linear(long_path)
-    steps["read"] = time.perf_counter() - clock
+    steps = {"read": time.perf_counter() - start}
+    return fuse_frames(short, long, out_path, opts, model, progress=progress, confidence=confidence,
+                       sidecar_ratio=sidecar_ratio, steps=steps, start=start)[0]
+
+
+_MODEL_LOCK = threading.Lock()
+
+
+def fusion_model(options: FuseOptions) -> nn.Module:
+    """The network ``options`` names (model, weights, device, threads), loaded once per process and
+    then shared: the one place burstcap caches models (fuse, process, shoot, Pipeline, the service).
+    A weights file replaced on disk while the process runs is not reloaded."""
+    weights = None if options.weights is None else str(Path(options.weights).resolve())
+    with _MODEL_LOCK:
+        return _loaded_model(options.model, weights, options.device, options.threads)
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded_model(name: str, weights: str | None, device: str, threads: int | None) -> nn.Module:
+    return load_model(name, None if weights is None else Path(weights), device, threads=threads)
+
+
+def fuse_frames(short: Any, long: Any, out_path: Path, options: FuseOptions, model: nn.Module | None = None,
+                *, progress: Progress | bool | None = None, confidence: str | Path | None = None,
+                sidecar_ratio: float | None = None, steps: dict[str, float] | None = None,
+                start: float | None = None) -> tuple[FuseResult, FusedArrays]:
+    """Two read frames (:class:`isp.io.LinearImage`) -> ``out_path`` with its report beside it: the
+    one fuse path of ``fuse``, ``process``, ``shoot``, the ``Pipeline`` API and the service.
+
+    The exposure ratio: ``options.ratio``, else ``sidecar_ratio`` (long/short from a shot's session
+    sidecar: the camera's read-back settings), else the files' metadata, else the images. The short
+    frame's noise law comes from :func:`short_noise`; the network, alignment, ghost guard and colour
+    match from ``options`` (:func:`fuse_arrays`). ``model`` None: load ``options.model``.
+    ``confidence``: also write the ghost guard's confidence map there (``model`` None: the shared
+    :func:`fusion_model`). ``steps``/``start``: timings
+    already taken (e.g. reading) and when the work began, for the report. Returns the result and the
+    arrays (for thumbnails).
+    """
+    from isp.exposure import exposure_ratio
+
+    start = time.perf_counter() if start is None else start
+    steps = dict(steps or {})
+    out_path = Path(out_path)
+    clock = time.perf_counter()
     check_pair(short, long)
     warnings: list[str] = []
-    if opts.ratio is not None:
-        ratio, source = float(opts.ratio), "option"
+    if options.ratio is not None:
+        ratio, source = float(options.ratio), "option"
     elif sidecar_ratio is not None:
         ratio, source = float(sidecar_ratio), "sidecar"
     else:
@@ -535,20 +573,21 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     if ratio < 1.0:
         warnings.append(f"the short frame is brighter than the long one (ratio {ratio:.3g}): are SHORT "
                         f"and LONG swapped?")
-    noise = short_noise(short, warnings, opts.profile)
-    steps["ratio"] = time.perf_counter() - clock - steps["read"]
+    noise = short_noise(short, warnings, options.profile)
+    steps["ratio"] = time.perf_counter() - clock
 
     if model is None:
         clock = time.perf_counter()
-        model = load_model(opts.model, opts.weights, opts.device, threads=opts.threads)
+        model = fusion_model(options)
         steps["model"] = time.perf_counter() - clock
     device = describe_device(next(model.parameters()).device)
     try:
-        fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=opts.align_options(), tile=opts.tile,
-                            overlap=opts.overlap, target_level=opts.target_level, progress=progress,
-                            ensemble=opts.ensemble, colour_match=opts.colour_match, noise_law=noise.law)
+        fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=options.align_options(),
+                            tile=options.tile, overlap=options.overlap, target_level=options.target_level,
+                            progress=progress, ensemble=options.ensemble, colour_match=options.colour_match,
+                            ghost_guard=options.ghost_guard, noise_law=noise.law)
     except BurstcapError as exc:
-        raise BurstcapError(f"{short_path} + {long_path}: {exc}") from None
+        raise BurstcapError(f"{short.path} + {long.path}: {exc}") from None
     if fused.alignment.warning:
         warnings.append(fused.alignment.warning)
 
@@ -557,17 +596,18 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     if metadata is not None:
         metadata = dataclasses.replace(metadata, orientation=1)
     clock = time.perf_counter()
-    write_output(out_path, fused.rgb, metadata, bits, camera=short)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_output(out_path, fused.rgb, metadata, output_bits(out_path, options.bits), camera=short)
     steps["write"] = time.perf_counter() - clock
     h, w = fused.rgb.shape[:2]
-    result = FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, opts.model, device,
-                      noise.profile, time.perf_counter() - start, tuple(warnings),
-                      fused.short_share if opts.ghost_guard else None)
+    result = FuseResult(out_path, w, h, ratio, source, fused.gain, fused.alignment, options.model, device,
+                        noise.profile, time.perf_counter() - start, tuple(warnings),
+                        fused.short_share if options.ghost_guard else None)
     if confidence is not None and fused.confidence is not None:
         write_confidence(confidence, fused.confidence)
-    report = shot_report(out_path=out_path, short=short_path, long=long_path, size=(w, h), ratio=ratio,
+    report = shot_report(out_path=out_path, short=short.path, long=long.path, size=(w, h), ratio=ratio,
                          ratio_source=source, alignment=result.alignment, gain=result.gain,
                          short_share=result.short_share, profile=result.profile, model=result.model,
                          device=device, seconds={"total": result.seconds, **steps, **fused.seconds},
                          warnings=result.warnings)
-    return dataclasses.replace(result, report=write_report(out_path, report))
+    return dataclasses.replace(result, report=write_report(out_path, report)), fused

@@ -80,10 +80,9 @@ class Pipeline:
     def load_model(self) -> Any:
         """The fusion model of ``config.process.fuse`` (loaded once, then reused)."""
         if self._model is None:
-            from deblurnet.inference import load_model
+            from burstcap.fuse import fusion_model
 
-            fuse = self.config.process.fuse
-            self._model = load_model(fuse.model, fuse.weights, fuse.device, threads=fuse.threads)
+            self._model = fusion_model(self.config.process.fuse)
         return self._model
 
     def fuse(self, session: ShotSession) -> Path:

@@ -36,9 +36,8 @@ import cv2
 import numpy as np
 
 from burstcap.errors import BurstcapError
-from burstcap.report import read_report, shot_report, write_report
-from burstcap.fuse import (FuseOptions, check_pair, check_ratio, fuse_arrays, output_bits, short_noise,
-                           write_output)
+from burstcap.fuse import FuseOptions, fuse_frames, fusion_model
+from burstcap.report import read_report
 from burstcap.shoot import RAW_EXTENSIONS, SIDECAR_NAME, parse_iso, read_sidecar
 
 log = logging.getLogger(__name__)
@@ -465,53 +464,21 @@ class ReadAhead:
 
 def fuse_one(pair: Pair, out_path: Path, model: Any, options: ProcessOptions,
              frames: tuple[Any, Any] | None = None) -> dict[str, float]:
-    """Read, fuse and write one pair (atomically), with its report beside it (:mod:`burstcap.report`);
-    returns seconds per stage. ``frames``: (short, long) already read (:func:`read_pair`, e.g. by
-    :class:`ReadAhead`). Raises on bad input."""
-    from deblurnet.inference import describe_device
-    from isp.exposure import exposure_ratio
-
-    times: dict[str, float] = {}
-    start = t = time.perf_counter()
+    """Read, fuse and write one pair through :func:`burstcap.fuse.fuse_frames` (the one fuse path,
+    with the pair's sidecar ratio), then its contact-sheet strip; returns seconds per stage.
+    ``frames``: (short, long) already read (:func:`read_pair`, e.g. by :class:`ReadAhead`). Raises on
+    bad input."""
+    start = time.perf_counter()
     short, long = frames if frames is not None else read_pair(pair)
-    times["read"] = time.perf_counter() - t
-    check_pair(short, long)
-    if options.fuse.ratio or pair.ratio:
-        ratio, source = float(options.fuse.ratio or pair.ratio), "option" if options.fuse.ratio else "sidecar"
-    else:
-        estimate = exposure_ratio(long, short)
-        ratio, source = float(estimate.ratio), str(estimate.source)
-    ratio = check_ratio(ratio)
-    warnings: list[str] = []
-    noise = short_noise(short, warnings, options.fuse.profile)
-    profile = noise.profile
-    t = time.perf_counter()
-    fused = fuse_arrays(short.rgb, long.rgb, float(ratio), model, align=options.fuse.align_options(),
-                        tile=options.fuse.tile, overlap=options.fuse.overlap,
-                        target_level=options.fuse.target_level, progress=False,
-                        ghost_guard=options.fuse.ghost_guard,
-                        ensemble=options.fuse.ensemble, colour_match=options.fuse.colour_match,
-                        noise_law=noise.law)
-    times["fuse"] = time.perf_counter() - t
-    times.update({f"fuse:{step}": secs for step, secs in getattr(fused, "seconds", {}).items()})
-    t = time.perf_counter()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = short.metadata
-    if metadata is not None:  # read_linear already applied the orientation
-        metadata = dataclasses.replace(metadata, orientation=1)
-    write_output(out_path, fused.rgb, metadata, output_bits(out_path, options.fuse.bits), camera=short)
-    times["write"] = time.perf_counter() - t
-    h, w = fused.rgb.shape[:2]
-    write_report(out_path, shot_report(
-        out_path=out_path, short=pair.short, long=pair.long, size=(w, h), ratio=ratio, ratio_source=source,
-        alignment=fused.alignment, gain=fused.gain,
-        short_share=fused.short_share if options.fuse.ghost_guard else None, profile=profile,
-        model=options.fuse.model, device=describe_device(next(model.parameters()).device),
-        seconds={"total": time.perf_counter() - start, **times}, warnings=warnings))
+    read = time.perf_counter() - start
+    result, fused = fuse_frames(short, long, out_path, options.fuse, model, progress=False,
+                                sidecar_ratio=pair.ratio, steps={"read": read}, start=start)
+    times = {"read": read, "fuse": result.seconds - read}
+    times.update({f"fuse:{step}": secs for step, secs in fused.seconds.items()})
     if options.contact_sheet:
         t = time.perf_counter()
         h = options.thumb_height
-        strip = np.hstack([_thumb(short.rgb, fused.gain * ratio, h), _thumb(long.rgb, fused.gain, h),
+        strip = np.hstack([_thumb(short.rgb, fused.gain * result.ratio, h), _thumb(long.rgb, fused.gain, h),
                            _thumb(fused.rgb, fused.gain, h)])
         _write_jpeg(thumb_path(out_path), strip)
         times["thumbs"] = time.perf_counter() - t
@@ -554,7 +521,6 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
     """
     from tqdm import tqdm
 
-    from deblurnet.inference import load_model
     from isp.atomic import disk_full_error, remove_leftovers
 
     options = options or ProcessOptions()
@@ -575,8 +541,7 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
                 outcome = PairOutcome(pair, out, "done")
             else:
                 if model is None:  # loaded only when there is work; failing here stops the batch
-                    model = load_model(options.fuse.model, options.fuse.weights, options.fuse.device,
-                                       threads=options.fuse.threads)
+                    model = fusion_model(options.fuse)
                 try:
                     seconds = fuse_one(pair, out, model, options, ahead.get(pair))
                     outcome = PairOutcome(pair, out, "fused", seconds=seconds)

@@ -1,7 +1,7 @@
 """The report per shot: a small JSON file beside every fused output (``<output name>.json``).
 
-Written by ``burstcap fuse`` (:func:`burstcap.fuse.fuse_pair`), ``process`` and ``shoot``
-(:func:`burstcap.process.fuse_one`) and ``serve`` (through ``fuse_pair``); the format is documented
+Written by the one fuse path (:func:`burstcap.fuse.fuse_frames`) for every door: ``burstcap fuse``,
+``process``, ``shoot``, the ``Pipeline`` API and ``serve``; the format is documented
 in the README ("The report per shot"). Version ``burstcap_report: 1``.
 """
 

@@ -140,3 +140,22 @@ def test_guard_keeps_the_long_frame_when_nothing_disagrees() -> None:
     assert result.short_share == pytest.approx(0.0, abs=1e-4)
     np.testing.assert_array_equal(result.long, image)
     np.testing.assert_array_equal(noisy, before)
+
+
+def test_every_door_honours_no_ghost_guard(tmp_path) -> None:
+    """The one fuse path (burstcap.fuse.fuse_frames, behind fuse, process, shoot, Pipeline and the
+    service) passes ghost_guard on: with it off, the long frame's ghost reaches the result (before,
+    `burstcap fuse --no-ghost-guard` still guarded while its report said it did not)."""
+    from burstcap.fuse import FuseOptions, fuse_frames
+    from isp.io import LinearImage
+
+    rng = np.random.default_rng(3)
+    _, short, long, mask = object_pair(rng)
+    model = TrustsLong().eval()
+    base = dict(ratio=RATIO, align=False, colour_match=False, device="cpu", threads=1)
+    frames = (LinearImage(short, path=tmp_path / "short.tif"), LinearImage(long, path=tmp_path / "long.tif"))
+    on, fused_on = fuse_frames(*frames, tmp_path / "on.tif", FuseOptions(**base), model)
+    off, fused_off = fuse_frames(*frames, tmp_path / "off.tif", FuseOptions(**base, ghost_guard=False), model)
+    assert on.short_share is not None and on.short_share > 0.5 * mask.mean()
+    assert off.short_share is None and fused_off.confidence is None
+    assert np.abs(fused_on.rgb - fused_off.rgb)[mask].mean() > 10 * np.abs(fused_on.rgb - fused_off.rgb)[~mask].mean()

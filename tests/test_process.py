@@ -190,15 +190,16 @@ def test_interrupted_batch_resumes(tmp_path: Path, weights: Path) -> None:
 
 def test_fuse_options_reach_alignment_and_model_loading(tmp_path: Path, weights: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """[fuse] motion and threads are used by process_folder and Pipeline (spies wrap the real calls)."""
+    """[fuse] motion and threads are used by process_folder and Pipeline (spies wrap the real calls),
+    and the model is loaded once and shared (burstcap.fuse.fusion_model, the one model cache)."""
     import burstcap.fuse
-    import deblurnet.inference
-    from burstcap.fuse import FuseOptions
+    from burstcap.fuse import FuseOptions, fusion_model
     from burstcap.pipeline import Pipeline, PipelineConfig
 
     motions: list[str] = []
     threads: list[int | None] = []
-    real_estimate, real_load = burstcap.fuse.estimate_alignment, deblurnet.inference.load_model
+    real_estimate, real_load = burstcap.fuse.estimate_alignment, burstcap.fuse.load_model
+    burstcap.fuse._loaded_model.cache_clear()
 
     def estimate(short, long, options):
         motions.append(options.motion)
@@ -209,15 +210,16 @@ def test_fuse_options_reach_alignment_and_model_loading(tmp_path: Path, weights:
         return real_load(name, weights, device, threads=1)
 
     monkeypatch.setattr(burstcap.fuse, "estimate_alignment", estimate)
-    monkeypatch.setattr(deblurnet.inference, "load_model", load)
+    monkeypatch.setattr(burstcap.fuse, "load_model", load)
     write_pair(tmp_path / "in", "M", T0, seed=5)
     fuse = FuseOptions(weights=weights, device="cpu", motion="translation", threads=3)
     report = process_folder(tmp_path / "in", tmp_path / "out", options=ProcessOptions(fuse=fuse),
                             progress_bar=False)
     assert [o.status for o in report.outcomes] == ["fused"]
     assert motions == ["translation"] and threads == [3]
-    Pipeline(PipelineConfig(process=ProcessOptions(fuse=fuse))).load_model()
-    assert threads == [3, 3]
+    model = Pipeline(PipelineConfig(process=ProcessOptions(fuse=fuse))).load_model()
+    assert threads == [3] and model is fusion_model(fuse)  # the same network, not loaded again
+    burstcap.fuse._loaded_model.cache_clear()
 
 
 def test_shards_split_the_work(tmp_path: Path, weights: Path) -> None:

@@ -35,8 +35,8 @@ class ShootRequest(BaseModel):
 
             try:
                 return parse_ratio(value)
-            except BurstcapError as exc:
-                raise ValueError(str(exc)) from None
+            except BurstcapError:  # the message would echo the value: it may be a secret pasted wrongly
+                raise ValueError("not a ratio like 8 or 1/8") from None
         if isinstance(value, (int, float)) and 0 < value < 1:
             return 1.0 / value
         return value

@@ -3,14 +3,13 @@ pipeline (:func:`burstcap.fuse.fuse_pair`), adapted to :mod:`burstcap.service.ru
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from torch import nn
 
 from burstcap.camera.backend import CameraBackend
-from burstcap.fuse import FuseOptions, fuse_pair
+from burstcap.fuse import FuseOptions, fuse_pair, fusion_model
 from burstcap.service.runner import CapturedPair, ProcessFn, ProgressFn, ShootParams
 from burstcap.process import sidecar_ratio
 from burstcap.shoot import SIDECAR_NAME, Progress, ShootRequest, read_sidecar, shoot_pair
@@ -40,16 +39,11 @@ def fuse_step(options: FuseOptions = FuseOptions(), out_format: str = "jpg",
     ``fused_NN.<out_format>``. ``model``: an already built network (default: load ``options.model``
     at the first job and keep it for the next ones)."""
     loaded: list[nn.Module] = [model] if model is not None else []
-    lock = threading.Lock()
 
     def process(pair: CapturedPair, ratio: float, out_path: Path, progress: ProgressFn) -> Path:
-        with lock:
-            if not loaded:
-                from deblurnet.inference import load_model
-
-                progress(0.0, f"loading {options.model}")
-                loaded.append(load_model(options.model, options.weights, options.device,
-                                         threads=options.threads))
+        if not loaded:
+            progress(0.0, f"loading {options.model}")
+            loaded.append(fusion_model(options))
         progress(0.1, f"fusing with {options.model}")
         folder = Path(pair.short).parent  # the shot's session folder: its sidecar has the read-back ratio
         side = read_sidecar(folder) if (folder / SIDECAR_NAME).is_file() else None

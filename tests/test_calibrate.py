@@ -16,7 +16,7 @@ from burstcap.cli import main
 from hardware_profiles import CalibrationError, load_profile
 from hardware_profiles.calibration import calibrate_folder
 from hardware_profiles.single_frame import estimate_file, estimate_single_frame
-from hardware_profiles.synthetic import SensorModel, smooth_scene, vignetted_flat
+from sensor_fixtures import SensorModel, smooth_scene, vignetted_flat
 from isp.dng import write_dng
 from isp.metadata import CaptureMetadata
 

@@ -20,7 +20,7 @@ from burstcap.cli import build_parser, run_command
 from burstcap.commands import calibrate
 from burstcap.errors import BurstcapError
 from hardware_profiles import load_profile
-from hardware_profiles.synthetic import SensorModel, vignetted_flat
+from sensor_fixtures import SensorModel, vignetted_flat
 from isp.dng import write_dng
 from isp.metadata import CaptureMetadata
 

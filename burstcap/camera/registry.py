@@ -1,14 +1,13 @@
-"""Discover camera backends and fusion models through Python entry points.
+"""Discover camera backends through Python entry points.
 
 A third-party package adds a camera by declaring, in its own ``pyproject.toml``::
 
     [project.entry-points."burstcap.backends"]
     mycam = "mycam_pkg:MyCameraBackend"   # factory(camera=None, port=None) -> CameraBackend
 
-and a model with ``[project.entry-points."burstcap.models"]`` (``name = "pkg:factory"``, a callable
-``factory(preset: str = "compact") -> torch.nn.Module`` following deblurnet's model contract).
 Installing that package is enough: ``burstcap shoot --backend mycam`` and :class:`burstcap.pipeline.Pipeline`
-find it through :mod:`importlib.metadata`.
+find it through :mod:`importlib.metadata`. (Fusion models are found the same way, in the
+``burstcap.models`` group, by :func:`deblurnet.inference.load_model`.)
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from burstcap.camera.backend import CameraBackend
 from burstcap.errors import BurstcapError
 
 BACKEND_GROUP = "burstcap.backends"
-MODEL_GROUP = "burstcap.models"
 DEFAULT_BACKEND = "gphoto2"
 
 BackendFactory = Callable[..., CameraBackend]
@@ -34,11 +32,6 @@ def _group(group: str) -> dict[str, EntryPoint]:
 def backend_names() -> list[str]:
     """Names of every installed camera backend, sorted."""
     return sorted(_group(BACKEND_GROUP))
-
-
-def model_names() -> list[str]:
-    """Names of every installed fusion model, sorted."""
-    return sorted(_group(MODEL_GROUP))
 
 
 def _load(group: str, name: str, kind: str) -> Any:
@@ -62,7 +55,3 @@ def create_backend(name: str = DEFAULT_BACKEND, camera: str | None = None,
     """A new, not yet opened backend: ``load_backend(name)(camera=camera, port=port)``."""
     return load_backend(name)(camera=camera, port=port)
 
-
-def load_model_factory(name: str) -> Callable[..., Any]:
-    """The model factory registered as ``name`` in ``burstcap.models``; raises ``BurstcapError``."""
-    return _load(MODEL_GROUP, name, "fusion model")

@@ -1,4 +1,5 @@
-"""Synthetic RAW frames with known noise, for tests, demos and checking a calibration end to end.
+"""Synthetic RAW frames with known noise, for the calibration tests (test-only: moved out of the
+package, where nothing used it).
 
 A :class:`SensorModel` holds the truth (per-CFA-position ``a``, ``b`` in normalised units, row
 noise, fixed pattern, an unrecorded black-level offset); :meth:`SensorModel.frame_adu` renders a

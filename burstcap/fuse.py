@@ -249,7 +249,8 @@ class FusedArrays:
 class FuseResult:
     """The outcome of :func:`fuse_pair`.
 
-    ``ratio``: long/short brightness ratio used; ``ratio_source``: "option", "metadata" or "image".
+    ``ratio``: long/short brightness ratio used; ``ratio_source``: "option", "sidecar", "metadata",
+    "image" or "image-global" (:func:`fuse_frames`).
     ``profile``: noise profile name for RAW inputs (None for sRGB files); ``warnings``: human lines.
     ``short_share``: share of the picture the ghost guard took from the short frame (None: guard off).
     ``report``: the report JSON written beside the output (:mod:`burstcap.report`).

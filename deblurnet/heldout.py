@@ -24,8 +24,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from isp.errors import IspError
-from isp.exposure import ratio_from_global_means, ratio_from_images
+from isp.exposure import exposure_ratio
+from isp.io import LinearImage
 from tqdm import tqdm
 
 from deblurnet.colour import match_colour
@@ -39,11 +39,8 @@ from deblurnet.synth.stills import StillsParams, shake_trajectory
 def estimate_ratio(long: np.ndarray, short: np.ndarray) -> tuple[float, str]:
     """long/short brightness ratio of two sRGB (H, W, 3) frames, as burstcap estimates it from images:
     (ratio, "image" or "image-global")."""
-    long_lin, short_lin = srgb_decode(long), srgb_decode(short)
-    try:
-        return ratio_from_images(long_lin, short_lin), "image"
-    except IspError:
-        return ratio_from_global_means(long_lin, short_lin), "image-global"
+    estimate = exposure_ratio(LinearImage(srgb_decode(long)), LinearImage(srgb_decode(short)), "image")
+    return estimate.ratio, estimate.source
 
 
 def build_lsd2(source: Path, out: Path) -> list[dict[str, object]]:

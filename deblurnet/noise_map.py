@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from isp.color import srgb_decode
 
 _LAPLACE_DIFF = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 _A = 0.055  # sRGB transfer constants (IEC 61966-2-1)
@@ -99,7 +100,7 @@ def law_noise_map(short: np.ndarray, shot: np.ndarray | float, read: np.ndarray 
     """
     lin = cv2.blur(np.clip(short, 0.0, 1.0).astype(np.float32), (MAP_SMOOTHING, MAP_SMOOTHING),
                    borderType=cv2.BORDER_REFLECT_101)
-    lin = np.where(lin <= 0.04045, lin / 12.92, ((lin + _A) / (1 + _A)) ** 2.4).astype(np.float32)
+    lin = np.asarray(srgb_decode(lin), np.float32)
     shot_v = np.asarray(shot, np.float32).reshape(-1)[:3] * np.ones(3, np.float32)
     read_v = np.asarray(read, np.float32).reshape(-1)[:3] * np.ones(3, np.float32)
     var = np.maximum(shot_v * lin + read_v, 0.0)

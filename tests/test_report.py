@@ -23,9 +23,9 @@ from burstcap.shoot import ShootRequest
 from conftest import settled
 from deblurnet.checkpoint import save_weights
 from isp.color import srgb_decode
-from isp.dng import write_dng
 from isp.metadata import CaptureMetadata
 from skimage import data
+from test_plugin import dng_bytes
 from test_service import running_service, virtual_camera  # noqa: F401
 
 KEYS = {"burstcap_report", "output", "inputs", "size", "ratio", "ratio_source", "alignment",
@@ -74,16 +74,6 @@ def test_fuse_writes_the_report_and_the_confidence_map(tmp_path: Path, weights: 
     assert main(["fuse", str(short), str(long), "-o", str(out), "--weights", str(weights), "--device", "cpu",
                  "--no-ghost-guard", "--confidence", str(confidence)]) == 2
     assert "needs the ghost guard" in capsys.readouterr().err
-
-
-def dng_bytes(tmp: Path, name: str, level: float, exposure_s: float) -> bytes:
-    """A 48x64 RGGB DNG of a smooth textured scene (the same scene at every level)."""
-    rng = np.random.default_rng(7)
-    scene = cv2.resize(rng.uniform(0.2, 1.0, (6, 8)), (64, 48), interpolation=cv2.INTER_CUBIC)
-    adu = (512 + scene * level * (16383 - 512)).astype(np.uint16)
-    meta = CaptureMetadata(make="Plug", model="Cam", exposure_time_s=exposure_s, iso=100.0,
-                           timestamp=datetime(2026, 5, 1, 12))
-    return write_dng(tmp / name, adu, "RGGB", 512, 16383, metadata=meta).read_bytes()
 
 
 def test_shoot_reports_beside_the_session_output(tmp_path: Path, weights: Path) -> None:

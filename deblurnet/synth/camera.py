@@ -37,6 +37,7 @@ From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,8 +309,8 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
         colour = np.exp(rng.normal(0.0, params.frame_colour, size=3)).astype(np.float32)
         colour[1] = 1.0
         look_short = draw_look(params, wb * colour, rng)
-        look_short = InCameraLook(**{**look_short.__dict__,
-                                     "gamma": look_long.gamma * float(np.exp(rng.normal(0, params.frame_gamma)))})
+        look_short = dataclasses.replace(look_short,
+                                         gamma=look_long.gamma * float(np.exp(rng.normal(0, params.frame_gamma))))
         in_camera_gain = r < params.dark_jpeg_min_ratio or rng.random() < 0.5
         long = render_in_camera(raw_long, look_long)
         short_jpeg = render_in_camera(raw_short, look_short, 1.0 / r if in_camera_gain else 1.0)

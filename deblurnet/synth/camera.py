@@ -1,11 +1,17 @@
 """Camera protocol: a short/long pair made the way a real camera and then burstcap would make it.
 
 From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are highlights that clip):
+0. with ``optics_prob`` both are softened by one Gaussian (``optics_sigma`` px), truth included: a
+   camera's full-size frame has far less detail per pixel than the small training photos, and a
+   network that only ever sees pixel-sharp texture learns to keep mild noise as texture (it did: on
+   PolyU's real high-ISO JPEGs it removed half of what non-local means removes);
 1. exposure level k ~ log-uniform[exposure]: scene = k * image; the long frame is "correctly" exposed;
 2. to raw: divide by random white-balance gains (R, B >= 1, G = 1), mosaic as RGGB (identity colour
    matrix: no camera->sRGB mixing is modelled);
 3. exposure-time ratio t = t_short / t_long ~ log-uniform[time_ratio]; the camera raises the short ISO by
    g in [1, 1/t] (within the camera's ISO range), so the short raw level is r = t * g times the long one;
+   with ``mild_prob`` the camera raises it by the whole 1/t (r = 1 where the ISO range allows): a
+   normally exposed high-ISO frame with mild noise, as in a camera's or phone's high-ISO JPEG;
 4. sensor noise through the project's one noise model, ``hardware_profiles.sample_noisy``
    (Poisson-Gaussian per CFA channel, row noise where the profile measured it), with the profile's
    ``params(iso)`` at the short and at the long ISO. The profile is the configured one, else drawn per
@@ -44,6 +50,8 @@ from typing import Any
 import cv2
 import numpy as np
 from hardware_profiles import NoiseProfile, list_profiles, load_profile, sample_noisy
+from isp.errors import IspError
+from isp.exposure import ratio_from_global_means, ratio_from_images
 
 from deblurnet.colour import match_colour
 from deblurnet.errors import DeblurnetError
@@ -73,7 +81,7 @@ class CameraParams:
     highlight_prob: float = 0.3                     # probability of boosted highlights (they clip, bloom)
     highlight_gain: tuple[float, float] = (1.5, 4.0)  # gain of the brightest parts of the scene
     estimated_map_prob: float = 0.2                 # raw rendering: noise map estimated, not from the law
-    processed_prob: float = 0.4                     # probability of the in-camera (JPEG) rendering
+    processed_prob: float = 0.5                     # probability of the in-camera (JPEG) rendering
     jpeg_quality: tuple[int, int] = (60, 95)        # in-camera JPEG quality, uniform
     tone_gamma: tuple[float, float] = (0.8, 1.2)    # tone curve: linear ** gamma before sRGB encoding
     frame_colour: float = 0.2                       # std of the short frame's own log R/B balance
@@ -82,6 +90,9 @@ class CameraParams:
     luma_nr: tuple[float, float] = (0.0, 0.8)       # luma noise reduction: blend of a bilateral filter
     sharpen: tuple[float, float] = (0.0, 1.2)       # unsharp-mask amount on luma
     dark_jpeg_min_ratio: float = 1 / 16             # darker short JPEGs are brightened in camera instead
+    mild_prob: float = 0.3                          # short frame normally exposed at a high ISO (see below)
+    optics_prob: float = 0.5                        # probability of a soft scene (lens, full-size sensor)
+    optics_sigma: tuple[float, float] = (0.4, 1.2)  # its Gaussian blur, px, uniform
 
 
 # ---------------------------------------------------------------------------------- noise profiles
@@ -119,8 +130,15 @@ def sample_noise_params(params: CameraParams, profile: NoiseProfile, rng: np.ran
     """Exposure and noise of one pair: t, g, r, ISOs, a/b (4,) of short and long (RGGB order), row sigmas."""
     t = log_uniform(rng, *params.time_ratio)
     lo, hi = (float(v) for v in profile.iso_range)
-    iso_s = log_uniform(rng, lo, hi) if hi > lo else lo
-    g = log_uniform(rng, 1.0, max(1.0, min(1.0 / t, iso_s / lo)))
+    if rng.random() < params.mild_prob:
+        # The camera raised the ISO by the whole time ratio: a normally exposed high-ISO frame, whose
+        # noise is mild (real high-ISO JPEGs such as PolyU's: high-pass std about 0.013, below the
+        # 10th percentile of the other draws).
+        iso_s = log_uniform(rng, min(lo / t, hi), hi) if hi > lo else lo
+        g = max(1.0, min(1.0 / t, iso_s / lo))
+    else:
+        iso_s = log_uniform(rng, lo, hi) if hi > lo else lo
+        g = log_uniform(rng, 1.0, max(1.0, min(1.0 / t, iso_s / lo)))
     iso_l = iso_s / g
     a_s, b_s = _rggb_params(profile, iso_s)
     a_l, b_l = _rggb_params(profile, iso_l)
@@ -259,13 +277,14 @@ def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 
 
 
 def brightness_ratio(long: np.ndarray, short: np.ndarray) -> float:
-    """long/short ratio of mean linear brightness of two sRGB (H, W, 3) frames, over pixels that are
-    neither dark nor clipped in the long one (as burstcap estimates it from images)."""
-    ll, sl = srgb_decode(long), srgb_decode(short)
-    ok = (ll.max(axis=2) < 0.9) & (ll.mean(axis=2) > 0.01)
-    if ok.mean() < 0.05:
-        ok = np.ones(ok.shape, bool)
-    return float(ll[ok].mean() / max(float(sl[ok].mean()), 1e-4))
+    """long/short brightness ratio of two sRGB (H, W, 3) frames, estimated as ``burstcap fuse`` does
+    for files without exposure metadata (:func:`isp.exposure.ratio_from_images`, falling back to the
+    global means)."""
+    long_lin, short_lin = srgb_decode(long), srgb_decode(short)
+    try:
+        return ratio_from_images(long_lin, short_lin)
+    except IspError:
+        return ratio_from_global_means(long_lin, short_lin)
 
 
 # ---------------------------------------------------------------------------------------- the pair
@@ -285,6 +304,12 @@ def _misalign(img: np.ndarray, params: CameraParams, rng: np.random.Generator) -
 def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraParams, profile: NoiseProfile,
                    rng: np.random.Generator) -> Triplet:
     """A camera-like triplet from linear (H, W, 3) float32 sharp and blurred scenes (module docstring)."""
+    if rng.random() < params.optics_prob:
+        sigma = float(rng.uniform(*params.optics_sigma))
+        sharp_lin = cv2.GaussianBlur(sharp_lin, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+        blur_lin = cv2.GaussianBlur(blur_lin, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    else:
+        sigma = 0.0
     k = log_uniform(rng, *params.exposure)
     wb = np.array([rng.uniform(*params.wb_red), 1.0, rng.uniform(*params.wb_blue)], dtype=np.float32)
     noise = sample_noise_params(params, profile, rng)
@@ -298,7 +323,7 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
     raw_short = np.minimum(sample_noisy(raw_short, noise["a_short"], noise["b_short"], rng,
                                         row_sigma=noise["row_short"]), 1.0)
     meta: dict[str, Any] = {
-        "exposure": k, "wb": wb.tolist(), "misalign": misalign, "time_ratio": noise["time_ratio"],
+        "exposure": k, "optics_sigma": sigma, "wb": wb.tolist(), "misalign": misalign, "time_ratio": noise["time_ratio"],
         "gain": noise["gain"], "iso_short": noise["iso_short"], "iso_long": noise["iso_long"],
         "a_short": noise["a_short"].tolist(), "b_short": noise["b_short"].tolist(),
         "a_long": noise["a_long"].tolist(), "b_long": noise["b_long"].tolist(),

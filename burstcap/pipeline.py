@@ -11,7 +11,7 @@ Example (another program driving burstcap without the CLI)::
         print(result.session.folder, result.fused)
 
 Camera backends are looked up by name in the ``burstcap.backends`` entry-point group (or passed in as
-an object), fusion models in ``burstcap.models`` (see :mod:`burstcap.camera.registry`).
+an object), fusion models in ``deblurnet.models`` (see :mod:`burstcap.camera.registry`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``load_model`` finds the model by name: the built-in ones (``deblur-rnn``, ``deblur-merger``) with the
 weights shipped in ``deblurnet/weights/<name>.safetensors``, or a third-party model registered in the
-``burstcap.models`` entry-point group. No network access, ever.
+``deblurnet.models`` entry-point group. No network access, ever.
 
 ``fuse`` runs the network on (H, W, 3) numpy images of any size. Large images are split into tiles
 whose origins are multiples of the network's stride (``model.multiple``), so that each tile sees the
@@ -35,7 +35,7 @@ Device = Literal["auto", "cpu", "cuda"] | str
 Progress = Callable[[int, int], None]
 """Progress callback: called as ``progress(tiles_done, tiles_total)``."""
 
-ENTRY_POINT_GROUP = "burstcap.models"
+ENTRY_POINT_GROUP = "deblurnet.models"
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 WHOLE_IMAGE_PIXELS = 1_000_000
@@ -114,7 +114,7 @@ def _entry_point_factory(name: str) -> Callable[..., nn.Module] | None:
 
 
 def available_models() -> list[str]:
-    """Built-in model names plus those registered in the ``burstcap.models`` entry-point group."""
+    """Built-in model names plus those registered in the ``deblurnet.models`` entry-point group."""
     from deblurnet.models import list_models
 
     names = set(list_models())
@@ -232,7 +232,7 @@ def load_model(name: str = "deblur-rnn", weights: str | Path | None = None,
                device: Device = "auto", threads: int | None = None) -> nn.Module:
     """A fusion model ready for :func:`fuse`.
 
-    ``name``: a built-in model or a ``burstcap.models`` entry point. ``weights``: a ``.safetensors``
+    ``name``: a built-in model or a ``deblurnet.models`` entry point. ``weights``: a ``.safetensors``
     file (with its JSON card beside it for built-in models); default the package's shipped weights.
     ``device``: "auto" (CUDA when present, else CPU), "cpu" or "cuda". Raises DeblurnetError when the
     weights are missing or corrupt, the name is unknown, or CUDA is requested but absent.

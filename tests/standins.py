@@ -17,7 +17,7 @@ Used by tests/test_pixels.py (and importable by subprocesses started with ``test
   camera itself duplicates one JPEG for every capture and reads it at download time; this class
   only rewrites that file (same byte size) before each download, as the light would have differed.
 - :func:`plugin_site`: a folder with a ``.dist-info`` whose entry points register the above as
-  ``burstcap.models`` / ``burstcap.backends`` (what ``pip install`` of a plugin would write).
+  ``deblurnet.models`` / ``burstcap.backends`` (what ``pip install`` of a plugin would write).
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def plugin_site(root: Path) -> Path:
     info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: burstcap-standins\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(textwrap.dedent("""\
-        [burstcap.models]
+        [deblurnet.models]
         standin-short = standins:short_net
         standin-long = standins:long_net
         standin-ramp = standins:ramp_net

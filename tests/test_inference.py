@@ -199,7 +199,7 @@ def test_unknown_name_and_device() -> None:
 
 
 def test_plugin_model_from_entry_point(tmp_path: Path, monkeypatch) -> None:
-    """A third-party package registers a model in the ``burstcap.models`` entry-point group: write a
+    """A third-party package registers a model in the ``deblurnet.models`` entry-point group: write a
     real (installed-layout) distribution onto sys.path and load the model by name."""
     (tmp_path / "toy_fusion_plugin.py").write_text(textwrap.dedent("""
         import torch
@@ -219,7 +219,7 @@ def test_plugin_model_from_entry_point(tmp_path: Path, monkeypatch) -> None:
     info = tmp_path / "toy_fusion_plugin-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-fusion-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[burstcap.models]\ntoy-average = toy_fusion_plugin:build\n")
+    (info / "entry_points.txt").write_text("[deblurnet.models]\ntoy-average = toy_fusion_plugin:build\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "toy-average" in available_models()
     model = load_model("toy-average", device="cpu", threads=1)

@@ -44,7 +44,7 @@ def test_registry_names_and_errors() -> None:
 
 
 def test_entry_points_build_the_models() -> None:
-    eps = {ep.name: ep for ep in entry_points(group="burstcap.models")}
+    eps = {ep.name: ep for ep in entry_points(group="deblurnet.models")}
     if not eps:
         pytest.skip("burstcap is not installed as a distribution (no entry points)")
     assert eps["deblur-rnn"].load() is deblur_rnn

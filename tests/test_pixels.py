@@ -10,7 +10,7 @@ exposure ratio and a known shift of the long frame) and a stand-in network:
 - ``standin-long`` returns its long input: the output must line up with the short frame within a pixel
   (the long frame sits 3 px down and 5 px left), which only holds when alignment really warps.
 
-The stand-ins are registered as ``burstcap.models`` entry points (a ``.dist-info`` on the path, as
+The stand-ins are registered as ``deblurnet.models`` entry points (a ``.dist-info`` on the path, as
 ``pip install`` of a plugin would write), so every door loads them by name like any model.
 """
 

@@ -102,7 +102,7 @@ def test_third_party_backend_and_model_are_discovered(tmp_path: Path) -> None:
         [burstcap.backends]
         plugcam = burstcap_plug:PlugCamera
 
-        [burstcap.models]
+        [deblurnet.models]
         plug-tiny = burstcap_plug:tiny_model
     """))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}

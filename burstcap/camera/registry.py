@@ -7,7 +7,7 @@ A third-party package adds a camera by declaring, in its own ``pyproject.toml``:
 
 Installing that package is enough: ``burstcap shoot --backend mycam`` and :class:`burstcap.pipeline.Pipeline`
 find it through :mod:`importlib.metadata`. (Fusion models are found the same way, in the
-``burstcap.models`` group, by :func:`deblurnet.inference.load_model`.)
+``deblurnet.models`` group, by :func:`deblurnet.inference.load_model`.)
 """
 
 from __future__ import annotations

@@ -84,11 +84,11 @@ NETS := --model deblur-rnn --model deblur-merger --weights data-cache/init/deblu
         --weights data-cache/init/deblur-rnn-v1.safetensors
 results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 12 --size full --seed 121 \
-	    --out data-cache/val-stills
+	    --config configs/testsets.toml --out data-cache/val-stills
 	$(DN) heldout lsd2 --source $(DATA)/lsd2_train --out data-cache/test-lsd2
 	$(DN) heldout polyu --source $(DATA)/polyu --out data-cache/test-polyu --seed 1
 	$(DN) synth --protocol camera --source $(GOPRO) --frames 101-120 --count 8 --size full --seed 131 \
-	    --out data-cache/val-camera
+	    --config configs/testsets.toml --out data-cache/val-camera
 	$(DN) synth --protocol gopro2 --source $(GOPRO) --frames 101-120 --count 12 --size full --seed 101 \
 	    --out data-cache/val-gopro2
 	$(DN) evaluate data-cache/val-stills $(NETS) --json docs/results/val-stills.json

@@ -25,7 +25,9 @@ NETWORK_LABELS = {
     "deblur-rnn x8": "DeblurRNN, x8 self-ensemble",
     "deblur-merger": "DeblurMerger",
     "deblur-merger x8": "DeblurMerger, x8 self-ensemble",
-    "deblur-rnn:deblur-rnn-v1": "DeblurRNN, previous weights (v1)",
+    "deblur-rnn:deblur-rnn-v2": "DeblurRNN v2 (noise-aware first stage)",
+    "deblur-rnn:deblur-rnn-v2 x8": "DeblurRNN v2, x8 self-ensemble",
+    "deblur-rnn:deblur-rnn-v1": "DeblurRNN v1 (before the noise map)",
     "deblur-rnn:deblur-rnn-v1 x8": "DeblurRNN v1, x8 self-ensemble",
 }
 

@@ -130,7 +130,7 @@ def sample_noise_params(params: CameraParams, profile: NoiseProfile, rng: np.ran
     """Exposure and noise of one pair: t, g, r, ISOs, a/b (4,) of short and long (RGGB order), row sigmas."""
     t = log_uniform(rng, *params.time_ratio)
     lo, hi = (float(v) for v in profile.iso_range)
-    if rng.random() < params.mild_prob:
+    if params.mild_prob > 0 and rng.random() < params.mild_prob:  # no draw at 0: older sets rebuild
         # The camera raised the ISO by the whole time ratio: a normally exposed high-ISO frame, whose
         # noise is mild (real high-ISO JPEGs such as PolyU's: high-pass std about 0.013, below the
         # 10th percentile of the other draws).
@@ -304,7 +304,7 @@ def _misalign(img: np.ndarray, params: CameraParams, rng: np.random.Generator) -
 def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraParams, profile: NoiseProfile,
                    rng: np.random.Generator) -> Triplet:
     """A camera-like triplet from linear (H, W, 3) float32 sharp and blurred scenes (module docstring)."""
-    if rng.random() < params.optics_prob:
+    if params.optics_prob > 0 and rng.random() < params.optics_prob:  # no draw at 0 (as above)
         sigma = float(rng.uniform(*params.optics_sigma))
         sharp_lin = cv2.GaussianBlur(sharp_lin, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
         blur_lin = cv2.GaussianBlur(blur_lin, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)

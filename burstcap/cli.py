@@ -13,16 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from burstcap import __version__
-from burstcap.errors import BurstcapError
+from burstcap.errors import USER_ERRORS
 from burstcap.commands import calibrate, demo, fuse, process, serve, shoot
-from deblurnet.errors import DeblurnetError
-from hardware_profiles.errors import ProfileError
-from isp.errors import IspError
 
 COMMANDS = (shoot, process, fuse, serve, calibrate, demo)
-
-#: Errors that are the user's input or the world's state, not a bug: one line, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (BurstcapError, IspError, ProfileError, DeblurnetError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,13 +42,14 @@ import logging
 import math
 import threading
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import nn
+
+import tomlconfig
 
 from burstcap.align import Alignment, AlignOptions, estimate_alignment, warp_image
 from burstcap.embed_metadata import embed_metadata
@@ -182,42 +183,19 @@ def check_pair(short: Any, long: Any) -> None:
 
 def load_options(path: str | Path, base: FuseOptions | None = None) -> FuseOptions:
     """FuseOptions from the ``[fuse]`` table of a TOML file (or its top level when there is none),
-    on top of ``base``. Unknown keys and wrong types are BurstcapErrors naming the file."""
-    path = Path(path)
+    on top of ``base`` (:mod:`tomlconfig`); ``ratio`` may be a string like "1/8". Unknown keys, wrong
+    types and impossible values are BurstcapErrors naming the file (and the key)."""
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BurstcapError(f"{path}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BurstcapError(f"{path}: invalid TOML ({exc})") from None
-    table = data.get("fuse", data)
-    fields = {f.name: f for f in dataclasses.fields(FuseOptions)}
-    unknown = sorted(set(table) - set(fields))
-    if unknown:
-        raise BurstcapError(f"{path}: unknown fuse option(s) {unknown}; known: {sorted(fields)}")
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if key in ("align", "colour_match", "ghost_guard") and not isinstance(value, bool):
-            raise BurstcapError(f"{path}: {key} must be true or false, got {value!r}")
-        if key in ("weights", "model", "device", "motion", "profile") and not isinstance(value, str):
-            raise BurstcapError(f"{path}: {key} must be a string, got {value!r}")
-        if key in ("tile", "overlap", "bits", "ensemble", "threads") and (
-                not isinstance(value, int) or isinstance(value, bool)):
-            raise BurstcapError(f"{path}: {key} must be an integer, got {value!r}")
-        if key == "target_level" and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            raise BurstcapError(f"{path}: target_level must be a number, got {value!r}")
-        if key == "ratio" and (not isinstance(value, (int, float, str)) or isinstance(value, bool)):
-            raise BurstcapError(f"{path}: ratio must be a number or a string like \"1/8\", got {value!r}")
-        if key == "weights":
-            value = Path(value)
-        elif key == "ratio":
-            try:
-                value = parse_ratio(str(value))
-            except BurstcapError as exc:
-                raise BurstcapError(f"{path}: {exc}") from None
-        values[key] = value
-    try:
-        return dataclasses.replace(base or FuseOptions(), **values).validate()
+        document = tomlconfig.read_toml(path)
+        table = document.get("fuse", document)
+        ratio = table.get("ratio") if isinstance(table, dict) else None
+        if isinstance(ratio, (int, float, str)) and not isinstance(ratio, bool):  # "1/8", 0.125 -> 8.0
+            table = {**table, "ratio": parse_ratio(str(ratio))}
+        options = tomlconfig.from_dict(FuseOptions, table, source=str(path), base=base or FuseOptions(),
+                                       noun="fuse option")
+        return options.validate()
+    except tomlconfig.ConfigError as exc:
+        raise BurstcapError(str(exc)) from None
     except BurstcapError as exc:
         raise BurstcapError(f"{path}: {exc}") from None
 

@@ -8,12 +8,11 @@ TOML keys are the field names of ``TrainConfig`` (flat, e.g. ``steps = 2000``, `
 from __future__ import annotations
 
 import dataclasses
-import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import tomlconfig
 
 from deblurnet.errors import DeblurnetError
 
@@ -83,47 +82,28 @@ class TrainConfig:
         return self
 
 
-def _accepts(tp: Any, value: Any) -> bool:
-    """Whether ``value`` fits the (simple) annotation ``tp``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        return any(_accepts(t, value) for t in typing.get_args(tp))
-    if tp is type(None):
-        return value is None
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin is dict:
-        return isinstance(value, dict)
-    return isinstance(value, tp)
-
-
 def override(cfg: TrainConfig, values: Mapping[str, Any], source: str = "options") -> TrainConfig:
-    """A copy of ``cfg`` with ``values`` replacing fields; unknown names or wrong types raise
-    DeblurnetError mentioning ``source``."""
-    hints = typing.get_type_hints(TrainConfig)
-    clean: dict[str, Any] = {}
-    for key, value in values.items():
-        name = key.replace("-", "_")
-        if name not in hints:
-            raise DeblurnetError(f"{source}: unknown training option {key!r}")
-        if not _accepts(hints[name], value):
-            raise DeblurnetError(f"{source}: {key} = {value!r} is not a {hints[name]}")
-        clean[name] = float(value) if hints[name] is float else value
-    return dataclasses.replace(cfg, **clean)
+    """A copy of ``cfg`` with ``values`` replacing fields (:func:`tomlconfig.from_dict`); unknown names
+    or wrong types raise DeblurnetError mentioning ``source`` and the key."""
+    try:
+        return tomlconfig.from_dict(TrainConfig, values, source=source, base=cfg, noun="training option")
+    except tomlconfig.ConfigError as exc:
+        raise DeblurnetError(str(exc)) from None
 
 
 def load_toml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
-    """TrainConfig from a TOML file (flat keys = field names) over ``base`` (defaults if None)."""
-    path = Path(path)
+    """TrainConfig from a TOML file (flat keys = field names) over ``base`` (defaults if None). The
+    ``[synth]`` table is checked against ``SynthConfig`` here, so its errors name the file and the
+    dotted key (``synth.camera.time_ratio``); it stays a dict in the config."""
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DeblurnetError(f"{path}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DeblurnetError(f"{path}: invalid TOML ({exc})") from None
-    return override(base or TrainConfig(), values, str(path))
+        cfg = tomlconfig.load_toml(path, TrainConfig, base=base or TrainConfig(), noun="training option")
+    except tomlconfig.ConfigError as exc:
+        raise DeblurnetError(str(exc)) from None
+    if cfg.synth:
+        from deblurnet.synth.config import SynthConfig  # numpy, OpenCV: only when a file is loaded
+
+        SynthConfig.from_dict(cfg.synth, source=str(path), prefix="synth.")
+    return cfg
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, Any]:

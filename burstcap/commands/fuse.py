@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from burstcap.commands.options import add_config_argument, add_model_arguments, fuse_options_from_args
+
 if TYPE_CHECKING:  # burstcap.fuse loads torch and OpenCV: imported in the functions, so --help is fast
-    from burstcap.fuse import FuseOptions, FuseResult
+    from burstcap.fuse import FuseResult
 
 EPILOG = """\
 examples:
@@ -49,14 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the long exposure (clean, motion-blurred), same camera and size as SHORT")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT",
                    help="output image: .jpg, .png, .tif or .dng (written atomically; replaces OUT)")
-    p.add_argument("--model", default=None, metavar="NAME",
-                   help="fusion model: deblur-rnn (default), deblur-merger, or a plugin registered in "
-                        "the burstcap.models entry-point group")
-    p.add_argument("--weights", type=Path, default=None, metavar="FILE",
-                   help="weights .safetensors (with its .json card beside it); default: the weights "
-                        "shipped with the package")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                   help="where the network runs: auto (default: CUDA when present, else CPU), cpu, cuda")
+    add_model_arguments(p)
     p.add_argument("--ratio", type=str, default=None, metavar="R",
                    help="long/short exposure ratio, e.g. 8 or 1/8 (default: from metadata, else "
                         "estimated from the images)")
@@ -90,26 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--confidence", type=Path, default=None, metavar="PNG",
                    help="also write the ghost guard's per-pixel confidence map here (white: fused pixel "
                         "kept, black: taken from the denoised short frame)")
-    p.add_argument("--config", type=Path, default=None, metavar="TOML",
-                   help="read options from the [fuse] table of this TOML file first")
+    add_config_argument(p)
     p.add_argument("--comparison", type=Path, default=None, metavar="JPG",
                    help="also write a labelled side-by-side picture 'short x ratio | long | fused' here")
     p.set_defaults(func=run)
-
-
-def options_from_args(args: argparse.Namespace) -> FuseOptions:
-    """FuseOptions: defaults, then --config, then the options given on the command line."""
-    from burstcap.fuse import FuseOptions, load_options, parse_ratio
-
-    options = load_options(args.config) if args.config else FuseOptions()
-    given = {name: getattr(args, name) for name in
-             ("model", "weights", "device", "tile", "overlap", "align", "motion", "bits", "threads",
-              "ghost_guard",
-              "ensemble", "colour_match", "profile")
-             if getattr(args, name) is not None}
-    if args.ratio is not None:
-        given["ratio"] = parse_ratio(args.ratio)
-    return dataclasses.replace(options, **given).validate()
 
 
 def summary(result: FuseResult) -> str:
@@ -129,7 +107,7 @@ def summary(result: FuseResult) -> str:
 def run(args: argparse.Namespace) -> int:
     from burstcap.fuse import fuse_pair
 
-    options = options_from_args(args)
+    options = fuse_options_from_args(args, config=args.config, ratio=args.ratio)
     if args.comparison is not None and not args.comparison.parent.is_dir():  # before the work
         from burstcap.errors import BurstcapError
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from burstcap.commands.options import add_config_argument, add_model_arguments, fuse_options_from_args
 from burstcap.errors import BurstcapError
-
-if TYPE_CHECKING:  # burstcap.fuse / burstcap.process load torch and OpenCV: imported in run()
-    from burstcap.fuse import FuseOptions
 
 #: burstcap.process.DEFAULT_OUT_NAME, repeated here so that --help imports nothing heavy (a test
 #: checks they agree).
@@ -68,16 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("tif", "png", "jpg", "dng"), default="tif",
                    help="output format: tif (16-bit, default), png (8-bit), jpg (8-bit), dng (16-bit "
                         "linear DNG with the camera's colour, for a raw developer)")
-    p.add_argument("--model", default=None, metavar="NAME",
-                   help="fusion model: deblur-rnn (default), deblur-merger, or a 'burstcap.models' plugin")
-    p.add_argument("--weights", type=Path, default=None, metavar="FILE",
-                   help="model weights .safetensors (default: the shipped weights)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                   help="where the network runs (default auto: CUDA when present, else CPU)")
+    add_model_arguments(p)
     p.add_argument("--tile", type=int, default=None, metavar="PX",
                    help="tile side for large images (default: whole image up to 1 MP, else 512; 0: whole image)")
-    p.add_argument("--config", type=Path, default=None, metavar="TOML",
-                   help="fuse options from the [fuse] table of a TOML file (as 'burstcap fuse')")
+    add_config_argument(p)
     p.add_argument("--window", type=float, default=10.0, metavar="SECONDS",
                    help="EXIF pairing: most seconds between the two captures (default: 10)")
     p.add_argument("--min-ratio", type=float, default=2.0, metavar="R",
@@ -95,15 +85,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only list the pairs (of this shard) and the skipped files; fuse nothing")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file lines")
     p.set_defaults(func=run)
-
-
-def _fuse_options(args: argparse.Namespace) -> FuseOptions:
-    from burstcap.fuse import FuseOptions, load_options
-
-    options = load_options(args.config) if args.config else FuseOptions()
-    given = {k: getattr(args, k) for k in ("model", "weights", "device", "tile", "ghost_guard")
-             if getattr(args, k) is not None}
-    return dataclasses.replace(options, **given).validate()
 
 
 def _pick_local_gpu() -> None:
@@ -124,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise BurstcapError(f"{root}: not a folder")
     out_dir = args.out or root / DEFAULT_OUT_NAME
     _pick_local_gpu()
-    options = ProcessOptions(fuse=_fuse_options(args), output_ext=f".{args.format}", shard=args.shard,
+    options = ProcessOptions(fuse=fuse_options_from_args(args, config=args.config),
+                             output_ext=f".{args.format}", shard=args.shard,
                              contact_sheet=not args.no_contact_sheet)
     found = find_pairs(root, PairingOptions(args.window, args.min_ratio, args.recursive, args.sequence),
                        exclude=out_dir)

@@ -10,6 +10,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from burstcap.commands.options import add_model_arguments, fuse_options_from_args
 from burstcap.service.config import ServiceConfig, load_config
 
 EPILOG = """\
@@ -57,12 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="camera model to use when several are attached (default: the first)")
     p.add_argument("--camera-port", default=None, metavar="PORT",
                    help="camera port, e.g. usb:001,005 (default: autodetect)")
-    p.add_argument("--model", default="deblur-rnn",
-                   help="fusion model from the 'burstcap.models' entry points (default deblur-rnn)")
-    p.add_argument("--weights", type=Path, default=None,
-                   help="model weights (.safetensors; default: the shipped weights)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                   help="torch device for fusion (default auto: CUDA when available)")
+    add_model_arguments(p)
     p.add_argument("--format", default="jpg", choices=("jpg", "png", "tif", "dng"),
                    help="format of fused images (default jpg, which phones display; dng: a linear DNG "
                         "for a raw developer, previewed on the page)")
@@ -151,14 +147,13 @@ def _serve(args: argparse.Namespace, config: ServiceConfig, sock: socket.socket)
     import uvicorn
 
     from burstcap.camera.registry import create_backend, load_backend
-    from burstcap.fuse import FuseOptions
     from burstcap.service.app import create_app
     from burstcap.service.auth import load_or_create_token
     from burstcap.service.steps import fuse_step, shoot_pairs
     from deblurnet.inference import describe_device, resolve_device
 
     load_backend(args.backend)  # unknown backend: fail now, not at the first shot
-    options = FuseOptions(model=args.model, weights=args.weights, device=args.device).validate()
+    options = fuse_options_from_args(args)  # --config here is the [serve] table, not [fuse]
     app = create_app(config,
                      open_camera=lambda: create_backend(args.backend, camera=args.camera,
                                                         port=args.camera_port),
@@ -177,7 +172,7 @@ def _serve(args: argparse.Namespace, config: ServiceConfig, sock: socket.socket)
         print(note, file=sys.stderr)
     if not args.no_qr:
         print(qr_text(url))
-    print(f"fusion: {args.model} on {describe_device(resolve_device(args.device))}")
+    print(f"fusion: {options.model} on {describe_device(resolve_device(options.device))}")
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=config.access_log,
                                            timeout_graceful_shutdown=3))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import tomlconfig
 
 from burstcap.errors import BurstcapError
 
@@ -46,33 +46,12 @@ class ServiceConfig:
 
 
 def load_config(path: Path, base: ServiceConfig = ServiceConfig()) -> ServiceConfig:
-    """``base`` updated from the ``[serve]`` table of the TOML file ``path``."""
+    """``base`` updated from the ``[serve]`` table of the TOML file ``path`` (:mod:`tomlconfig`);
+    errors are BurstcapErrors naming the file and the key (``[serve] port``)."""
     try:
-        table: dict[str, Any] = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("serve", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BurstcapError(f"{path}: cannot read the configuration: {exc}") from exc
-    known = {f.name: f for f in fields(ServiceConfig)}
-    changes: dict[str, Any] = {}
-    for key, value in table.items():
-        name = key.replace("-", "_")
-        if name not in known:
-            raise BurstcapError(f"{path}: unknown setting [serve] {key} (known: {', '.join(known)})")
-        default = getattr(base, name)
-        if name in ("host", "out_dir", "token_file"):
-            if not isinstance(value, str):
-                raise BurstcapError(f"{path}: [serve] {key} must be a string, not {value!r}")
-            value = value if name == "host" else Path(value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise BurstcapError(f"{path}: [serve] {key} must be true or false, not {value!r}")
-        elif isinstance(default, int):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise BurstcapError(f"{path}: [serve] {key} must be an integer, not {value!r}")
-        elif isinstance(default, float):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise BurstcapError(f"{path}: [serve] {key} must be a number, not {value!r}")
-            value = float(value)
-        if name == "port" and not 0 <= value <= 65535:
-            raise BurstcapError(f"{path}: [serve] {key} must be 0..65535, not {value}")
-        changes[name] = value
-    return replace(base, **changes)
+        config = tomlconfig.load_toml(path, ServiceConfig, table="serve", base=base, noun="setting")
+    except tomlconfig.ConfigError as exc:
+        raise BurstcapError(str(exc)) from None
+    if not 0 <= config.port <= 65535:
+        raise BurstcapError(f"{path}: [serve] port must be 0..65535, not {config.port}")
+    return config

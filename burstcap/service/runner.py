@@ -25,19 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from burstcap.camera.backend import CameraBackend, CameraInfo
-from burstcap.errors import BurstcapError
+from burstcap.errors import USER_ERRORS, BurstcapError
 from burstcap.report import read_report
 from burstcap.service.store import Job, JobState, JobStore, PairFiles
 from burstcap.service.thumbs import make_thumbnail
-from deblurnet.errors import DeblurnetError
-from hardware_profiles.errors import ProfileError
 from isp.atomic import LOW_SPACE_BYTES, disk_full_error, require_space
-from isp.errors import DiskFullError, IspError
+from isp.errors import DiskFullError
 
 log = logging.getLogger(__name__)
-
-#: Errors whose message is meant for the user (bad input, camera state): recorded without a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (BurstcapError, IspError, ProfileError, DeblurnetError)
 
 ProgressFn = Callable[[float, str], None]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import tomlconfig
 from hardware_profiles import NoiseProfile
 
 from deblurnet.errors import DeblurnetError
@@ -59,58 +57,27 @@ class SynthConfig:
             raise DeblurnetError(f"crop size must be at least 8 px, got {self.size}")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "SynthConfig":
-        """Build from a plain dict (e.g. a TOML table); nested tables fill the *Params dataclasses."""
-        return _from_dict(cls, values)
+    def from_dict(cls, values: dict[str, Any], *, source: str = "SynthConfig",
+                  prefix: str = "") -> "SynthConfig":
+        """Build from a plain dict (e.g. a TOML table); nested tables fill the *Params dataclasses
+        (:func:`tomlconfig.from_dict`). Errors are DeblurnetErrors naming ``source`` (the file) and
+        the key, dotted after ``prefix`` (``synth.camera.time_ratio``)."""
+        try:
+            return tomlconfig.from_dict(cls, values, source=source, prefix=prefix)
+        except tomlconfig.ConfigError as exc:
+            raise DeblurnetError(str(exc)) from None
 
-
-def _from_dict(cls: type, values: dict[str, Any]) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise DeblurnetError(f"{cls.__name__}: unknown option(s) {', '.join(sorted(unknown))}")
-    kwargs: dict[str, Any] = {}
-    for name, value in values.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = _from_dict(hint, value)
-        elif isinstance(value, list):
-            value = tuple(Path(v) if name == "stills_extra" else v for v in value)
-        elif isinstance(value, str) and (hint is Path or (isinstance(hint, types.UnionType)
-                                                          and Path in typing.get_args(hint))):
-            value = Path(value)
-        if not _fits(value, hint):
-            raise DeblurnetError(f"{cls.__name__}: option {name} must be {_describe(hint)}, "
-                                 f"not {value!r}")
-        kwargs[name] = value
-    return cls(**kwargs)
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a value read from TOML (lists already made tuples) has the type ``hint`` names."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return any(_fits(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(value, tuple):
-            return False
-        if len(args) == 2 and args[1] is Ellipsis:
-            return all(_fits(v, args[0]) for v in value)
-        return len(value) == len(args) and all(_fits(v, h) for v, h in zip(value, args))
-    if isinstance(hint, type):
-        return isinstance(value, hint) and not (isinstance(value, bool) and hint is not bool)
-    return True  # a hint this check does not know: left to the dataclass
-
-
-def _describe(hint: Any) -> str:
-    """A type hint as the error message shows it: ``int``, ``tuple[int, int] | None``."""
-    text = str(hint).replace("typing.", "").replace("NoneType", "None")
-    return getattr(hint, "__name__", text) if isinstance(hint, type) else text
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "SynthConfig":
+        """From the ``[synth]`` table of a TOML file (its top level when it has none); errors name the
+        file and the key (``synth.camera.time_ratio``)."""
+        try:
+            document = tomlconfig.read_toml(path)
+        except tomlconfig.ConfigError as exc:
+            raise DeblurnetError(str(exc)) from None
+        if "synth" in document:
+            return cls.from_dict(document["synth"], source=str(path), prefix="synth.")
+        return cls.from_dict(document, source=str(path))
 
 
 class Synthesizer:

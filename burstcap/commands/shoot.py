@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names
+from burstcap.commands.options import add_config_argument, add_model_arguments, fuse_options_from_args
 from burstcap.errors import BurstcapError
 from burstcap.shoot import Progress, ShootRequest, parse_shutter
-
-if TYPE_CHECKING:  # the pipeline loads torch and OpenCV: imported in run(), so --help is fast
-    from burstcap.fuse import FuseOptions
 
 EPILOG = """\
 examples:
@@ -82,15 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="camera model as autodetect names it (default: the first camera found)")
     p.add_argument("--port", default=None, metavar="PORT", help="camera port, e.g. usb:001,004")
     p.add_argument("--no-process", action="store_true", help="only shoot and download; do not fuse")
-    p.add_argument("--model", default=None, metavar="NAME",
-                   help="fusion model ('burstcap.models' entry point; default: deblur-rnn)")
-    p.add_argument("--weights", type=Path, default=None, metavar="FILE",
-                   help="model weights (.safetensors; default: the shipped weights)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                   help="where the fusion network runs: auto (CUDA when present, else CPU), cpu, cuda")
-    p.add_argument("--config", type=Path, default=None, metavar="TOML",
-                   help="fusion options from the [fuse] table of a TOML file (as 'burstcap fuse'); "
-                        "--model/--weights/--device given here override it")
+    add_model_arguments(p)
+    add_config_argument(p)
     p.add_argument("--list-backends", action="store_true", help="print the installed backends and exit")
     p.set_defaults(func=run)
 
@@ -98,14 +87,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _print_progress(p: Progress) -> None:
     if p.message:
         print(f"[{p.fraction:4.0%}] {p.stage}: {p.message}", file=sys.stderr)
-
-
-def _fuse_options(args: argparse.Namespace) -> FuseOptions:
-    from burstcap.fuse import FuseOptions, load_options
-
-    options = load_options(args.config) if args.config else FuseOptions()
-    given = {k: getattr(args, k) for k in ("model", "weights", "device") if getattr(args, k) is not None}
-    return dataclasses.replace(options, **given).validate()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
                            tolerance_stops=args.tolerance)
     config = PipelineConfig(out_root=args.out, backend=args.backend, camera=args.camera, port=args.port,
                             fuse=not args.no_process,
-                            process=ProcessOptions(fuse=_fuse_options(args), contact_sheet=False))
+                            process=ProcessOptions(fuse=fuse_options_from_args(args, config=args.config),
+                                                   contact_sheet=False))
     pipeline = Pipeline(config, progress=_print_progress)
     if config.fuse:  # load the network first: a missing model fails before the camera fires
         from deblurnet.inference import describe_device

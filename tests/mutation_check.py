@@ -78,7 +78,7 @@ BREAKAGES: tuple[Breakage, ...] = (
              ("tests/test_service.py", "-k token")),
     # ---- more of the same kind
     Breakage("ensemble-cli-dropped", "burstcap fuse --ensemble not passed into FuseOptions",
-             "burstcap/commands/fuse.py",
+             "burstcap/commands/options.py",
              '"ensemble", "colour_match", "profile")',
              '"colour_match", "profile")',
              ("tests/test_pixels.py::test_ensemble_changes_the_output",)),
@@ -143,7 +143,7 @@ BREAKAGES: tuple[Breakage, ...] = (
              "        return total\n",
              ("tests/test_pixels.py::test_ensemble_changes_the_output",)),
     Breakage("no-ddp", "torchrun ranks train without averaging their gradients (no DDP wrapper)",
-             "deblurnet/train.py",
+             "deblurnet/train_state.py",
              "        model = DistributedDataParallel(model, device_ids=ids)\n",
              "        model = model\n",
              ("tests/test_torchrun_train.py::test_two_ranks_same_weights_disjoint_shards_one_writer",)),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,15 +89,7 @@ def build_config(args: argparse.Namespace) -> SynthConfig:
     """SynthConfig of one protocol from the parsed options (and the optional TOML file)."""
     from deblurnet.synth import SynthConfig
 
-    values: dict[str, Any] = {}
-    if args.config is not None:
-        try:
-            with open(args.config, "rb") as fh:
-                values = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise DeblurnetError(f"{args.config}: cannot read TOML ({exc})") from exc
-        values = values.get("synth", values)
-    config = SynthConfig.from_dict(values)
+    config = SynthConfig.from_toml(args.config) if args.config is not None else SynthConfig()
     config.weight_gopro2, config.weight_camera, config.weight_stills = (
         float(args.protocol == p) for p in PROTOCOLS)
     if args.protocol == "stills":

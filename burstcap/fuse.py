@@ -52,7 +52,6 @@ from torch import nn
 import tomlconfig
 
 from burstcap.align import Alignment, AlignOptions, estimate_alignment, warp_image
-from burstcap.embed_metadata import embed_metadata
 from burstcap.errors import BurstcapError
 from burstcap.ghost import guard, write_confidence
 from burstcap.report import shot_report, write_report
@@ -62,6 +61,10 @@ from deblurnet.errors import DeblurnetError
 from deblurnet.inference import (DEFAULT_OVERLAP, DEFAULT_TILE, Progress, auto_tile, check_threads,
                                  describe_device, fuse, load_model)
 from isp.color import srgb_decode, srgb_encode
+from isp.dng import write_linear_dng
+from isp.formats import OUTPUT_BITS
+from isp.io import write_image
+from isp.limits import check_output_pixels
 from isp.metadata import CaptureMetadata
 
 if TYPE_CHECKING:
@@ -72,10 +75,6 @@ log = logging.getLogger(__name__)
 NoiseLaw = tuple[np.ndarray, np.ndarray]
 """A short frame's noise law (a (3,), b (3,)) per R, G, B: variance a * x + b at linear level x."""
 
-#: Output extensions and the bit depths they can hold (the first one is the default).
-OUTPUT_BITS: dict[str, tuple[int, ...]] = {
-    ".jpg": (8,), ".jpeg": (8,), ".png": (8, 16), ".tif": (16,), ".tiff": (16,), ".dng": (16,),
-}
 
 
 @dataclass(frozen=True)
@@ -370,8 +369,8 @@ def output_bits(out_path: Path, bits: int | None) -> int:
 
 def write_output(out_path: Path, rgb_linear: np.ndarray, metadata: CaptureMetadata | None,
                  bits: int, camera: LinearImage | None = None) -> None:
-    """Write scene-linear (H, W, 3) as sRGB atomically, with ``metadata`` as EXIF (TIFF: tags by
-    isp.io; PNG/JPEG: an EXIF block spliced in, see :mod:`burstcap.embed_metadata`).
+    """Write scene-linear (H, W, 3) as sRGB atomically, with ``metadata`` as EXIF
+    (:func:`isp.io.write_image`: TIFF tags, or an EXIF block in PNG/JPEG).
 
     ``.dng``: a 16-bit linear DNG (:func:`isp.dng.write_linear_dng`) in the camera RGB of ``camera``
     (an :class:`isp.io.LinearImage` read from a RAW file: its white balance and colour matrix; sRGB
@@ -380,21 +379,12 @@ def write_output(out_path: Path, rgb_linear: np.ndarray, metadata: CaptureMetada
 
     An empty result, or one holding NaN/inf, is refused (IspError) and nothing is written.
     """
-    from isp.atomic import atomic_path
-    from isp.io import write_image
-    from isp.limits import check_output_pixels
-
     check_output_pixels(out_path, rgb_linear)
     if out_path.suffix.lower() == ".dng":
-        from isp.dng import write_linear_dng
-
         write_linear_dng(out_path, rgb_linear, camera.cam_to_srgb if camera else None,
                          camera.white_balance if camera else None, metadata)
         return
-    with atomic_path(out_path) as tmp:
-        write_image(tmp, rgb_linear, metadata=metadata, bits=bits)
-        if metadata is not None:
-            embed_metadata(tmp, metadata)
+    write_image(out_path, rgb_linear, metadata=metadata, bits=bits)
 
 
 @dataclass(frozen=True)

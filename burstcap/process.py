@@ -34,16 +34,23 @@ from typing import Any
 
 import cv2
 import numpy as np
+from isp.atomic import atomic_path, atomic_write_text, disk_full_error, remove_leftovers
+from isp.color import srgb_encode
+from isp.errors import IspError
+from isp.formats import IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, RAW_EXTENSIONS, is_raw
+from isp.io import read_linear
+from isp.metadata import CaptureMetadata, read_metadata
+from isp.raw import read_raw_metadata
 
+from burstcap import pairing_rules as rules
+from burstcap.camera.settings import parse_iso
 from burstcap.errors import BurstcapError
 from burstcap.fuse import FuseOptions, fuse_frames, fusion_model
 from burstcap.report import read_report
-from burstcap.shoot import RAW_EXTENSIONS, SIDECAR_NAME, parse_iso, read_sidecar
+from burstcap.shoot import SIDECAR_NAME, read_sidecar
 
 log = logging.getLogger(__name__)
 
-SRGB_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
-IMAGE_EXTENSIONS = RAW_EXTENSIONS | SRGB_EXTENSIONS
 CONTACT_SHEET = "contact_sheet.jpg"
 THUMBS_DIR = ".thumbs"
 DEFAULT_OUT_NAME = "burstcap-fused"
@@ -98,35 +105,16 @@ class _Shot:
     timestamp: datetime | None
 
 
-def _read_metadata(path: Path) -> Any:
-    """CaptureMetadata of a file without decoding its pixels."""
-    from isp.metadata import CaptureMetadata, read_pil_metadata, read_tiff_metadata
-
-    suffix = path.suffix.lower()
-    if suffix in (".jpg", ".jpeg", ".png"):
-        return read_pil_metadata(path)
-    meta = read_tiff_metadata(path)
-    if suffix in RAW_EXTENSIONS and (meta.timestamp is None or meta.exposure_time_s is None):
-        meta = meta.merged(_libraw_metadata(path) or CaptureMetadata())
+def _read_metadata(path: Path) -> CaptureMetadata:
+    """CaptureMetadata of a file without decoding its pixels: its tags, completed for a RAW file by
+    what LibRaw parses from the header when the tags lack the capture time or exposure."""
+    meta = read_metadata(path)
+    if is_raw(path) and (meta.timestamp is None or meta.exposure_time_s is None):
+        try:
+            meta = meta.merged(read_raw_metadata(path))
+        except IspError:  # LibRaw cannot open it: pair on the tags alone (reading it will say why)
+            pass
     return meta
-
-
-def _libraw_metadata(path: Path) -> Any:
-    """What LibRaw parses from a RAW header (no unpacking); None when it cannot open the file."""
-    import rawpy
-
-    from isp.metadata import CaptureMetadata
-
-    try:
-        with rawpy.imread(str(path)) as raw:
-            other = raw.other
-            return CaptureMetadata(
-                exposure_time_s=float(other.shutter_speed) if other.shutter_speed > 0 else None,
-                iso=float(other.iso_speed) if other.iso_speed > 0 else None,
-                f_number=float(other.aperture) if other.aperture > 0 else None,
-                timestamp=other.timestamp if other.timestamp and other.timestamp.year > 1970 else None)
-    except Exception:  # noqa: BLE001 - any LibRaw failure means "no metadata from LibRaw"
-        return None
 
 
 def _exposure(meta: Any) -> float | None:
@@ -215,8 +203,6 @@ def _rule_pairs(root: Path, folder: Path, files: list[Path],
                 options: PairingOptions) -> tuple[list[Pair], list[Skip]]:
     """Pairs of a folder without a sidecar: the stated rules (:mod:`burstcap.pairing_rules`), then
     EXIF (or, with ``options.sequence``, consecutive files) for the files they leave."""
-    from burstcap import pairing_rules as rules
-
     if folder != root and rules.is_rule_folder(folder):
         return [], []  # a short/ or long/ folder: its parent pairs its files
     found, skipped = rules.folder_pairs(folder, IMAGE_EXTENSIONS)
@@ -335,7 +321,7 @@ class ProcessOptions:
         i, n = self.shard
         if n < 1 or not 0 <= i < n:
             raise BurstcapError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
-        if self.output_ext.lower() not in (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".dng"):
+        if self.output_ext.lower() not in OUTPUT_EXTENSIONS:
             raise BurstcapError(f"output format {self.output_ext!r}: use .tif, .png, .jpg or .dng")
 
 
@@ -383,8 +369,6 @@ def write_summary(report: ProcessReport, out_dir: Path, shard: tuple[int, int] =
     for shard I of N), atomically; returns the path."""
     import json
 
-    from isp.atomic import atomic_write_text
-
     i, n = shard
     name = "process-summary.json" if n == 1 else f"process-summary-{i}of{n}.json"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -403,8 +387,6 @@ def shard(pairs: list[Pair], index: int, count: int) -> list[Pair]:
 
 def _thumb(linear: np.ndarray, gain: float, height: int) -> np.ndarray:
     """Linear (H, W, 3) -> 8-bit sRGB BGR thumbnail of the given height."""
-    from isp.color import srgb_encode
-
     h, w = linear.shape[:2]
     size = (max(1, round(w * height / h)), height)
     small = cv2.resize(np.ascontiguousarray(linear, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
@@ -413,8 +395,6 @@ def _thumb(linear: np.ndarray, gain: float, height: int) -> np.ndarray:
 
 
 def _write_jpeg(path: Path, bgr: np.ndarray) -> None:
-    from isp.atomic import atomic_path
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), bgr, [cv2.IMWRITE_JPEG_QUALITY, 88]):
@@ -427,8 +407,6 @@ def thumb_path(out_path: Path) -> Path:
 
 def read_pair(pair: Pair) -> tuple[Any, Any]:
     """(short, long) of ``pair``, each read by :func:`isp.io.read_linear`."""
-    from isp.io import read_linear
-
     return read_linear(pair.short), read_linear(pair.long)
 
 
@@ -520,8 +498,6 @@ def process_pairs(pairs: list[Pair], root: Path, out_dir: Path, options: Process
     left in ``out_dir`` (older than :data:`LEFTOVER_AGE_S`: other shards may be writing) are removed.
     """
     from tqdm import tqdm
-
-    from isp.atomic import disk_full_error, remove_leftovers
 
     options = options or ProcessOptions()
     root, out_dir = Path(root), Path(out_dir)

@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -27,9 +26,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from isp.atomic import disk_full_error, set_new_modes
+from isp.formats import is_raw
 
 from burstcap.camera.backend import (CameraBackend, CameraBusyError, CameraFile, CameraInfo,
                                      UnsupportedOperationError, Widget)
+from burstcap.camera.settings import is_raw_format, nearest_choice, parse_iso, parse_shutter
 from burstcap.errors import BurstcapError, CameraError
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,6 @@ log = logging.getLogger(__name__)
 #: Name of the sidecar JSON in every session folder.
 SIDECAR_NAME = "session.json"
 SIDECAR_VERSION = 1
-#: File extensions treated as RAW (the main file of a capture when present).
-RAW_EXTENSIONS = frozenset({
-    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
-    ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
-})
 
 SHUTTER_WIDGETS = ("shutterspeed", "shutterspeed2", "exposuretime")
 ISO_WIDGETS = ("iso", "isospeed")
@@ -139,32 +135,6 @@ class ShotSession:
     gap_s: float  # from the end of the short capture to the start of the long one
 
 
-def parse_shutter(text: str) -> float | None:
-    """Seconds from a camera's shutter string ('1/100', '0.0100s', '2.5', '30"'); None for 'bulb' etc."""
-    s = text.strip().lower().rstrip("s\"' ").strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", s)
-    try:
-        value = float(m.group(1)) / float(m.group(2)) if m else float(s)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value if value > 0 and math.isfinite(value) else None
-
-
-def parse_iso(text: str) -> float | None:
-    """ISO number from a camera's ISO string ('100', 'ISO 200'); None for 'Auto' and the like."""
-    m = re.fullmatch(r"(?:iso\s*)?(\d+(?:\.\d+)?)", text.strip().lower())
-    return float(m.group(1)) if m and float(m.group(1)) > 0 else None
-
-
-def nearest_choice(choices: tuple[str, ...], target: float,
-                   parse: Callable[[str], float | None]) -> tuple[str, float]:
-    """The choice whose parsed value is nearest ``target`` in stops (log2); raises when none parse."""
-    parsed = [(c, v) for c in choices if (v := parse(c)) is not None]
-    if not parsed:
-        raise UnsupportedOperationError(f"no usable value among the camera's choices {list(choices)}")
-    return min(parsed, key=lambda cv: abs(math.log2(cv[1] / target)))
-
-
 def _first_widget(widgets: dict[str, Widget], names: tuple[str, ...]) -> Widget | None:
     return next((widgets[n] for n in names if n in widgets and not widgets[n].readonly), None)
 
@@ -245,15 +215,11 @@ def prepare_camera(backend: CameraBackend, widgets: dict[str, Widget], policy: R
     if target and card:
         done[target.name] = _set(backend, target.name, card, policy)
     fmt = _first_widget(widgets, FORMAT_WIDGETS)
-    if fmt and not _is_raw_format(fmt.value):
-        raw = [c for c in fmt.choices if _is_raw_format(c)]
+    if fmt and not is_raw_format(fmt.value):
+        raw = [c for c in fmt.choices if is_raw_format(c)]
         if raw:  # prefer RAW alone, else RAW + JPEG
             done[fmt.name] = _set(backend, fmt.name, min(raw, key=len), policy)
     return done
-
-
-def _is_raw_format(text: str) -> bool:
-    return bool(re.search(r"raw|nef|arw|cr2|cr3|orf|raf|rw2|pef|dng", text.lower()))
 
 
 def _check_ratio(model: str, request: ShootRequest, short_shutter: str, long_shutter: str) -> float:
@@ -293,7 +259,7 @@ def _capture(backend: CameraBackend, plan: ExposurePlan, which: str, request: Sh
 
 def main_file(paths: list[Path]) -> Path:
     """The RAW file among a capture's files, else the first one."""
-    return next((p for p in paths if p.suffix.lower() in RAW_EXTENSIONS), paths[0])
+    return next((p for p in paths if is_raw(p)), paths[0])
 
 
 def _unique_folder(out_root: Path, stamp: str) -> Path:
@@ -400,6 +366,5 @@ def read_sidecar(folder: Path) -> dict:
 
 __all__ = [
     "CaptureRecord", "ExposurePlan", "Progress", "ProgressCallback", "RetryPolicy", "SIDECAR_NAME",
-    "ShootRequest", "ShotSession", "nearest_choice", "parse_iso", "parse_shutter", "plan_exposures",
-    "read_sidecar", "retry_busy", "shoot_pair",
+    "ShootRequest", "ShotSession", "plan_exposures", "read_sidecar", "retry_busy", "shoot_pair",
 ]

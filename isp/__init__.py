@@ -8,10 +8,12 @@ Conventions used across the project:
 - *Mosaic*: float32 (H, W), black-subtracted and divided by (white - black) per CFA channel, so 0 is
   black and 1 is clipping; negative values are kept (noise work needs them).
 
-Modules: ``color`` (sRGB transfer, matrices), ``raw`` (read_raw), ``demosaic``, ``develop``,
+Modules: ``color`` (sRGB transfer, matrices), ``raw`` (read_raw, read_raw_metadata, read_thumbnail:
+the only rawpy user of the project), ``formats`` (file types by extension), ``demosaic``, ``develop``,
 ``orientation``, ``io`` (read_linear, write_image), ``dng`` (write_dng), ``unprocess``, ``exposure``
-(exposure_ratio), ``metadata`` (CaptureMetadata, reading tags), ``tiffmeta`` (writing tags),
-``atomic`` (atomic output), ``libraw_messages`` (LibRaw's stderr into error messages).
+(exposure_ratio), ``metadata`` (CaptureMetadata, reading tags), ``tiffmeta`` and ``embed`` (writing
+tags into TIFF / PNG and JPEG, both through write_image), ``atomic`` (atomic output),
+``libraw_messages`` (LibRaw's stderr into error messages).
 
 ``isp`` knows nothing of cameras, networks or the CLI.
 """

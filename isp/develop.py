@@ -8,12 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from isp.color import apply_matrix
+from isp.color import apply_matrix, xyz_to_cam_from_cam_to_srgb
 from isp.demosaic import bin_half_size, demosaic_bilinear, demosaic_opencv_ea, site_channels
+from isp.dng import write_dng
 from isp.errors import IspError
 from isp.libraw_messages import capture_libraw_stderr
 from isp.orientation import apply_orientation
 from isp.raw import RawImage
+from isp.unprocess import mosaic_to_adu
 
 #: LibRaw's own demosaic algorithms, by the name ``develop`` accepts.
 LIBRAW_ALGORITHMS = {
@@ -99,10 +101,6 @@ def _libraw_rgb(raw: RawImage, algorithm: str, half_size: bool) -> np.ndarray:
     """White-balanced camera RGB (H, W, 3) float32 [0, 1] from LibRaw's own demosaic."""
     if raw.path is not None:
         return _libraw_render(raw.path, raw, algorithm, half_size)
-    from isp.unprocess import mosaic_to_adu
-    from isp.dng import write_dng
-    from isp.color import xyz_to_cam_from_cam_to_srgb
-
     with tempfile.TemporaryDirectory(prefix="isp-develop-") as tmp:
         dng = Path(tmp) / "mosaic.dng"
         white = 65535

@@ -12,7 +12,7 @@ import numpy as np
 from isp.atomic import atomic_path
 from isp.errors import IspError
 from isp.metadata import CaptureMetadata
-from isp.color import xyz_to_cam_from_cam_to_srgb
+from isp.color import XYZ_TO_SRGB, xyz_to_cam_from_cam_to_srgb
 from isp.tiffmeta import ExtraTag, append_exif_ifd, ifd0_tags
 
 
@@ -71,8 +71,6 @@ def write_dng(
     if not np.all(neutral > 0):
         raise IspError(f"{path}: AsShotNeutral must be positive, got {neutral.tolist()}")
     if xyz_to_cam is None:
-        from isp.color import XYZ_TO_SRGB
-
         xyz_to_cam = XYZ_TO_SRGB
     matrix = np.asarray(xyz_to_cam, dtype=np.float64).reshape(3, 3)
     meta = metadata or CaptureMetadata()

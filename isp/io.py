@@ -14,18 +14,15 @@ import numpy as np
 from isp.atomic import atomic_path
 from isp.color import srgb_decode, srgb_encode
 from isp.develop import develop
+from isp.embed import embed_exif
 from isp.errors import IspError, RawReadError
+from isp.formats import SRGB_EXTENSIONS, WRITE_EXTENSIONS  # sRGB files: read here; the rest: LibRaw
 from isp.limits import (MAX_LINEAR_VALUE, check_output_pixels, check_pixel_budget, count_nonfinite,
                         header_size)
 from isp.metadata import CaptureMetadata, read_pil_metadata, read_tiff_metadata
 from isp.tiffmeta import append_exif_ifd, ifd0_tags
 from isp.orientation import apply_orientation
 from isp.raw import check_input_path, read_raw
-
-#: Extensions read as sRGB-encoded images; everything else goes to LibRaw.
-SRGB_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-#: Extensions :func:`write_image` writes.
-WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 @dataclass
@@ -146,7 +143,9 @@ def write_image(
     """Write (H, W, 3) linear float RGB as sRGB, atomically; the format comes from the extension.
 
     .jpg/.jpeg: 8-bit (``quality`` 1..100); .png: 8-bit, or 16-bit with ``bits=16``;
-    .tif/.tiff: 16-bit (8 with ``bits=8``), carrying ``metadata`` as TIFF/EXIF tags.
+    .tif/.tiff: 16-bit (8 with ``bits=8``). ``metadata`` goes into every format: TIFF/EXIF tags in a
+    TIFF (:mod:`isp.tiffmeta`), an EXIF block in a PNG or JPEG (:mod:`isp.embed`); this is the one
+    way the project writes capture metadata into an image file (DNG: :mod:`isp.dng`).
     Pixels are written as given (orientation tag 1). Returns the path written.
     """
     path = Path(path)
@@ -178,6 +177,8 @@ def write_image(
         raise IspError(f"{path}: OpenCV could not encode the image")
     with atomic_path(path, size=buffer.nbytes) as tmp:
         buffer.tofile(tmp)
+        if metadata is not None:
+            embed_exif(tmp, metadata)
     return path
 
 

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from isp.formats import EXIF_BLOCK_EXTENSIONS, suffix
+
 EXIF_DATETIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 
 
@@ -131,6 +133,16 @@ def read_pil_metadata(path: str | Path) -> CaptureMetadata:
         timestamp=tag_timestamp(sub.get(36867)) or tag_timestamp(exif.get(306)),
         orientation=int(orientation) if orientation is not None and 1 <= orientation <= 8 else None,
     )
+
+
+def read_metadata(path: str | Path) -> CaptureMetadata:
+    """The tags of any image file without decoding it: PNG/JPEG EXIF through Pillow
+    (:func:`read_pil_metadata`), the TIFF/EXIF tags of anything else (:func:`read_tiff_metadata`;
+    empty for files without them). A RAW file's complete metadata, with what LibRaw parses from
+    maker-specific places: :func:`isp.raw.read_raw_metadata`."""
+    if suffix(path) in EXIF_BLOCK_EXTENSIONS:
+        return read_pil_metadata(path)
+    return read_tiff_metadata(path)
 
 
 # LibRaw's ``sizes.flip`` (dcraw convention) -> EXIF orientation.

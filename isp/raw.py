@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,24 +125,67 @@ def read_raw(path: str | Path) -> RawImage:
     import rawpy
 
     path = Path(path)
-    check_input_path(path)
-    captured = Captured()
-    try:
-        with capture_libraw_stderr() as captured:
-            raw = rawpy.imread(str(path))
-    except rawpy.LibRawFileUnsupportedError:
-        raise RawReadError(path, "not a raw file LibRaw can read (unsupported format)") from None
-    except rawpy.LibRawError as exc:
-        raise RawReadError(path, f"cannot decode raw file ({_libraw_message(exc, captured, path)}); truncated or corrupt?") from None
-    except OSError as exc:
-        raise RawReadError(path, f"cannot open: {exc.strerror or exc}") from None
-    with raw:
+    with _open(path) as raw:
         check_pixel_budget(path, raw.sizes.raw_width, raw.sizes.raw_height)  # header only: before unpacking
         try:
             with capture_libraw_stderr() as captured:
                 return _decode(raw, path)
         except rawpy.LibRawError as exc:
             raise RawReadError(path, f"cannot decode raw data ({_libraw_message(exc, captured, path)}); truncated or corrupt?") from None
+
+
+def _open(path: Path) -> Any:
+    """``rawpy.imread`` of ``path`` (header parsed, nothing unpacked); RawReadError naming the file
+    when it is missing, empty, not a RAW file or unreadable."""
+    import rawpy
+
+    check_input_path(path)
+    captured = Captured()
+    try:
+        with capture_libraw_stderr() as captured:
+            return rawpy.imread(str(path))
+    except rawpy.LibRawFileUnsupportedError:
+        raise RawReadError(path, "not a raw file LibRaw can read (unsupported format)") from None
+    except rawpy.LibRawError as exc:
+        raise RawReadError(path, f"cannot decode raw file ({_libraw_message(exc, captured, path)}); truncated or corrupt?") from None
+    except OSError as exc:
+        raise RawReadError(path, f"cannot open: {exc.strerror or exc}") from None
+
+
+def read_raw_metadata(path: str | Path) -> CaptureMetadata:
+    """The capture metadata of a RAW file without developing it: TIFF/EXIF tags where the file has
+    them, completed by what LibRaw parses (exposure, ISO, aperture, capture time, orientation): the
+    same as ``read_raw(path).metadata``. LibRaw reads the raw data for it (rawpy unpacks before it
+    gives its parsed values). Raises :class:`isp.RawReadError` naming the file when LibRaw cannot
+    read it."""
+    import rawpy
+
+    path = Path(path)
+    with _open(path) as raw:
+        check_pixel_budget(path, raw.sizes.raw_width, raw.sizes.raw_height)  # before unpacking
+        try:
+            with capture_libraw_stderr() as captured:
+                return _metadata(raw, path)
+        except rawpy.LibRawError as exc:
+            raise RawReadError(path, f"cannot read the raw file ({_libraw_message(exc, captured, path)}); "
+                                     "truncated or corrupt?") from None
+
+
+def read_thumbnail(path: str | Path) -> bytes | None:
+    """The JPEG preview a camera embedded in a RAW file, as the bytes of a JPEG file; None when the
+    file has none (or only a bitmap one). Raises :class:`isp.RawReadError` naming the file when
+    LibRaw cannot open it or its thumbnail is corrupt."""
+    import rawpy
+
+    path = Path(path)
+    with _open(path) as raw:
+        try:
+            thumb = raw.extract_thumb()  # type: ignore[attr-defined]
+        except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+            return None
+        except rawpy.LibRawError as exc:
+            raise RawReadError(path, f"cannot read the embedded preview ({exc})") from None
+    return bytes(thumb.data) if thumb.format == rawpy.ThumbFormat.JPEG else None
 
 
 def _libraw_message(exc: Exception, captured: Captured, path: Path) -> str:

@@ -238,7 +238,7 @@ class ExposingVirtualCamera(GPhoto2Backend):  # type: ignore[misc,valid-type]
         self.captured: list[tuple[str, str, int, float]] = []  # folder, name, frame, exposure
 
     def capture(self, timeout_s: float = 30.0):  # type: ignore[override]
-        from burstcap.shoot import parse_shutter
+        from burstcap.camera.settings import parse_shutter
 
         exposure = parse_shutter(self.widgets()["shutterspeed"].value) or 0.0
         files = super().capture(timeout_s)

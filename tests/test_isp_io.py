@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -63,6 +64,29 @@ def test_tiff_carries_metadata(tmp_path: Path) -> None:
     meta = CaptureMetadata("Acme", "Burst 1", 0.5, 100, 8.0, datetime(2025, 1, 2, 3, 4, 5), None)
     path = write_image(tmp_path / "m.tif", np.full((8, 8, 3), 0.2, np.float32), metadata=meta)
     assert read_linear(path).metadata == meta
+
+
+@pytest.mark.parametrize("name", ["m.png", "m.jpg", "m.jpeg", "m.tif"])
+def test_every_written_format_carries_metadata(tmp_path: Path, name: str) -> None:
+    """write_image is the one way metadata goes into a file: TIFF tags, or an EXIF block spliced
+    into a PNG/JPEG (pixels written as given: orientation 1)."""
+    meta = CaptureMetadata("Acme", "Burst 1", 1 / 250, 400, 2.8, datetime(2025, 1, 2, 3, 4, 5), None)
+    path = write_image(tmp_path / name, np.full((8, 8, 3), 0.2, np.float32), metadata=meta)
+    assert read_linear(path).metadata.merged(CaptureMetadata(orientation=1)) == dataclasses.replace(meta, orientation=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # atomic: no temp file left
+
+
+def test_exif_block_only_in_png_and_jpeg(tmp_path: Path) -> None:
+    from isp.embed import embed_exif
+
+    tif = write_image(tmp_path / "a.tif", np.full((8, 8, 3), 0.2, np.float32))
+    with pytest.raises(IspError, match="cannot embed") as info:
+        embed_exif(tif, CaptureMetadata(make="Acme"))
+    assert str(tif) in str(info.value)
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"not a png at all")
+    with pytest.raises(IspError, match="not a PNG file"):
+        embed_exif(fake, CaptureMetadata(make="Acme"))
 
 
 def test_kodak_png_is_decoded_to_linear(shared_data: Path) -> None:

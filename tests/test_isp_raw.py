@@ -10,7 +10,7 @@ import pytest
 import rawpy
 
 from isp import IspError, RawReadError
-from isp.raw import read_raw
+from isp.raw import read_raw, read_raw_metadata, read_thumbnail
 
 KDC = "raw/valid/RAW_KODAK_DC50.KDC"
 LINEAR_DNG = "raw/valid/canon_eos_6d_linear.dng"
@@ -111,3 +111,38 @@ def test_non_bayer_cfa_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RawReadError, match="not a Bayer pattern") as info:
         read_raw(path)
     assert str(path) in str(info.value)
+
+
+def test_raw_metadata_without_decoding_matches_read_raw(shared_data: Path) -> None:
+    for name in (KDC, LINEAR_DNG):
+        assert read_raw_metadata(shared_data / name) == read_raw(shared_data / name).metadata
+
+
+def test_thumbnail_is_the_embedded_jpeg_or_none(shared_data: Path) -> None:
+    import cv2
+
+    jpeg = read_thumbnail(shared_data / LINEAR_DNG)
+    assert jpeg is not None and jpeg.startswith(b"\xff\xd8")
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None and image.ndim == 3
+    assert read_thumbnail(shared_data / KDC) is None  # a bitmap preview only
+    assert read_thumbnail(shared_data / "raw" / "valid" / "colorchart.dng") is None  # no preview
+
+
+def test_raw_metadata_of_truncated_files_is_a_raw_read_error(shared_data: Path) -> None:
+    for path in sorted((shared_data / "raw" / "truncated").iterdir()):
+        try:
+            read_raw_metadata(path)
+        except RawReadError as exc:
+            assert str(path) in str(exc)
+
+
+@pytest.mark.parametrize("read", [read_raw_metadata, read_thumbnail])
+def test_header_readers_name_the_bad_file(tmp_path: Path, read) -> None:
+    path = tmp_path / "notes.NEF"
+    path.write_bytes(b"this is a shopping list, not a raw file\n" * 20)
+    with pytest.raises(RawReadError, match="not a raw file") as info:
+        read(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(RawReadError, match="no such file"):
+        read(tmp_path / "missing.CR2")

@@ -13,9 +13,9 @@ import pytest
 
 from burstcap.camera.backend import CameraBusyError, CameraDisconnectedError, StorageFullError
 from burstcap.camera.scripted import CameraScript, ScriptedBackend
+from burstcap.camera.settings import is_raw_format, parse_iso, parse_shutter
 from burstcap.errors import BurstcapError
-from burstcap.shoot import (Progress, RetryPolicy, ShootRequest, parse_iso, parse_shutter,
-                            plan_exposures, shoot_pair)
+from burstcap.shoot import Progress, RetryPolicy, ShootRequest, plan_exposures, shoot_pair
 
 pytestmark = pytest.mark.timeout(30)
 FAST_RETRY = RetryPolicy(attempts=5, first_delay_s=0.001, max_delay_s=0.004)
@@ -41,6 +41,8 @@ def test_parsers_read_camera_strings() -> None:
     assert parse_shutter('30"') == 30.0 and parse_shutter("2.5") == 2.5
     assert parse_shutter("bulb") is None and parse_shutter("Time") is None
     assert parse_iso("800") == 800 and parse_iso("ISO 200") == 200 and parse_iso("Auto") is None
+    assert is_raw_format("RAW + Large Fine JPEG") and is_raw_format("NEF (Raw)")
+    assert not is_raw_format("Large Fine JPEG")
 
 
 def test_session_folder_sidecar_and_iso_from_choices(tmp_path: Path) -> None:

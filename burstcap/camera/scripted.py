@@ -15,6 +15,7 @@ from pathlib import Path
 from burstcap.camera.backend import (CameraBusyError, CameraDisconnectedError, CameraFile,
                                      CameraInfo, StorageFullError, UnsupportedOperationError,
                                      Widget, write_atomic)
+from burstcap.camera.settings import parse_shutter
 from burstcap.errors import CameraError, NoCameraError
 
 DEFAULT_SHUTTERS = ("1", "1/2", "1/4", "1/8", "1/15", "1/30", "1/60", "1/125", "1/250", "1/500",
@@ -113,8 +114,6 @@ class ScriptedBackend:
         self._check("capture")
         if self._captured >= len(self.script.captures):
             raise StorageFullError(f"{self.script.model} cannot store another picture: card full")
-        from burstcap.shoot import parse_shutter  # local import: shoot imports the backend module
-
         exposure = parse_shutter(self.values.get("shutterspeed", "0")) or 0.0
         time.sleep(exposure * self.script.seconds_per_exposure_second)
         files = []

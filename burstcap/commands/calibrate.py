@@ -18,20 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from isp.formats import is_raw
+
 from burstcap.camera.backend import CameraBackend, Widget
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names, create_backend
+from burstcap.camera.settings import nearest_choice, parse_iso, parse_shutter
 from burstcap.errors import BurstcapError
-from burstcap.shoot import (
-    ISO_WIDGETS,
-    RAW_EXTENSIONS,
-    SHUTTER_WIDGETS,
-    RetryPolicy,
-    nearest_choice,
-    parse_iso,
-    parse_shutter,
-    prepare_camera,
-    retry_busy,
-)
+from burstcap.shoot import ISO_WIDGETS, SHUTTER_WIDGETS, RetryPolicy, prepare_camera, retry_busy
 
 if TYPE_CHECKING:  # numpy, rawpy and matplotlib load in run(), keeping --help fast
     from hardware_profiles.calibration import CalibrationResult
@@ -84,7 +77,7 @@ def _widget(widgets: dict[str, Widget], names: tuple[str, ...]) -> Widget | None
 def _shoot_one(backend: CameraBackend, dest_stem: Path, policy: RetryPolicy) -> Path:
     """Capture one frame and download its RAW to ``dest_stem`` + the RAW's extension."""
     files = retry_busy(lambda: backend.capture(60.0), policy, "capture a calibration frame")
-    raws = [f for f in files if Path(f.name).suffix.lower() in RAW_EXTENSIONS]
+    raws = [f for f in files if is_raw(f.name)]
     if not raws:
         names = ", ".join(f.name for f in files) or "nothing"
         raise BurstcapError(f"the camera saved no RAW file ({names}); set its image quality to RAW")
@@ -94,7 +87,7 @@ def _shoot_one(backend: CameraBackend, dest_stem: Path, policy: RetryPolicy) -> 
 
 def _existing(stem: Path) -> Path | None:
     return next((p for p in sorted(stem.parent.glob(stem.name + ".*"))
-                 if p.suffix.lower() in RAW_EXTENSIONS), None)
+                 if is_raw(p)), None)
 
 
 def _iso_text(iso: float | None) -> str:

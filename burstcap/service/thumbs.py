@@ -6,36 +6,32 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import rawpy
 from isp.atomic import atomic_write_bytes
+from isp.errors import IspError
+from isp.formats import is_raw
+from isp.io import encode_srgb, read_linear
+from isp.raw import read_thumbnail
 
 from burstcap.errors import BurstcapError
 
-#: Extensions OpenCV decodes directly; anything else is tried as a camera RAW file.
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
-
 
 def _read_bgr(path: Path) -> np.ndarray:
-    """Decode ``path`` to (H, W, 3) uint8 BGR: OpenCV for images, the RAW's embedded preview or a
-    half-size LibRaw development for RAW files."""
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    """Decode ``path`` to (H, W, 3) uint8 BGR: the RAW's embedded JPEG preview or a half-size
+    development (:mod:`isp`) for RAW files, OpenCV for anything else."""
+    if not is_raw(path):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise BurstcapError(f"{path}: not a readable image")
         return image
     try:
-        with rawpy.imread(str(path)) as raw:
-            try:
-                thumb = raw.extract_thumb()
-            except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-                thumb = None
-            if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
-                image = cv2.imdecode(np.frombuffer(thumb.data, np.uint8), cv2.IMREAD_COLOR)
-                if image is not None:
-                    return image
-            rgb = raw.postprocess(half_size=True, output_bps=8)
-    except rawpy.LibRawError as exc:
-        raise BurstcapError(f"{path}: not a readable image or RAW file ({exc})") from exc
+        thumb = read_thumbnail(path)
+        if thumb is not None:
+            image = cv2.imdecode(np.frombuffer(thumb, np.uint8), cv2.IMREAD_COLOR)
+            if image is not None:
+                return image
+        rgb = encode_srgb(read_linear(path, half_size=True).rgb, 8)
+    except IspError as exc:
+        raise BurstcapError(f"no thumbnail: {exc}") from exc  # IspError names the file
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 

@@ -1,10 +1,11 @@
 """Capture metadata into written PNG and JPEG files, losslessly (no re-encoding).
 
-:func:`isp.io.write_image` carries metadata into TIFF only. Here an EXIF block (built with Pillow) is
-spliced into the bytes of an already written file: a PNG ``eXIf`` chunk before the first ``IDAT``, or a
-JPEG ``APP1`` segment right after the start-of-image marker. Carried: Make, Model, Orientation (1: the
-pixels are already upright), ExposureTime, FNumber, ISO, DateTimeOriginal, Software. Pillow, exiftool
-and :func:`isp.io.read_linear` read them back.
+The public way to write metadata is :func:`isp.io.write_image` (``metadata=``): TIFF tags for TIFF
+(:mod:`isp.tiffmeta`), this module for PNG and JPEG; DNGs carry theirs through :mod:`isp.dng`.
+Here an EXIF block (built with Pillow) is spliced into the bytes of an already written file: a PNG
+``eXIf`` chunk before the first ``IDAT``, or a JPEG ``APP1`` segment right after the start-of-image
+marker. Carried: Make, Model, Orientation (1: the pixels are already upright), ExposureTime, FNumber,
+ISO, DateTimeOriginal, Software. Pillow, exiftool and :func:`isp.io.read_linear` read them back.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import zlib
 from fractions import Fraction
 from pathlib import Path
 
+from isp.errors import IspError
+from isp.formats import EXIF_BLOCK_EXTENSIONS, PNG_EXTENSIONS, suffix
 from isp.metadata import EXIF_DATETIME_FORMAT, CaptureMetadata
 
 EXIF_IFD = 0x8769
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: The Software tag of written files (as :mod:`isp.dng` writes it).
+SOFTWARE = "burstcap isp"
 
 
-def exif_bytes(metadata: CaptureMetadata, software: str = "burstcap") -> bytes:
+def exif_bytes(metadata: CaptureMetadata, software: str = SOFTWARE) -> bytes:
     """The TIFF-structured EXIF payload (without the ``Exif\\0\\0`` prefix) for ``metadata``."""
     from PIL import Image, TiffImagePlugin
 
@@ -49,10 +54,10 @@ def exif_bytes(metadata: CaptureMetadata, software: str = "burstcap") -> bytes:
 
 def _png_with_exif(data: bytes, payload: bytes, path: Path) -> bytes:
     if not data.startswith(PNG_SIGNATURE):
-        raise ValueError(f"{path}: not a PNG file")
+        raise IspError(f"{path}: not a PNG file")
     at = data.find(b"IDAT") - 4  # chunk = length (4) + type (4) + data + CRC (4)
     if at < len(PNG_SIGNATURE):
-        raise ValueError(f"{path}: PNG without image data")
+        raise IspError(f"{path}: PNG without image data")
     chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload
     chunk += struct.pack(">I", zlib.crc32(b"eXIf" + payload) & 0xFFFFFFFF)
     return data[:at] + chunk + data[at:]
@@ -60,21 +65,19 @@ def _png_with_exif(data: bytes, payload: bytes, path: Path) -> bytes:
 
 def _jpeg_with_exif(data: bytes, payload: bytes, path: Path) -> bytes:
     if not data.startswith(b"\xff\xd8"):
-        raise ValueError(f"{path}: not a JPEG file")
+        raise IspError(f"{path}: not a JPEG file")
     body = b"Exif\x00\x00" + payload
     if len(body) + 2 > 0xFFFF:
-        raise ValueError(f"{path}: EXIF block too large")
+        raise IspError(f"{path}: EXIF block too large")
     return data[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + data[2:]
 
 
-def embed_metadata(path: str | Path, metadata: CaptureMetadata) -> None:
-    """Add ``metadata`` as EXIF to the PNG or JPEG file ``path`` in place (call it on a temp file
-    before the atomic rename). Other formats are left alone."""
+def embed_exif(path: str | Path, metadata: CaptureMetadata) -> None:
+    """Add ``metadata`` as EXIF to the PNG or JPEG file ``path`` in place (:func:`isp.io.write_image`
+    calls it on its temp file before the atomic rename). IspError for other formats."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".jpg", ".jpeg"):
-        return
+    if suffix(path) not in EXIF_BLOCK_EXTENSIONS:
+        raise IspError(f"{path}: cannot embed an EXIF block in a {suffix(path) or 'extensionless'} file")
     data = path.read_bytes()
-    payload = exif_bytes(metadata)
-    splice = _png_with_exif if suffix == ".png" else _jpeg_with_exif
-    path.write_bytes(splice(data, payload, path))
+    splice = _png_with_exif if suffix(path) in PNG_EXTENSIONS else _jpeg_with_exif
+    path.write_bytes(splice(data, exif_bytes(metadata), path))

@@ -188,7 +188,7 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Mod
         model.load_state_dict(state)
     except RuntimeError as exc:
         try:  # weights from before the noise-map input: load them with the map's channel at zero
-            widened = load_widened(model, path)
+            widened = widen_into(model, state, path)
         except DeblurnetError:
             raise DeblurnetError(f"{path}: weights do not fit {card['model'].get('name')} ({exc})") from None
         log.warning("%s: weights made before the noise-map input (%d tensors widened): the network "
@@ -207,6 +207,11 @@ def load_widened(model: nn.Module, path: str | Path) -> list[str]:
         old = load_file(str(path))
     except (OSError, SafetensorError) as exc:
         raise DeblurnetError(f"{path}: unreadable weights ({exc})") from None
+    return widen_into(model, old, path)
+
+
+def widen_into(model: nn.Module, old: dict[str, torch.Tensor], path: str | Path) -> list[str]:
+    """:func:`load_widened` on the state dict ``old`` already read from ``path`` (named in errors)."""
     state = model.state_dict()
     widened = []
     for name, target in state.items():

@@ -70,6 +70,9 @@ class NetConfig:
     widths: channels of the encoder blocks, from full resolution down; len(widths) = number of stride-2
     levels. lstm_kernel: ConvLSTM kernel size. dropout: probability in the innermost ``dropout_levels``
     decoder blocks. residual_gain: initial value of the learnable residual gain.
+
+    Called ``arch`` throughout (a generator keeps it as ``.arch``); ``config`` is always the plain dict
+    stored in checkpoints and weight cards (``.config``: name, preset and these fields).
     """
 
     widths: tuple[int, ...] = (16, 32, 64, 64)
@@ -221,23 +224,23 @@ class Decoder(nn.Module):
     features of ``n_skips`` encoders (level by level) and the full-resolution input images
     (B, cimg, H, W); returns the residual (B, 3, H, W) before the gain."""
 
-    def __init__(self, widths: Sequence[int], n_skips: int, cimg: int, cfg: NetConfig) -> None:
+    def __init__(self, widths: Sequence[int], n_skips: int, cimg: int, arch: NetConfig) -> None:
         super().__init__()
         levels = len(widths)
         outs = [*reversed(widths[:-1]), widths[0]]  # level L-1 ... 0 output channels
         blocks = []
         cin = widths[-1]
         for j in range(levels):
-            dropout = cfg.dropout if j < cfg.dropout_levels else 0.0
-            blocks.append(UpBlock(cin, outs[j], cfg.kernel, dropout, cfg.batch_norm))
+            dropout = arch.dropout if j < arch.dropout_levels else 0.0
+            blocks.append(UpBlock(cin, outs[j], arch.kernel, dropout, arch.batch_norm))
             if j < levels - 1:  # skip from the encoder level of the same size
                 cin = outs[j] + n_skips * widths[levels - 2 - j]
         self.blocks = nn.ModuleList(blocks)
         cout = outs[-1] + cimg
         self.refine: nn.Module = nn.Identity()
-        if cfg.full_res_width > 0:
-            self.refine = nn.Sequential(_sn_conv(cout, cfg.full_res_width, 3), nn.LeakyReLU(LEAK, inplace=True))
-            cout = cfg.full_res_width
+        if arch.full_res_width > 0:
+            self.refine = nn.Sequential(_sn_conv(cout, arch.full_res_width, 3), nn.LeakyReLU(LEAK, inplace=True))
+            cout = arch.full_res_width
         self.out = _sn_conv(cout, 3, 3)
 
     def forward(self, bottleneck: Tensor, skips: Sequence[Sequence[Tensor]], image: Tensor) -> Tensor:
@@ -257,12 +260,12 @@ class RecurrentUNet(nn.Module):
     multiples of 2 ** len(widths). The residual already includes the learnable gain.
     """
 
-    def __init__(self, cin: int, cfg: NetConfig) -> None:
+    def __init__(self, cin: int, arch: NetConfig) -> None:
         super().__init__()
-        self.encoder = Encoder(cin, cfg.widths, cfg.kernel, cfg.batch_norm)
-        self.lstm = ConvLSTMCell(cfg.widths[-1], cfg.widths[-1], cfg.lstm_kernel)
-        self.decoder = Decoder(cfg.widths, 1, cin, cfg)
-        self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))
+        self.encoder = Encoder(cin, arch.widths, arch.kernel, arch.batch_norm)
+        self.lstm = ConvLSTMCell(arch.widths[-1], arch.widths[-1], arch.lstm_kernel)
+        self.decoder = Decoder(arch.widths, 1, cin, arch)
+        self.gain = nn.Parameter(torch.tensor(arch.residual_gain))
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         feats = self.encoder(x)
@@ -278,13 +281,13 @@ class DeblurRNN(nn.Module):
     noise (B, 1, H, W).
     """
 
-    def __init__(self, cfg: NetConfig, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, arch: NetConfig, config: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.config: dict[str, Any] = config or {"name": "deblur-rnn", **_plain(cfg)}
-        self.multiple = 2 ** len(cfg.widths)
-        self.denoise_net = RecurrentUNet(3 + NOISE_CHANNELS, cfg)
-        self.deblur_net = RecurrentUNet(6 + NOISE_CHANNELS, cfg)
+        self.arch = arch
+        self.config: dict[str, Any] = config or {"name": "deblur-rnn", **_plain(arch)}
+        self.multiple = 2 ** len(arch.widths)
+        self.denoise_net = RecurrentUNet(3 + NOISE_CHANNELS, arch)
+        self.deblur_net = RecurrentUNet(6 + NOISE_CHANNELS, arch)
         init_weights(self)
         self.to(memory_format=CHANNELS_LAST)
 
@@ -323,19 +326,19 @@ class DeblurMerger(nn.Module):
     forward(short, long, noise) -> sharp; all (B, 3, H, W), noise (B, 1, H, W).
     """
 
-    def __init__(self, cfg: NetConfig, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, arch: NetConfig, config: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.config: dict[str, Any] = config or {"name": "deblur-merger", **_plain(cfg)}
-        self.multiple = 2 ** len(cfg.widths)
-        c = cfg.widths[-1]
-        self.short_encoder = Encoder(3 + NOISE_CHANNELS, cfg.widths, cfg.kernel, cfg.batch_norm)
-        self.long_encoder = Encoder(3, cfg.widths, cfg.kernel, cfg.batch_norm)
-        norm: list[nn.Module] = [nn.BatchNorm2d(c)] if cfg.batch_norm else []
-        self.merger = nn.Sequential(_sn_conv(2 * c, c, 3, bias=not cfg.batch_norm), *norm,
+        self.arch = arch
+        self.config: dict[str, Any] = config or {"name": "deblur-merger", **_plain(arch)}
+        self.multiple = 2 ** len(arch.widths)
+        c = arch.widths[-1]
+        self.short_encoder = Encoder(3 + NOISE_CHANNELS, arch.widths, arch.kernel, arch.batch_norm)
+        self.long_encoder = Encoder(3, arch.widths, arch.kernel, arch.batch_norm)
+        norm: list[nn.Module] = [nn.BatchNorm2d(c)] if arch.batch_norm else []
+        self.merger = nn.Sequential(_sn_conv(2 * c, c, 3, bias=not arch.batch_norm), *norm,
                                     nn.LeakyReLU(LEAK, inplace=True))
-        self.decoder = Decoder(cfg.widths, 2, 6 + NOISE_CHANNELS, cfg)
-        self.gain = nn.Parameter(torch.tensor(cfg.residual_gain))
+        self.decoder = Decoder(arch.widths, 2, 6 + NOISE_CHANNELS, arch)
+        self.gain = nn.Parameter(torch.tensor(arch.residual_gain))
         init_weights(self)
         self.to(memory_format=CHANNELS_LAST)
 
@@ -371,8 +374,8 @@ class Discriminator(nn.Module):
 # ----------------------------------------------------------------------------------------- registry
 
 
-def _plain(cfg: NetConfig) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+def _plain(arch: NetConfig) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(arch).items()}
 
 
 def _check_inputs(short: Tensor, long: Tensor, noise: Tensor) -> tuple[int, int]:
@@ -387,14 +390,14 @@ def _check_inputs(short: Tensor, long: Tensor, noise: Tensor) -> tuple[int, int]
 
 def deblur_rnn(preset: str = "compact", **overrides: Any) -> DeblurRNN:
     """DeblurRNN with the named preset's widths, fields overridden by keyword (see NetConfig)."""
-    cfg = net_config(preset, **overrides)
-    return DeblurRNN(cfg, {"name": "deblur-rnn", "preset": preset, **_plain(cfg)})
+    arch = net_config(preset, **overrides)
+    return DeblurRNN(arch, {"name": "deblur-rnn", "preset": preset, **_plain(arch)})
 
 
 def deblur_merger(preset: str = "compact", **overrides: Any) -> DeblurMerger:
     """DeblurMerger with the named preset's widths, fields overridden by keyword (see NetConfig)."""
-    cfg = net_config(preset, **overrides)
-    return DeblurMerger(cfg, {"name": "deblur-merger", "preset": preset, **_plain(cfg)})
+    arch = net_config(preset, **overrides)
+    return DeblurMerger(arch, {"name": "deblur-merger", "preset": preset, **_plain(arch)})
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -423,22 +426,22 @@ those older configs describe (a stored config without ``full_res_width`` had no 
 def model_from_config(config: dict[str, Any]) -> nn.Module:
     """Rebuild a generator from its plain-dict ``config`` (as stored in checkpoints and weight cards);
     fields the config lacks take their ``LEGACY_FIELDS`` values, then the preset's."""
-    cfg = {**LEGACY_FIELDS, **config}
+    stored = {**LEGACY_FIELDS, **config}
     try:
-        name, preset = cfg.pop("name"), cfg.pop("preset", "compact")
+        name, preset = stored.pop("name"), stored.pop("preset", "compact")
     except KeyError as exc:
         raise DeblurnetError(f"model config lacks {exc}") from None
-    return create_model(name, preset, **cfg)
+    return create_model(name, preset, **stored)
 
 
 def complete_config(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` with every field present, as ``model_from_config`` reads it."""
-    cfg = {**LEGACY_FIELDS, **config}
-    name, preset = cfg.pop("name", None), cfg.pop("preset", "compact")
-    return {"name": name, "preset": preset, **_plain(net_config(preset, **cfg))}
+    stored = {**LEGACY_FIELDS, **config}
+    name, preset = stored.pop("name", None), stored.pop("preset", "compact")
+    return {"name": name, "preset": preset, **_plain(net_config(preset, **stored))}
 
 
 def create_discriminator(model: nn.Module) -> Discriminator:
     """The discriminator matching a generator's config (``disc_widths``, ``kernel``)."""
-    cfg: NetConfig = model.cfg  # type: ignore[assignment]
-    return Discriminator(cfg.disc_widths, cfg.kernel)
+    arch: NetConfig = model.arch  # type: ignore[assignment]
+    return Discriminator(arch.disc_widths, arch.kernel)

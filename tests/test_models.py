@@ -208,11 +208,15 @@ def test_the_noise_map_steers_the_output(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_weights_without_the_noise_input_widen_with_no_effect(name: str, tmp_path) -> None:
+def test_weights_without_the_noise_input_widen_with_no_effect(name: str, tmp_path, monkeypatch) -> None:
     """load_widened: a network saved before the noise-map input (its input convolutions one channel
-    narrower) initialises the new one exactly; the map then changes nothing until training moves it."""
-    from safetensors.torch import save_file
+    narrower) initialises the new one exactly; the map then changes nothing until training moves it.
+    load_weights falls back to the same widening, reading the file once."""
+    import json
 
+    from safetensors.torch import load_file, save_file
+
+    import deblurnet.checkpoint as checkpoint
     from deblurnet.checkpoint import load_widened
 
     options = {**SMALL, "residual_gain": 1.0, "full_res_width": 0}  # the shipped weights' layout
@@ -236,3 +240,10 @@ def test_weights_without_the_noise_input_widen_with_no_effect(name: str, tmp_pat
         a = sharp_of(fresh(short, long, noise))
         b = sharp_of(fresh(short, long, torch.zeros_like(noise)))
     torch.testing.assert_close(a, b)
+
+    (tmp_path / "old.json").write_text(json.dumps({"model": model.config}))
+    reads = []
+    monkeypatch.setattr(checkpoint, "load_file", lambda path: reads.append(path) or load_file(path))
+    loaded = checkpoint.load_weights(tmp_path / "old.safetensors")
+    assert len(reads) == 1
+    assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in loaded.state_dict().items())

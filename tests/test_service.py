@@ -19,9 +19,6 @@ import re
 import signal
 import sqlite3
 import stat
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +41,7 @@ from burstcap.fuse import FuseOptions
 from burstcap.service import BackgroundServer, ServiceConfig, ShootParams, create_app
 from burstcap.service.runner import CapturedPair, CaptureFn, ProcessFn, ProgressFn
 from burstcap.service.steps import fuse_step, shoot_pairs
+from servers import first_page, script_server, serve_command
 
 pytestmark = [pytest.mark.camera, pytest.mark.timeout(90)]
 
@@ -471,20 +469,12 @@ CRASHING_SERVER = """
 def test_job_running_when_the_server_died_is_marked_failed(tmp_path: Path) -> None:
     """The server process is killed (SIGKILL) mid-capture; the next start marks the job failed."""
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CRASHING_SERVER), str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if not url else url
-        headers = {"Authorization": f"Bearer {(out / 'service-token').read_text().strip()}"}
+    with script_server(CRASHING_SERVER, out) as (url, headers):
         job_id = httpx.post(f"{url}/api/shoot", json={}, headers=headers).json()["id"]
         deadline = time.monotonic() + 20
         while httpx.get(f"{url}/api/jobs/{job_id}", headers=headers).json()["stage"] != "exposing":
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
     with running_service(out) as svc, svc.client() as client:
         job = client.get(f"/api/jobs/{job_id}").json()
         assert job["state"] == "failed" and "server stopped" in job["error"]
@@ -496,9 +486,7 @@ def test_job_running_when_the_server_died_is_marked_failed(tmp_path: Path) -> No
 def test_serve_command_prints_token_url_and_qr_and_serves(tmp_path: Path,
                                                           virtual_camera: Path) -> None:
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "burstcap.cli", "serve", "--port", "0",
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = serve_command(out)
     try:
         lines = [proc.stdout.readline() for _ in range(2)]
         assert lines[0].startswith("burstcap: serving") and "http://127.0.0.1:" in lines[0]
@@ -507,14 +495,7 @@ def test_serve_command_prints_token_url_and_qr_and_serves(tmp_path: Path,
         assert url.startswith("http://127.0.0.1:") and url.endswith(f"/#token={token}")
         assert "█" in proc.stdout.readline() + proc.stdout.readline()  # the QR code
         base = url.split("/#")[0]
-        deadline = time.monotonic() + 20
-        while True:  # uvicorn starts after the banner
-            try:
-                page = httpx.get(base + "/")
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        page = first_page(base)
         assert page.status_code == 200 and "shutter" in page.text
         camera = httpx.get(base + "/api/camera", headers={"Authorization": f"Bearer {token}"})
         assert camera.json()["model"] == "Nikon DSC D750"

@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from burstcap.camera.scripted import CameraScript, ScriptedBackend
 from burstcap.errors import BurstcapError
 from burstcap.service import ServiceConfig, create_app
 from burstcap.service.steps import shoot_pairs
+from servers import first_page, script_server, serve_command
 from test_service import running_service, tiny_fuse, virtual_camera  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.camera
@@ -186,21 +186,13 @@ def test_pairs_shot_before_a_kill_9_are_kept_and_can_be_fused(tmp_path: Path) ->
     are still recorded, the half-built session folder is gone; POST /retry fuses them, and the job
     folder pairs up for `burstcap process` too."""
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HANGING_SERVER), str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if not url else url
-        headers = {"Authorization": f"Bearer {(out / 'service-token').read_text().strip()}"}
+    with script_server(HANGING_SERVER, out) as (url, headers):
         job_id = httpx.post(f"{url}/api/shoot", json={"ratio": 8, "count": 3},
                             headers=headers).json()["id"]
         deadline = time.monotonic() + 30
         while httpx.get(f"{url}/api/jobs/{job_id}", headers=headers).json()["stage"] != "exposing pair 3":
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
     assert list((out / "jobs" / job_id).glob(".*.partial"))  # what the kill left
     with running_service(out) as svc, svc.client() as client:
         job = client.get(f"/api/jobs/{job_id}").json()
@@ -259,9 +251,7 @@ def test_the_token_is_in_no_response_and_no_log_line(tmp_path: Path, virtual_cam
     with wrong and malformed input, the token even in the path), stop; no response body or header
     and no log line holds the token (only the start-up line meant for the phone does)."""
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "burstcap.cli", "serve", "--port", "0", "--out",
-                             str(out), "--access-log", "--no-qr"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = serve_command(out, "--access-log", "--no-qr")
     responses: list[httpx.Response] = []
     try:
         banner = [proc.stdout.readline() for _ in range(2)]
@@ -269,13 +259,7 @@ def test_the_token_is_in_no_response_and_no_log_line(tmp_path: Path, virtual_cam
         base = banner[1].split(": ", 1)[1].strip().split("/#")[0]
         header = {"Authorization": f"Bearer {token}"}
         deadline = time.monotonic() + 20
-        while True:
-            try:
-                responses.append(httpx.get(base + "/"))
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        responses.append(first_page(base))
         job = httpx.post(base + "/api/shoot", json={"ratio": 8}, headers=header).json()
         responses.append(httpx.get(f"{base}/api/jobs/{job['id']}", headers=header))
         while responses[-1].json()["state"] not in ("done", "failed"):

@@ -120,8 +120,10 @@ def fuse_part(runs: int, device: str, big: tuple[int, int]) -> None:
 
 def train_part(steps: int, device: str, presets: list[str]) -> None:
     from deblurnet.config import TrainConfig
+    from deblurnet.distributed import DistInfo
     from deblurnet.models import list_models
-    from deblurnet.train import DistInfo, build_state, train_step
+    from deblurnet.train import train_step
+    from deblurnet.train_state import build_state
 
     for name in list_models():
         for preset in presets:

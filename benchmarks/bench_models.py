@@ -20,8 +20,10 @@ from collections.abc import Callable
 import torch
 
 from deblurnet.config import TrainConfig
+from deblurnet.distributed import DistInfo
 from deblurnet.models import create_model, list_models
-from deblurnet.train import DistInfo, build_state, train_step
+from deblurnet.train import train_step
+from deblurnet.train_state import build_state
 
 
 def best_time(fn: Callable[[], object], repeat: int) -> float:

@@ -19,8 +19,11 @@ from deblurnet import DeblurnetError
 from deblurnet.checkpoint import load_checkpoint, load_weights, read_card, save_weights
 from deblurnet.cli import main
 from deblurnet.config import TrainConfig, load_toml, override
+from deblurnet.distributed import DistInfo, unwrap
 from deblurnet.models import create_model, list_models
-from deblurnet.train import DistInfo, build_state, crop_augment, learning_rate, train_step, unwrap
+from deblurnet.train import learning_rate, train_step
+from deblurnet.train_data import crop_augment
+from deblurnet.train_state import build_state
 
 SMALL = {"widths": [8, 16, 16], "disc_widths": [8, 16], "dropout": 0.0}
 
@@ -229,7 +232,7 @@ def test_cli_train_checkpoint_resume_and_export(tmp_path: Path, capsys: pytest.C
     assert load_weights(export).config["widths"] == [8, 16, 16]
 
     # resuming restores the weights and optimiser exactly: a fresh state loaded from step 5 equals it
-    from deblurnet.train import restore_state
+    from deblurnet.train_state import restore_state
     cfg = load_toml(toml)
     state = build_state(cfg, torch.device("cpu"), DistInfo())
     restore_state(state, run)
@@ -368,7 +371,7 @@ def test_configs_stored_before_newer_fields_rebuild_the_old_network(tmp_path: Pa
 def test_batch_norm_recalibration_makes_eval_mode_match_batch_statistics() -> None:
     """After recalibrating on one batch (repeated), eval mode reproduces the output computed with that
     batch's own statistics; the weights do not change."""
-    from deblurnet.train import recalibrate_batch_norm
+    from deblurnet.validation import recalibrate_batch_norm
 
     torch.manual_seed(0)
     model = create_model("deblur-rnn", **SMALL)

@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from deblurnet.config import TrainConfig
-from deblurnet.train import DistInfo, build_state, train_step
+from deblurnet.distributed import DistInfo
+from deblurnet.train import train_step
+from deblurnet.train_state import build_state
 from test_train import SMALL, fixed_batch
 
 STEPS = 15

@@ -1,4 +1,6 @@
-"""Evaluation of fusion methods on a triplet folder: PSNR / SSIM per image and mean, seconds per pair.
+"""Scoring fusion methods on a triplet folder (``score_folder``, the ``deblurnet evaluate`` command):
+PSNR / SSIM per image and mean, seconds per pair. (Validation during training is
+:func:`deblurnet.train.evaluate`.)
 
 Metrics: scikit-image `peak_signal_noise_ratio` and `structural_similarity` (7x7 uniform window,
 `channel_axis=2`) on sRGB values 0..255 over the full image, the method's output clipped to [0, 1]
@@ -132,9 +134,9 @@ BASELINE_VERSION = "baselines-2"
 """Fingerprint of the baseline implementations: bump it when they change."""
 
 
-def evaluate(root: Path, networks: dict[str, Method] | None = None, previous: Report | None = None,
-             on_update: Callable[[Report], None] | None = None, progress: bool = True,
-             fingerprints: dict[str, str] | None = None) -> Report:
+def score_folder(root: Path, networks: dict[str, Method] | None = None, previous: Report | None = None,
+                 on_update: Callable[[Report], None] | None = None, progress: bool = True,
+                 fingerprints: dict[str, str] | None = None) -> Report:
     """Score `networks` (name -> Method) and all `BASELINES` on the triplet folder `root`.
 
     previous: an earlier report; its per-image scores are reused (resume) for methods whose fingerprint

@@ -13,7 +13,7 @@ import torch
 from deblurnet import baselines as B
 from deblurnet.cli import main
 from deblurnet.data import write_triplet
-from deblurnet.evaluate import Report, evaluate, psnr_ssim
+from deblurnet.evaluate import Report, psnr_ssim, score_folder
 from deblurnet.synth import Triplet
 
 
@@ -93,7 +93,7 @@ def test_noise_estimate_and_denoiser() -> None:
     assert psnr_ssim(B.denoise_nlm(noisy), sharp)[0] > psnr_ssim(noisy, sharp)[0] + 3
 
 
-def test_evaluate_scores_baselines_and_an_injected_network(triplet_dir: Path) -> None:
+def test_score_folder_scores_baselines_and_an_injected_network(triplet_dir: Path) -> None:
     calls: list[tuple[int, ...]] = []
 
     def oracle_ish(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -101,8 +101,8 @@ def test_evaluate_scores_baselines_and_an_injected_network(triplet_dir: Path) ->
         assert noise.shape == (96, 96, 1) and np.allclose(noise, 0.08, atol=1e-4)  # the stored map
         return cv2.GaussianBlur(short, (5, 5), 1.0)
 
-    report = evaluate(triplet_dir, {"blurred-short": oracle_ish}, progress=False,
-                      fingerprints={"blurred-short": "v1"})
+    report = score_folder(triplet_dir, {"blurred-short": oracle_ish}, progress=False,
+                          fingerprints={"blurred-short": "v1"})
     assert list(report.results) == ["blurred-short", "long", "short", "short-denoised", "pair-classical"]
     assert len(calls) == 3 and calls[0] == (96, 96, 3)
     r = report.results
@@ -117,11 +117,11 @@ def test_evaluate_scores_baselines_and_an_injected_network(triplet_dir: Path) ->
     assert report.to_dict()["methods"]["short"]["worse_than_best_input"] == 1.0
 
     # Resume: everything is reused, nothing runs again; a changed fingerprint runs again.
-    again = evaluate(triplet_dir, {"blurred-short": oracle_ish}, previous=Report.from_dict(report.to_dict()),
-                     progress=False, fingerprints={"blurred-short": "v1"})
+    again = score_folder(triplet_dir, {"blurred-short": oracle_ish},
+                         previous=Report.from_dict(report.to_dict()), progress=False, fingerprints={"blurred-short": "v1"})
     assert len(calls) == 3 and again.to_dict() == report.to_dict()
-    evaluate(triplet_dir, {"blurred-short": oracle_ish}, previous=report, progress=False,
-             fingerprints={"blurred-short": "v2"})
+    score_folder(triplet_dir, {"blurred-short": oracle_ish}, previous=report, progress=False,
+                 fingerprints={"blurred-short": "v2"})
     assert len(calls) == 6
 
 
@@ -172,7 +172,7 @@ def test_results_table_puts_networks_first_and_names_the_best_baseline(triplet_d
     def short_median(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
         return cv2.medianBlur((short * 255).astype(np.uint8), 3).astype(np.float32) / 255
 
-    report = evaluate(triplet_dir, {"deblur-rnn": short_median}, progress=False).to_dict()
+    report = score_folder(triplet_dir, {"deblur-rnn": short_median}, progress=False).to_dict()
     text = table({"setA": report, "setB": report})
     lines = text.splitlines()
     assert lines[0].count("setA") == 4 and lines[0].count("setB") == 4

@@ -6,7 +6,7 @@ Example (another program driving burstcap without the CLI)::
     from burstcap.shoot import ShootRequest
 
     pipe = Pipeline(PipelineConfig(out_root=Path("shots"), backend="gphoto2"),
-                    progress=lambda p: print(p.stage, f"{p.fraction:.0%}", p.message))
+                    progress=lambda event: print(event.stage, f"{event.fraction:.0%}", event.message))
     for result in pipe.run(ShootRequest(ratio=1/8, long_exposure_s=1/15), count=3):
         print(result.session.folder, result.fused)
 
@@ -23,7 +23,7 @@ from typing import Any
 from burstcap.camera.backend import CameraBackend
 from burstcap.camera.registry import DEFAULT_BACKEND, create_backend
 from burstcap.process import Pair, ProcessOptions, fuse_one, sidecar_ratio
-from burstcap.shoot import Progress, ProgressCallback, ShootRequest, ShotSession, shoot_pair
+from burstcap.shoot import ShootEvent, ShootEventFn, ShootRequest, ShotSession, shoot_pair
 
 FUSED_STEM = "fused"
 
@@ -50,15 +50,16 @@ class PipelineResult:
 
 
 class Pipeline:
-    """Shoot (through a camera backend), develop and fuse; reports :class:`Progress` to a callback.
+    """Shoot (through a camera backend), develop and fuse; reports each :class:`ShootEvent` to the
+    ``progress`` callback (stages 'shoot:<shoot_pair's stage>' and 'fuse').
 
     ``backend``: an unopened backend object to use instead of looking up ``config.backend``.
     """
 
-    def __init__(self, config: PipelineConfig | None = None, progress: ProgressCallback | None = None,
+    def __init__(self, config: PipelineConfig | None = None, progress: ShootEventFn | None = None,
                  backend: CameraBackend | None = None) -> None:
         self.config = config or PipelineConfig()
-        self.progress = progress or (lambda p: None)
+        self.progress: ShootEventFn = progress or (lambda event: None)
         self._backend = backend
         self._model: Any = None
 
@@ -93,11 +94,11 @@ class Pipeline:
         from burstcap.shoot import read_sidecar
 
         out = session.folder / f"{FUSED_STEM}{self.config.process.output_ext}"
-        self.progress(Progress("fuse", 0.0, f"fusing {session.folder.name}"))
+        self.progress(ShootEvent("fuse", 0.0, f"fusing {session.folder.name}"))
         pair = Pair(session.folder, session.short, session.long,
                     sidecar_ratio(read_sidecar(session.folder)), "session")
         fuse_one(pair, out, self.load_model(), self.config.process)
-        self.progress(Progress("fuse", 1.0, str(out)))
+        self.progress(ShootEvent("fuse", 1.0, str(out)))
         return out
 
     def run(self, request: ShootRequest, count: int = 1) -> list[PipelineResult]:
@@ -105,10 +106,10 @@ class Pipeline:
         sessions = self.shoot(request, count)
         return [PipelineResult(s, self.fuse(s) if self.config.fuse else None) for s in sessions]
 
-    def _scaled(self, index: int, count: int, start: float, end: float, prefix: str) -> ProgressCallback:
+    def _scaled(self, index: int, count: int, start: float, end: float, prefix: str) -> ShootEventFn:
         span = (end - start) / count
 
-        def report(p: Progress) -> None:
-            self.progress(Progress(f"{prefix}:{p.stage}", start + span * (index + p.fraction),
-                                   f"pair {index + 1}/{count}: {p.message}"))
+        def report(event: ShootEvent) -> None:
+            self.progress(ShootEvent(f"{prefix}:{event.stage}", start + span * (index + event.fraction),
+                                     f"pair {index + 1}/{count}: {event.message}"))
         return report

@@ -46,15 +46,17 @@ FORMAT_WIDGETS = ("imageformat", "imagequality")
 
 
 @dataclass(frozen=True)
-class Progress:
-    """One progress report: ``stage`` ('plan', 'capture-short', ...), ``fraction`` done in [0, 1]."""
+class ShootEvent:
+    """One step of a shoot (and of :class:`burstcap.pipeline.Pipeline`'s shoot and fuse): ``stage``
+    ('plan', 'capture-short', ...), ``fraction`` done in [0, 1], a message for people."""
 
     stage: str
     fraction: float
     message: str = ""
 
 
-ProgressCallback = Callable[[Progress], None]
+ShootEventFn = Callable[[ShootEvent], None]
+"""The ``progress`` callback of :func:`shoot_pair` and the Pipeline: gets every :class:`ShootEvent`."""
 
 
 @dataclass(frozen=True)
@@ -271,26 +273,26 @@ def _unique_folder(out_root: Path, stamp: str) -> Path:
 
 
 def shoot_pair(backend: CameraBackend, request: ShootRequest, out_root: Path,
-               progress: ProgressCallback | None = None) -> ShotSession:
+               progress: ShootEventFn | None = None) -> ShotSession:
     """Shoot short then long on an *open* backend, download both into a new session folder.
 
     Raises ``BurstcapError`` (``CameraError`` and subclasses) with a message naming what failed; on
     any failure no session folder is left behind.
     """
-    report = progress or (lambda p: None)
+    report = progress or (lambda event: None)
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     info = backend.info()
-    report(Progress("plan", 0.0, f"reading the configuration of {info.model}"))
+    report(ShootEvent("plan", 0.0, f"reading the configuration of {info.model}"))
     widgets = backend.widgets()
     plan = plan_exposures(widgets, request, info.model)
     prepared = prepare_camera(backend, widgets, request.retry)
-    report(Progress("capture-short", 0.1, f"short {plan.short_shutter}"
-                    + (f" ISO {plan.short_iso}" if plan.short_iso else "")))
+    report(ShootEvent("capture-short", 0.1, f"short {plan.short_shutter}"
+                      + (f" ISO {plan.short_iso}" if plan.short_iso else "")))
     short = _capture(backend, plan, "short", request,
                      check=lambda back: _check_ratio(info.model, request, back, plan.long_shutter))
-    report(Progress("capture-long", 0.3, f"long {plan.long_shutter}"
-                    + (f" ISO {plan.long_iso}" if plan.long_iso else "")))
+    report(ShootEvent("capture-long", 0.3, f"long {plan.long_shutter}"
+                      + (f" ISO {plan.long_iso}" if plan.long_iso else "")))
     long = _capture(backend, plan, "long", request,
                     check=lambda back: _check_ratio(info.model, request, short.shutter, back))
     gap = long.t_start - short.t_end
@@ -302,7 +304,7 @@ def shoot_pair(backend: CameraBackend, request: ShootRequest, out_root: Path,
         downloaded: dict[str, list[Path]] = {"short": [], "long": []}
         all_files = [("short", f) for f in short.files] + [("long", f) for f in long.files]
         for i, (which, cam_file) in enumerate(all_files):
-            report(Progress("download", 0.5 + 0.45 * i / len(all_files), f"{which}: {cam_file.name}"))
+            report(ShootEvent("download", 0.5 + 0.45 * i / len(all_files), f"{which}: {cam_file.name}"))
             dest = tmp / f"{which}_{cam_file.name}"
             retry_busy(lambda: backend.download(cam_file, dest), request.retry, f"download {cam_file.name}")
             downloaded[which].append(dest)
@@ -318,7 +320,7 @@ def shoot_pair(backend: CameraBackend, request: ShootRequest, out_root: Path,
         if full is not None and full is not exc:
             raise full from exc
         raise
-    report(Progress("done", 1.0, f"session {final}"))
+    report(ShootEvent("done", 1.0, f"session {final}"))
     return ShotSession(
         folder=final, short=final / main_file(downloaded["short"]).name,
         long=final / main_file(downloaded["long"]).name,
@@ -365,6 +367,6 @@ def read_sidecar(folder: Path) -> dict:
 
 
 __all__ = [
-    "CaptureRecord", "ExposurePlan", "Progress", "ProgressCallback", "RetryPolicy", "SIDECAR_NAME",
+    "CaptureRecord", "ExposurePlan", "RetryPolicy", "SIDECAR_NAME", "ShootEvent", "ShootEventFn",
     "ShootRequest", "ShotSession", "plan_exposures", "read_sidecar", "retry_busy", "shoot_pair",
 ]

@@ -26,7 +26,7 @@ from burstcap.camera.scripted import CameraScript, ScriptedBackend
 from burstcap.fuse import FuseOptions
 from burstcap.pipeline import Pipeline, PipelineConfig
 from burstcap.process import ProcessOptions
-from burstcap.shoot import Progress, ShootRequest
+from burstcap.shoot import ShootEvent, ShootRequest
 from deblurnet.checkpoint import save_weights
 from deblurnet.models import create_model
 from isp.dng import write_dng
@@ -51,7 +51,7 @@ def test_pipeline_shoots_and_fuses_with_progress(tmp_path: Path) -> None:
                            tmp_path / "w.safetensors")
     script = CameraScript(captures=[[("IMG_1.DNG", dng_bytes(tmp_path, "s.dng", 0.06, 1 / 125))],
                                     [("IMG_2.DNG", dng_bytes(tmp_path, "l.dng", 0.5, 1 / 15))]])
-    seen: list[Progress] = []
+    seen: list[ShootEvent] = []
     config = PipelineConfig(out_root=tmp_path / "sessions",
                             process=ProcessOptions(fuse=FuseOptions(weights=weights, device="cpu")))
     pipeline = Pipeline(config, progress=seen.append, backend=ScriptedBackend(script=script))

@@ -15,7 +15,7 @@ from burstcap.camera.backend import CameraBusyError, CameraDisconnectedError, St
 from burstcap.camera.scripted import CameraScript, ScriptedBackend
 from burstcap.camera.settings import is_raw_format, parse_iso, parse_shutter
 from burstcap.errors import BurstcapError
-from burstcap.shoot import Progress, RetryPolicy, ShootRequest, plan_exposures, shoot_pair
+from burstcap.shoot import RetryPolicy, ShootEvent, ShootRequest, plan_exposures, shoot_pair
 
 pytestmark = pytest.mark.timeout(30)
 FAST_RETRY = RetryPolicy(attempts=5, first_delay_s=0.001, max_delay_s=0.004)
@@ -128,7 +128,7 @@ def test_disconnect_mid_download_leaves_nothing_half_written(tmp_path: Path) -> 
 
 
 def test_storage_full_and_progress(tmp_path: Path) -> None:
-    seen: list[Progress] = []
+    seen: list[ShootEvent] = []
     camera = ScriptedBackend(script=CameraScript(captures=pair()[:1]))
     with camera, pytest.raises(StorageFullError, match="card full"):
         shoot_pair(camera, ShootRequest(long_exposure_s=1 / 15), tmp_path, progress=seen.append)

@@ -10,7 +10,7 @@ from pathlib import Path
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names
 from burstcap.commands.options import add_config_argument, add_model_arguments, fuse_options_from_args
 from burstcap.errors import BurstcapError
-from burstcap.shoot import Progress, ShootRequest, parse_shutter
+from burstcap.shoot import ShootEvent, ShootRequest, parse_shutter
 
 EPILOG = """\
 examples:
@@ -84,9 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _print_progress(p: Progress) -> None:
-    if p.message:
-        print(f"[{p.fraction:4.0%}] {p.stage}: {p.message}", file=sys.stderr)
+def _print_progress(event: ShootEvent) -> None:
+    if event.message:
+        print(f"[{event.fraction:4.0%}] {event.stage}: {event.message}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from burstcap.errors import BurstcapError
 from burstcap.service.auth import REDACT_TOKEN, TokenCheck, load_or_create_token
 from burstcap.service.config import ServiceConfig
 from burstcap.service.docs import add_offline_docs
-from burstcap.service.models import (CameraView, ErrorView, JobList, JobView, ShootRequest,
+from burstcap.service.models import (CameraView, ErrorView, JobList, JobView, ShootBody,
                                      ValidationErrorView)
 from burstcap.service.runner import (CaptureBusyError, CaptureFn, JobRunner, NothingToRetryError,
                                      ProcessFn, ShootParams)
@@ -170,7 +170,7 @@ def create_app(config: ServiceConfig, open_camera: Callable[[], CameraBackend],
     @app.post("/api/shoot", status_code=status.HTTP_202_ACCEPTED, response_model=JobView,
               dependencies=api, responses={**errors, 409: {"model": ErrorView},
                                            507: {"model": ErrorView}}, tags=["jobs"])
-    def shoot(body: ShootRequest) -> JobView:
+    def shoot(body: ShootBody) -> JobView:
         """Start a capture of ``count`` pairs; processing follows in the background.
         409 while another capture runs; 507 when the output folder is (nearly) full."""
         try:

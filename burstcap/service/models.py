@@ -13,8 +13,8 @@ from burstcap.service.store import Job, JobState
 MAX_COUNT = 10
 
 
-class ShootRequest(BaseModel):
-    """Body of ``POST /api/shoot``."""
+class ShootBody(BaseModel):
+    """JSON body of ``POST /api/shoot`` (the camera-side request is :class:`burstcap.shoot.ShootRequest`)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -12,7 +12,7 @@ from burstcap.camera.backend import CameraBackend
 from burstcap.fuse import FuseOptions, fuse_pair, fusion_model
 from burstcap.service.runner import CapturedPair, ProcessFn, ProgressFn, ShootParams
 from burstcap.process import sidecar_ratio
-from burstcap.shoot import SIDECAR_NAME, Progress, ShootRequest, read_sidecar, shoot_pair
+from burstcap.shoot import SIDECAR_NAME, ShootEvent, ShootRequest, read_sidecar, shoot_pair
 
 
 def shoot_pairs(camera: CameraBackend, params: ShootParams, job_dir: Path,
@@ -25,9 +25,9 @@ def shoot_pairs(camera: CameraBackend, params: ShootParams, job_dir: Path,
     request = ShootRequest(ratio=1.0 / params.ratio, long_exposure_s=params.long_exposure_s,
                            iso_long=params.iso_long)
     for i in range(params.count):
-        def report(p: Progress, i: int = i) -> None:
-            progress((i + p.fraction) / params.count,
-                     f"pair {i + 1}/{params.count}: {p.message or p.stage}")
+        def report(event: ShootEvent, i: int = i) -> None:
+            progress((i + event.fraction) / params.count,
+                     f"pair {i + 1}/{params.count}: {event.message or event.stage}")
 
         session = shoot_pair(camera, request, job_dir, progress=report)
         yield CapturedPair(short=session.short, long=session.long)

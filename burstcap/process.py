@@ -106,8 +106,8 @@ class _Shot:
 
 
 def _read_metadata(path: Path) -> CaptureMetadata:
-    """CaptureMetadata of a file without decoding its pixels: its tags, completed for a RAW file by
-    what LibRaw parses from the header when the tags lack the capture time or exposure."""
+    """CaptureMetadata of a file without developing it: its tags, completed for a RAW file by what
+    LibRaw reads (:func:`isp.raw.read_raw_metadata`) when the tags lack the capture time or exposure."""
     meta = read_metadata(path)
     if is_raw(path) and (meta.timestamp is None or meta.exposure_time_s is None):
         try:

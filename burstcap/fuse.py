@@ -44,7 +44,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -58,17 +58,17 @@ from burstcap.report import shot_report, write_report
 from deblurnet.colour import colour_gains, match_colour
 from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
 from deblurnet.errors import DeblurnetError
+from hardware_profiles import ProfileError, load_profile
+from hardware_profiles.registry import GENERIC_NAME, profile_for
 from deblurnet.inference import (DEFAULT_OVERLAP, DEFAULT_TILE, Progress, auto_tile, check_threads,
                                  describe_device, fuse, load_model)
 from isp.color import srgb_decode, srgb_encode
 from isp.dng import write_linear_dng
 from isp.formats import OUTPUT_BITS
-from isp.io import write_image
+from isp.exposure import exposure_ratio
+from isp.io import LinearImage, read_linear, write_image
 from isp.limits import check_output_pixels
 from isp.metadata import CaptureMetadata
-
-if TYPE_CHECKING:
-    from isp.io import LinearImage
 
 log = logging.getLogger(__name__)
 
@@ -415,9 +415,6 @@ def short_noise(image: Any, warnings: list[str], profile: str | Path | None = No
     instead, with a warning; so does a RAW without ISO. sRGB input: estimated (its noise went through
     the camera's processing; a raw law does not describe it) unless ``profile`` is given.
     """
-    from hardware_profiles import ProfileError, load_profile
-    from hardware_profiles.registry import GENERIC_NAME, profile_for
-
     meta = image.metadata
     if profile is None and not image.is_raw:
         return ShortNoise(None)
@@ -467,8 +464,6 @@ def fuse_pair(short_path: str | Path, long_path: str | Path, out_path: str | Pat
     with a message naming the file on bad input. ``confidence``, ``sidecar_ratio``: see
     :func:`fuse_frames`.
     """
-    from isp.io import read_linear
-
     start = time.perf_counter()
     opts = (options or FuseOptions()).validate()
     short_path, long_path, out_path = Path(short_path), Path(long_path), Path(out_path)
@@ -520,8 +515,6 @@ def fuse_frames(short: Any, long: Any, out_path: Path, options: FuseOptions, mod
     already taken (e.g. reading) and when the work began, for the report. Returns the result and the
     arrays (for thumbnails).
     """
-    from isp.exposure import exposure_ratio
-
     start = time.perf_counter() if start is None else start
     steps = dict(steps or {})
     out_path = Path(out_path)

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from isp.atomic import atomic_write_bytes
+from isp.formats import WRITE_EXTENSIONS
 
 from burstcap.errors import BurstcapError
 
@@ -186,11 +188,9 @@ def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
     """Write a confidence map (H, W) in [0, 1] as an 8-bit grey image (white: the long frame used,
     black: the short frame alone), atomically; the format follows the extension (.png, .jpg, .tif).
     Returns the path."""
-    from isp.atomic import atomic_write_bytes
-
     path = Path(path)
     grey = np.clip(np.rint(np.asarray(confidence, np.float32) * 255.0), 0, 255).astype(np.uint8)
-    if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
+    if path.suffix.lower() not in WRITE_EXTENSIONS:
         raise BurstcapError(f"{path}: a confidence map is written as .png, .jpg or .tif")
     ok, data = cv2.imencode(path.suffix.lower(), grey)
     if not ok:

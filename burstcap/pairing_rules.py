@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from isp.io import read_linear
+
 Found = tuple[Path, Path, str]
 Skipped = tuple[Path, str]
 
@@ -101,8 +103,6 @@ def folder_pairs(folder: Path, extensions: Iterable[str]) -> tuple[list[Found], 
 
 def mean_brightness(path: Path) -> float:
     """Mean scene-linear brightness of an image or RAW file (read at half size)."""
-    from isp.io import read_linear
-
     return float(read_linear(path, half_size=True).rgb.mean())
 
 

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from isp.atomic import atomic_write_text
+
 from burstcap.align import Alignment
 
 REPORT_VERSION = 1
@@ -55,8 +57,6 @@ def shot_report(*, out_path: Path, short: Path, long: Path, size: tuple[int, int
 
 def write_report(out_path: Path, report: dict[str, Any]) -> Path:
     """Write ``report`` beside ``out_path`` (:func:`report_path`), atomically; returns its path."""
-    from isp.atomic import atomic_write_text
-
     return atomic_write_text(report_path(out_path), json.dumps(report, indent=2) + "\n")
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from isp.atomic import atomic_path
+from isp.formats import RAW_EXTENSIONS
 
 from hardware_profiles.errors import CalibrationError
 from hardware_profiles.photon_transfer import (
@@ -42,10 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RAW_SUFFIXES = frozenset({
-    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
-    ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
-})
 MIN_DARKS = 2
 MIN_LEVELS = 3
 #: Dark frames whose mean is above this fraction of white were not shot with the lens capped.
@@ -119,7 +116,7 @@ def find_raws(root: Path) -> list[Path]:
     """Every RAW file under ``root`` (recursive), sorted."""
     if not root.is_dir():
         raise CalibrationError(f"{root}: not a folder of calibration RAWs")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in RAW_SUFFIXES
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in RAW_EXTENSIONS
                    and not p.name.startswith("."))
     if not files:
         raise CalibrationError(f"{root}: no RAW files found; shoot dark frames (lens capped) and "

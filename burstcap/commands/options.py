@@ -25,7 +25,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     FuseOptions default, or the --config file's value)."""
     p.add_argument("--model", default=None, metavar="NAME",
                    help="fusion model: deblur-rnn (default), deblur-merger, or a plugin registered in "
-                        "the burstcap.models entry-point group")
+                        "the deblurnet.models entry-point group")
     p.add_argument("--weights", type=Path, default=None, metavar="FILE",
                    help="weights .safetensors (with its .json card beside it); default: the weights "
                         "shipped with the package")

@@ -10,7 +10,8 @@ from pathlib import Path
 from burstcap.camera.registry import DEFAULT_BACKEND, backend_names
 from burstcap.commands.options import add_config_argument, add_model_arguments, fuse_options_from_args
 from burstcap.errors import BurstcapError
-from burstcap.shoot import ShootEvent, ShootRequest, parse_shutter
+from burstcap.camera.settings import parse_shutter
+from burstcap.shoot import ShootEvent, ShootRequest
 
 EPILOG = """\
 examples:

@@ -15,10 +15,11 @@ import cv2
 import numpy as np
 from isp import color as isp_color
 from isp.atomic import atomic_write_bytes
+from isp.formats import SRGB_EXTENSIONS
 
 from deblurnet.errors import DeblurnetError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = tuple(sorted(SRGB_EXTENSIONS))  # training source photos (isp.formats)
 
 
 @dataclass

@@ -12,7 +12,8 @@ so the demo needs no download and no data folder). The pair is synthesised in sc
 Writes short.png and long.png (16-bit, with EXIF exposure times 1/400 s and 1/50 s, so
 ``burstcap fuse short.png long.png -o x.png`` finds the ratio in the metadata; short.png is nearly
 black, as a 1/8 exposure is), short_x8.png (the short frame times 8, at the long frame's brightness,
-as the comparison shows it), fused.png, sharp.png and comparison.jpg (short x 8 | long | fused,
+as the comparison shows it), fused.png (made from short.png and long.png by ``burstcap.fuse.fuse_frames``,
+the path every command takes, with its report beside it), sharp.png and comparison.jpg (short x 8 | long | fused,
 labelled with PSNR against the original).
 """
 
@@ -27,9 +28,10 @@ from torch import nn
 
 from burstcap.compare import comparison, write_jpeg
 from burstcap.errors import BurstcapError
-from burstcap.fuse import fuse_arrays, write_output
+from burstcap.fuse import FuseOptions, fuse_frames, write_output
 from deblurnet.inference import describe_device, load_model, shipped_weights, untrained_model
 from isp.color import srgb_decode, srgb_encode
+from isp.io import read_linear
 from isp.metadata import CaptureMetadata
 
 RATIO = 8.0
@@ -117,13 +119,15 @@ def run_demo(out: Path, model_name: str = "deblur-rnn", weights: Path | None = N
         print(f"burstcap: warning: no trained weights ({shipped_weights(model_name)} is missing): "
               f"using an UNTRAINED {model_name}; the fused image shows the pipeline, not the quality")
     print(f"fusing with {model_name} on {describe_device(next(model.parameters()).device)}")
-    fused = fuse_arrays(short, long, RATIO, model).rgb
-
     when = datetime(2024, 1, 1, 12, 0, 0)
     write_output(out / "short.png", short, CaptureMetadata("burstcap", "demo", 1 / 400, 1600, 2.8, when), 16)
     write_output(out / "long.png", long, CaptureMetadata("burstcap", "demo", 1 / 50, 1600, 2.8, when), 16)
+    # the files just written go through the one fuse path, as `burstcap fuse short.png long.png` would:
+    # the ratio comes from their EXIF exposure times
+    _, arrays = fuse_frames(read_linear(out / "short.png"), read_linear(out / "long.png"), out / "fused.png",
+                            FuseOptions(model=model_name, device=device, threads=threads), model)
+    fused = arrays.rgb
     write_output(out / f"short_x{RATIO:g}.png", short * np.float32(RATIO), None, 8)  # as the comparison shows it
-    write_output(out / "fused.png", fused, None, 8)
     write_output(out / "sharp.png", sharp, None, 8)
 
     reference = srgb_encode(sharp)

@@ -1,10 +1,13 @@
 """The pair -> fused image pipeline: read, exposure ratio, normalise, align, network, write.
 
-Steps of :func:`fuse_pair` (and of :func:`fuse_arrays`, which the capture and service code reuse):
+Steps of :func:`fuse_frames`, the one fuse path of every door (``fuse``, ``process``, ``shoot``, the
+``Pipeline`` API, the HTTP service and ``burstcap demo``; :func:`fuse_pair` reads two files, then calls
+it), with the model from :func:`fusion_model`, the one model cache:
 
 1. read both files with :func:`isp.io.read_linear` (RAW in any format LibRaw reads, or 8/16-bit sRGB);
 2. the exposure ratio long/short: ``FuseOptions.ratio``, else from the capture metadata, else estimated
-   from the images (:func:`isp.exposure.exposure_ratio`);
+   a session sidecar's ratio (``shoot``), else estimated from the images
+   (:func:`isp.exposure.exposure_ratio`);
 3. the short frame is multiplied by the ratio so both frames have the long frame's brightness, and by
    per-channel gains that give it the long frame's colour balance (:func:`deblurnet.colour.match_colour`:
    the long frame has the right colour; the short one may carry a cast);
@@ -509,11 +512,10 @@ def fuse_frames(short: Any, long: Any, out_path: Path, options: FuseOptions, mod
     The exposure ratio: ``options.ratio``, else ``sidecar_ratio`` (long/short from a shot's session
     sidecar: the camera's read-back settings), else the files' metadata, else the images. The short
     frame's noise law comes from :func:`short_noise`; the network, alignment, ghost guard and colour
-    match from ``options`` (:func:`fuse_arrays`). ``model`` None: load ``options.model``.
-    ``confidence``: also write the ghost guard's confidence map there (``model`` None: the shared
-    :func:`fusion_model`). ``steps``/``start``: timings
-    already taken (e.g. reading) and when the work began, for the report. Returns the result and the
-    arrays (for thumbnails).
+    match from ``options`` (:func:`fuse_arrays`). ``model`` None: the shared :func:`fusion_model` of
+    ``options``. ``confidence``: also write the ghost guard's confidence map there. ``steps``/``start``:
+    timings already taken (e.g. reading) and when the work began, for the report. Returns the result
+    and the arrays (for thumbnails).
     """
     start = time.perf_counter() if start is None else start
     steps = dict(steps or {})

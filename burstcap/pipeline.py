@@ -23,14 +23,14 @@ from typing import Any
 from burstcap.camera.backend import CameraBackend
 from burstcap.camera.registry import DEFAULT_BACKEND, create_backend
 from burstcap.process import Pair, ProcessOptions, fuse_one, sidecar_ratio
-from burstcap.shoot import ShootEvent, ShootEventFn, ShootRequest, ShotSession, shoot_pair
+from burstcap.shoot import ShootEvent, ShootEventFn, ShootRequest, ShotSession, read_sidecar, shoot_pair
 
 FUSED_STEM = "fused"
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Where sessions go, which camera backend, which model; overridable from the CLI or TOML."""
+    """Where sessions go, which camera backend, which model (``process.fuse``: the FuseOptions)."""
 
     out_root: Path = Path("burstcap-sessions")
     backend: str = DEFAULT_BACKEND
@@ -91,8 +91,6 @@ class Pipeline:
 
         The exposure ratio comes from the settings the camera read back (the sidecar).
         """
-        from burstcap.shoot import read_sidecar
-
         out = session.folder / f"{FUSED_STEM}{self.config.process.output_ext}"
         self.progress(ShootEvent("fuse", 0.0, f"fusing {session.folder.name}"))
         pair = Pair(session.folder, session.short, session.long,

@@ -9,8 +9,8 @@
    most ``window_s`` apart whose exposure (time x ISO / N^2) differs by at least ``min_ratio`` make
    a pair, the darker one the short frame. A JPEG beside a RAW of the same name is the RAW's
    companion and is not used. Every file not used gets a :class:`Skip` with the reason.
-2. **Fusing** (:func:`process_pairs`): each pair goes through the ``burstcap fuse`` pipeline
-   (:func:`burstcap.fuse.fuse_arrays`) and is written atomically to
+2. **Fusing** (:func:`process_pairs`): each pair goes through the one fuse path
+   (:func:`burstcap.fuse.fuse_frames`) and is written atomically to
    ``OUT/<relative folder>/<short stem>_fused<ext>``. Existing outputs are complete by construction,
    so they are skipped: an interrupted batch resumes where it stopped. A failing pair is recorded
    with its reason and the batch goes on. ``shard=(i, n)`` keeps every n-th pair (from i) of the

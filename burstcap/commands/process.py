@@ -131,11 +131,11 @@ def run(args: argparse.Namespace) -> int:
     todo = [p for p in shard(found.pairs, *options.shard)
             if not output_path(p, root, out_dir, options.output_ext).is_file()]
     if todo:  # load the network here to say where it runs
-        from deblurnet.inference import describe_device, load_model
+        from burstcap.fuse import fusion_model
+        from deblurnet.inference import describe_device
 
-        fuse = options.fuse
-        model = load_model(fuse.model, fuse.weights, fuse.device, threads=fuse.threads)
-        print(f"fusing with {fuse.model} on {describe_device(next(model.parameters()).device)}")
+        model = fusion_model(options.fuse)
+        print(f"fusing with {options.fuse.model} on {describe_device(next(model.parameters()).device)}")
     report = process_pairs(found.pairs, root, out_dir, options, model=model, on_pair=show,
                            progress_bar=not args.quiet)
     report.skipped = found.skipped

@@ -30,8 +30,7 @@ def parse_ratio(text: str) -> float:
     """'1/8', '8' or '0.125' -> 0.125, the short / long exposure time (argparse type). One convention
     in every interface (:func:`burstcap.fuse.parse_ratio`): a ratio written either way round means the
     same pair, the long exposure 8 times the short one."""
-    from burstcap.errors import BurstcapError
-    from burstcap.fuse import parse_ratio as long_over_short
+    from burstcap.fuse import parse_ratio as long_over_short  # torch: only when a ratio is given
 
     try:
         value = long_over_short(text)

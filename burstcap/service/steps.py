@@ -36,8 +36,10 @@ def shoot_pairs(camera: CameraBackend, params: ShootParams, job_dir: Path,
 def fuse_step(options: FuseOptions = FuseOptions(), out_format: str = "jpg",
               model: nn.Module | None = None) -> ProcessFn:
     """A processing step running :func:`burstcap.fuse.fuse_pair` with ``options``, writing
-    ``fused_NN.<out_format>``. ``model``: an already built network (default: load ``options.model``
-    at the first job and keep it for the next ones)."""
+    ``fused_NN.<out_format>``. ``model``: an already built network (default: the shared
+    :func:`burstcap.fuse.fusion_model` of ``options``). The step's ``ratio`` argument (what the user
+    asked for) is deliberately not used: the session sidecar holds what the camera actually shot
+    (settings snap to the camera's choices), and without a sidecar the files' metadata decide."""
     loaded: list[nn.Module] = [model] if model is not None else []
 
     def process(pair: CapturedPair, ratio: float, out_path: Path, progress: ProgressFn) -> Path:

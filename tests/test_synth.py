@@ -247,3 +247,38 @@ def test_real_sources_with_a_measured_profile(shared_data: Path) -> None:
         assert t.short.shape == t.long.shape == t.sharp.shape == (128, 128, 3)
         assert t.meta["protocol"] == protocol
     assert 1.0 <= t.ratio and t.meta["iso_short"] >= t.meta["iso_long"] > 0
+
+
+def test_mild_draws_are_normally_exposed_high_iso_frames() -> None:
+    """``mild_prob`` 1: the camera raises the ISO by the whole time ratio, so the short frame's raw
+    level equals the long one's (r = 1) and its noise is the ISO's alone; at 0 the short frame is
+    underexposed (r < 1) in most draws, and its ratio-scaled noise is stronger."""
+    from deblurnet.synth.camera import sample_noise_params
+
+    profile = load_profile("nikon-d850")
+    mild = [sample_noise_params(CameraParams(mild_prob=1.0), profile, np.random.default_rng(s)) for s in range(40)]
+    other = [sample_noise_params(CameraParams(mild_prob=0.0), profile, np.random.default_rng(s)) for s in range(40)]
+    assert all(d["level_ratio"] == pytest.approx(1.0) for d in mild)
+    assert np.median([d["level_ratio"] for d in other]) < 0.5
+
+    def scaled_read_variance(draw: dict) -> float:  # read variance of the ratio-scaled short frame
+        return float(np.mean(draw["b_short"])) / draw["level_ratio"] ** 2
+    assert np.median([scaled_read_variance(d) for d in mild]) < np.median([scaled_read_variance(d) for d in other])
+
+
+def test_soft_scene_softens_truth_and_both_frames() -> None:
+    """``optics_prob`` 1 blurs the scene before everything, truth included (a camera's full-size
+    frame); the same seed without it keeps the texture's pixel-level detail."""
+    rng = np.random.default_rng(3)
+    scene = (0.2 + 0.3 * rng.random((96, 96, 3))).astype(np.float32)
+
+    def detail(img: np.ndarray) -> float:
+        return float(np.abs(np.diff(img, axis=1)).mean())
+    params = dict(RAW_ONLY, profile="nikon-d850")
+    soft = camera_triplet(scene, scene.copy(), CameraParams(**params, optics_prob=1.0, optics_sigma=(1.0, 1.0)),
+                          load_profile("nikon-d850"), np.random.default_rng(5))
+    sharp = camera_triplet(scene, scene.copy(), CameraParams(**params, optics_prob=0.0),
+                           load_profile("nikon-d850"), np.random.default_rng(5))
+    assert soft.meta["optics_sigma"] == 1.0 and sharp.meta["optics_sigma"] == 0.0
+    assert detail(soft.sharp) < 0.5 * detail(sharp.sharp)
+    assert detail(soft.long) < detail(sharp.long)

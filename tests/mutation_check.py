@@ -127,6 +127,12 @@ BREAKAGES: tuple[Breakage, ...] = (
              "        noise = law_noise_map(short_n, *network_law(noise_law[0], noise_law[1], gain * ratio * short_colour))\n",
              "        noise = estimated_noise_map(short_n)\n",
              ("tests/test_noise_map.py",)),
+    Breakage("noise-map-doubled", "the one fuse path gives the network twice the estimated noise map "
+             "(every door alike; the known answers ignore the noise map)",
+             "burstcap/fuse.py",
+             "        noise = estimated_noise_map(short_n)\n",
+             "        noise = estimated_noise_map(short_n) * 2  # mutation\n",
+             ("tests/test_same_pixels.py", "tests/test_pixels.py")),
     Breakage("ghost-tilts-colour", "the colour gains are a plain ratio of sums (a ghost tilts the balance)",
              "deblurnet/colour.py",
              "    inliers = np.all(np.abs(log_ratio - centre) < OUTLIER_LOG, axis=1)\n",

@@ -10,7 +10,8 @@ Used by tests/test_pixels.py (and importable by subprocesses started with ``test
   ``standin-short`` returns its short input (the output must have the long frame's brightness),
   ``standin-long`` returns its long input (the output must line up with the short frame: alignment
   really warps), ``standin-ramp`` adds a left-to-right ramp to its short input (not symmetric under
-  flips, so a self-ensemble visibly averages it out).
+  flips, so a self-ensemble visibly averages it out), ``standin-mix`` mixes both inputs and the
+  noise map (tests/test_same_pixels.py: one pair through every door gives the same pixels).
 - :class:`ExposingVirtualCamera`: libgphoto2's virtual camera (the real gphoto2 backend and PTP code
   path) whose served file is, for each download, the frame of that capture: capture 1 (short) the
   short frame, capture 2 (long) the long one, each at its exposure time's brightness. The virtual
@@ -75,6 +76,29 @@ class RampNet(_StandIn):
         return short + ramp + self.anchor
 
 
+#: weights of :class:`MixNet`: short, long, noise map (network domain)
+MIX = (0.6, 0.4, 4.0)
+RECORD_ENV = "STANDIN_RECORD"
+"""Folder where :class:`MixNet` saves what it was given (``NNN.npz``: short, long, noise), when set."""
+
+
+class MixNet(_StandIn):
+    """0.6 short + 0.4 long + 4 noise map: its output depends on both inputs and on the noise map, so
+    a different ratio, alignment, colour match or noise map before the network changes the pixels.
+    With ``$STANDIN_RECORD`` set it saves its inputs there, in call order."""
+
+    def forward(self, short: torch.Tensor, long: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        folder = os.environ.get(RECORD_ENV)
+        if folder:
+            path = Path(folder)
+            path.mkdir(parents=True, exist_ok=True)
+            np.savez(path / f"{len(list(path.glob('*.npz'))):03d}.npz",
+                     **{k: v.detach().cpu().numpy() for k, v in
+                        (("short", short), ("long", long), ("noise", noise))})
+        w_short, w_long, w_noise = MIX
+        return w_short * short + w_long * long + w_noise * noise + self.anchor
+
+
 def short_net(preset: str = "compact") -> nn.Module:
     return ShortNet()
 
@@ -85,6 +109,10 @@ def long_net(preset: str = "compact") -> nn.Module:
 
 def ramp_net(preset: str = "compact") -> nn.Module:
     return RampNet()
+
+
+def mix_net(preset: str = "compact") -> nn.Module:
+    return MixNet()
 
 
 # ------------------------------------------------------------------------------------- known pairs
@@ -270,6 +298,7 @@ def plugin_site(root: Path) -> Path:
         standin-short = standins:short_net
         standin-long = standins:long_net
         standin-ramp = standins:ramp_net
+        standin-mix = standins:mix_net
 
         [burstcap.backends]
         vcam-exposing = standins:ExposingVirtualCamera

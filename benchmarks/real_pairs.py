@@ -4,10 +4,10 @@ the pictures of docs/real-pairs.md.
 For each pair: `short x ratio | long | fused` with the shipped DeblurRNN (docs/real-<name>.jpg), and
 one crop panel per pair, where residual noise shows: the hall's night sky and
 the wolf's wall, with their contrast stretched four times around the crop's mean (a plain x4 gain
-would clip the bright wall), as `short x ratio (non-local means) | previous weights (v1) | shipped weights`
-(docs/real-pairs-crops.jpg). v1 is the release before the noise-aware fine-tuning
-(data-cache/init/deblur-rnn-v1.safetensors, `make data-cache/init/deblur-rnn-v1.safetensors`); it is
-skipped when absent.
+would clip the bright wall), as `short x ratio (non-local means) | v1 | v2 | shipped weights`
+(docs/real-pairs-crops.jpg). v1 is the release before the noise-aware fine-tuning, v2 the noise-aware
+first stage (data-cache/init/deblur-rnn-v1|v2.safetensors, fetched from git history by `make results`);
+each is skipped when absent.
 
     python benchmarks/real_pairs.py [--data ../shared/data] [--out docs]
 """
@@ -27,7 +27,9 @@ from isp.color import srgb_decode, srgb_encode
 from isp.io import read_linear
 
 ROOT = Path(__file__).resolve().parents[1]
-V1 = ROOT / "data-cache" / "init" / "deblur-rnn-v1.safetensors"
+EARLIER = {"v1": ROOT / "data-cache" / "init" / "deblur-rnn-v1.safetensors",
+           "v2": ROOT / "data-cache" / "init" / "deblur-rnn-v2.safetensors"}
+"""Earlier releases shown beside the shipped weights when present (``make results`` fetches them)."""
 CROPS = {"hall": (slice(0, 240), slice(0, 240)), "wolf": (slice(120, 360), slice(0, 240))}
 """Regions (rows, columns) of the 800x800 frames: the hall's night sky, the wolf's plain wall."""
 BRIGHTEN = 4.0
@@ -39,13 +41,13 @@ def stretched(panel: np.ndarray) -> np.ndarray:
     return np.clip(mean + np.float32(BRIGHTEN) * (panel - mean), 0.0, 1.0)
 
 
-def fuse(name: str, data: Path, out: Path, weights: Path | None) -> tuple[np.ndarray, object]:
+def fuse(name: str, data: Path, out: Path, weights: Path | None, release: str = "") -> tuple[np.ndarray, object]:
     folder = data / "real_pairs" / name
-    target = out / f"{name}{'-v1' if weights else ''}.tif"
+    target = out / f"{name}{'-' + release if release else ''}.tif"
     result = fuse_pair(folder / "short.png", folder / "long.png", target, FuseOptions(weights=weights))
     for line in result.warnings:
         print(f"  warning: {line}")
-    print(f"{name}{' (v1)' if weights else ''}: ratio {result.ratio:.3g} ({result.ratio_source}), "
+    print(f"{name}{f' ({release})' if release else ''}: ratio {result.ratio:.3g} ({result.ratio_source}), "
           f"{result.alignment.method}, shift {result.alignment.shift_px:.1f} px, {result.seconds:.1f} s")
     return read_linear(target).rgb, result
 
@@ -69,9 +71,10 @@ def main() -> int:
         short_shown = srgb_encode(np.clip(short * np.float32(result.ratio * result.gain), 0, 1))
         denoised = srgb_decode(denoise_nlm(short_shown)) / np.float32(result.gain)
         panels = [("non-local means", stretched(linear_panel(denoised[rows_, cols], gain, 360)))]
-        if V1.is_file():
-            old, _ = fuse(name, args.data, args.work, V1)
-            panels.append(("v1 weights", stretched(linear_panel(old[rows_, cols], gain, 360))))
+        for release, path in EARLIER.items():
+            if path.is_file():
+                old, _ = fuse(name, args.data, args.work, path, release)
+                panels.append((f"{release} weights", stretched(linear_panel(old[rows_, cols], gain, 360))))
         panels.append(("shipped weights", stretched(linear_panel(fused[rows_, cols], gain, 360))))
         rows.append(comparison([(f"{name}, contrast x{BRIGHTEN:g}: {label}", p) for label, p in panels]))
     width = max(r.shape[1] for r in rows)

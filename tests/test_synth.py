@@ -282,3 +282,14 @@ def test_soft_scene_softens_truth_and_both_frames() -> None:
     assert soft.meta["optics_sigma"] == 1.0 and sharp.meta["optics_sigma"] == 0.0
     assert detail(soft.sharp) < 0.5 * detail(sharp.sharp)
     assert detail(soft.long) < detail(sharp.long)
+
+
+def test_black_in_camera_short_frame_takes_the_true_ratio() -> None:
+    """A scene so dark that the short JPEG is black in 8 bits: the image cannot give the ratio
+    (fusion would need --ratio), so the sample uses the true one instead of failing (it once stopped
+    a training run)."""
+    scene = np.full((64, 64, 3), 1e-4, np.float32)
+    params = CameraParams(processed_prob=1.0, exposure=(0.35, 0.35), time_ratio=(1 / 32, 1 / 32), mild_prob=0.0,
+                          highlight_prob=0.0, optics_prob=0.0)
+    t = camera_triplet(scene, scene.copy(), params, load_profile("nikon-d850"), np.random.default_rng(0))
+    assert t.meta["rendering"] == "processed" and np.isfinite(t.short).all() and t.ratio > 0

@@ -279,7 +279,7 @@ def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 
 def brightness_ratio(long: np.ndarray, short: np.ndarray) -> float:
     """long/short brightness ratio of two sRGB (H, W, 3) frames, estimated as ``burstcap fuse`` does
     for files without exposure metadata (:func:`isp.exposure.ratio_from_images`, falling back to the
-    global means)."""
+    global means); IspError when a frame is black."""
     long_lin, short_lin = srgb_decode(long), srgb_decode(short)
     try:
         return ratio_from_images(long_lin, short_lin)
@@ -339,7 +339,10 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
         in_camera_gain = r < params.dark_jpeg_min_ratio or rng.random() < 0.5
         long = render_in_camera(raw_long, look_long)
         short_jpeg = render_in_camera(raw_short, look_short, 1.0 / r if in_camera_gain else 1.0)
-        ratio = brightness_ratio(long, short_jpeg) * float(np.exp(rng.normal(0.0, params.ratio_error)))
+        try:
+            ratio = brightness_ratio(long, short_jpeg) * float(np.exp(rng.normal(0.0, params.ratio_error)))
+        except IspError:  # a black 8-bit frame: a user would give --ratio; so does this sample
+            ratio = 1.0 if in_camera_gain else 1.0 / r
         short, _ = match_colour(srgb_encode(srgb_decode(short_jpeg) * np.float32(ratio)), long)
         sharp = tone(sharp_lin * np.float32(k), look_long.gamma)
         noise_map = estimated_noise_map(short)

@@ -141,7 +141,9 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
 
     previous: an earlier report; its per-image scores are reused (resume) for methods whose fingerprint
     (`fingerprints[name]`, e.g. the weights file and its date; baselines: BASELINE_VERSION) is the same
-    and when it was made on the same folder; on_update: called with the report after every image.
+    and when it was made on the same folder; the rows of methods it holds that are not scored now are
+    kept as they are, in their order (so one file collects, e.g., an ensemble run beside the plain one);
+    on_update: called with the report after every image.
     """
     root = Path(root)
     names = list_triplets(root)
@@ -168,6 +170,10 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
             on_update(report)
     for result in report.results.values():  # folder order, whatever was resumed
         result.scores = {img: result.scores[img] for img in names if img in result.scores}
+    if same_folder:  # rows not scored now stay, in the earlier report's order
+        assert previous is not None
+        merged = {name: report.results.get(name, old) for name, old in previous.results.items()}
+        report.results = {**merged, **report.results}
     return report
 
 

@@ -123,6 +123,11 @@ def test_score_folder_scores_baselines_and_an_injected_network(triplet_dir: Path
     score_folder(triplet_dir, {"blurred-short": oracle_ish}, previous=report, progress=False,
                  fingerprints={"blurred-short": "v2"})
     assert len(calls) == 6
+    # Another network scored into the same file: the earlier rows stay, in their order, untouched.
+    other = score_folder(triplet_dir, {"long-copy": lambda s, lg, n: lg}, previous=report, progress=False,
+                         fingerprints={"long-copy": "a"})
+    assert list(other.results) == [*report.results, "long-copy"] and len(calls) == 6
+    assert other.results["blurred-short"].scores == report.results["blurred-short"].scores
 
 
 def test_evaluate_command_with_a_tiny_untrained_network(triplet_dir: Path, tmp_path: Path,

@@ -1,6 +1,6 @@
 """Scoring fusion methods on a triplet folder (``score_folder``, the ``deblurnet evaluate`` command):
 PSNR / SSIM per image and mean, seconds per pair. (Validation during training is
-:func:`deblurnet.train.evaluate`.)
+:func:`deblurnet.validation.evaluate`.)
 
 Metrics: scikit-image `peak_signal_noise_ratio` and `structural_similarity` (7x7 uniform window,
 `channel_axis=2`) on sRGB values 0..255 over the full image, the method's output clipped to [0, 1]
@@ -151,6 +151,9 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
     report = Report(dataset=str(root.resolve()))
     prints = {**{name: BASELINE_VERSION for name in BASELINES}, **(fingerprints or {})}
     same_folder = previous is not None and previous.dataset == report.dataset
+    if same_folder:  # rows not scored now stay, in the earlier report's order (saved by every on_update)
+        assert previous is not None
+        report.results = {name: old for name, old in previous.results.items() if name not in methods}
     for name in methods:
         old = previous.results.get(name) if same_folder else None
         reuse = old is not None and bool(prints.get(name)) and old.fingerprint == prints.get(name)
@@ -170,10 +173,11 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
             on_update(report)
     for result in report.results.values():  # folder order, whatever was resumed
         result.scores = {img: result.scores[img] for img in names if img in result.scores}
-    if same_folder:  # rows not scored now stay, in the earlier report's order
+    if same_folder:  # the earlier report's order, new methods after
         assert previous is not None
-        merged = {name: report.results.get(name, old) for name, old in previous.results.items()}
-        report.results = {**merged, **report.results}
+        order = [*[n for n in previous.results if n in report.results],
+                 *[n for n in report.results if n not in previous.results]]
+        report.results = {name: report.results[name] for name in order}
     return report
 
 

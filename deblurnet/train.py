@@ -183,7 +183,8 @@ def next_stop(cfg: TrainConfig, step: int, end: int) -> int:
 
 def train(cfg: TrainConfig) -> Path:
     """Train as configured; returns the run folder. Resumes from ``cfg.resume`` when given, else from
-    the newest checkpoint in ``cfg.out`` (same step, same epoch of the data stream); a new run starts
+    the newest checkpoint in ``cfg.out`` (same step; the data stream restarts at the start of
+    that step's epoch, so up to one epoch of samples is drawn again); a new run starts
     from ``cfg.init`` weights when given.
 
     Structure (torchvision's reference scripts: a loop calling ``train_one_epoch`` and ``evaluate``):

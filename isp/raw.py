@@ -169,6 +169,8 @@ def read_raw_metadata(path: str | Path) -> CaptureMetadata:
         except rawpy.LibRawError as exc:
             raise RawReadError(path, f"cannot read the raw file ({_libraw_message(exc, captured, path)}); "
                                      "truncated or corrupt?") from None
+        except (ValueError, OverflowError, OSError) as exc:  # a bogus field (e.g. a timestamp)
+            raise RawReadError(path, f"cannot read the raw file's metadata ({exc})") from None
 
 
 def read_thumbnail(path: str | Path) -> bytes | None:

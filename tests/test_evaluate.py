@@ -124,8 +124,10 @@ def test_score_folder_scores_baselines_and_an_injected_network(triplet_dir: Path
                  fingerprints={"blurred-short": "v2"})
     assert len(calls) == 6
     # Another network scored into the same file: the earlier rows stay, in their order, untouched.
+    saved: list[list[str]] = []
     other = score_folder(triplet_dir, {"long-copy": lambda s, lg, n: lg}, previous=report, progress=False,
-                         fingerprints={"long-copy": "a"})
+                         fingerprints={"long-copy": "a"}, on_update=lambda r: saved.append(list(r.results)))
+    assert saved and all("blurred-short" in names for names in saved)  # an interruption loses nothing
     assert list(other.results) == [*report.results, "long-copy"] and len(calls) == 6
     assert other.results["blurred-short"].scores == report.results["blurred-short"].scores
 

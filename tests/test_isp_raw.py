@@ -10,6 +10,7 @@ import pytest
 import rawpy
 
 from isp import IspError, RawReadError
+from isp.metadata import CaptureMetadata
 from isp.raw import read_raw, read_raw_metadata, read_thumbnail
 
 KDC = "raw/valid/RAW_KODAK_DC50.KDC"
@@ -130,9 +131,11 @@ def test_thumbnail_is_the_embedded_jpeg_or_none(shared_data: Path) -> None:
 
 
 def test_raw_metadata_of_truncated_files_is_a_raw_read_error(shared_data: Path) -> None:
-    for path in sorted((shared_data / "raw" / "truncated").iterdir()):
+    paths = sorted((shared_data / "raw" / "truncated").iterdir())
+    assert paths
+    for path in paths:  # metadata or a RawReadError naming the file; anything else fails the test
         try:
-            read_raw_metadata(path)
+            assert isinstance(read_raw_metadata(path), CaptureMetadata)
         except RawReadError as exc:
             assert str(path) in str(exc)
 

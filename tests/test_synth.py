@@ -292,4 +292,6 @@ def test_black_in_camera_short_frame_takes_the_true_ratio() -> None:
     params = CameraParams(processed_prob=1.0, exposure=(0.35, 0.35), time_ratio=(1 / 32, 1 / 32), mild_prob=0.0,
                           highlight_prob=0.0, optics_prob=0.0)
     t = camera_triplet(scene, scene.copy(), params, load_profile("nikon-d850"), np.random.default_rng(0))
-    assert t.meta["rendering"] == "processed" and np.isfinite(t.short).all() and t.ratio > 0
+    assert t.meta["rendering"] == "processed" and np.isfinite(t.short).all()
+    true_ratio = 1.0 if t.meta["in_camera_gain"] else 1.0 / (t.meta["time_ratio"] * t.meta["gain"])
+    assert t.ratio == pytest.approx(true_ratio, rel=1e-9)  # the fallback, not an estimate

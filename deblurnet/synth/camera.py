@@ -81,7 +81,7 @@ class CameraParams:
     highlight_prob: float = 0.3                     # probability of boosted highlights (they clip, bloom)
     highlight_gain: tuple[float, float] = (1.5, 4.0)  # gain of the brightest parts of the scene
     estimated_map_prob: float = 0.2                 # raw rendering: noise map estimated, not from the law
-    processed_prob: float = 0.5                     # probability of the in-camera (JPEG) rendering
+    processed_prob: float = 0.4                     # probability of the in-camera (JPEG) rendering
     jpeg_quality: tuple[int, int] = (60, 95)        # in-camera JPEG quality, uniform
     tone_gamma: tuple[float, float] = (0.8, 1.2)    # tone curve: linear ** gamma before sRGB encoding
     frame_colour: float = 0.2                       # std of the short frame's own log R/B balance
@@ -90,8 +90,8 @@ class CameraParams:
     luma_nr: tuple[float, float] = (0.0, 0.8)       # luma noise reduction: blend of a bilateral filter
     sharpen: tuple[float, float] = (0.0, 1.2)       # unsharp-mask amount on luma
     dark_jpeg_min_ratio: float = 1 / 16             # darker short JPEGs are brightened in camera instead
-    mild_prob: float = 0.3                          # short frame normally exposed at a high ISO (see below)
-    optics_prob: float = 0.5                        # probability of a soft scene (lens, full-size sensor)
+    mild_prob: float = 0.0                          # short frame normally exposed at a high ISO (see below)
+    optics_prob: float = 0.0                        # probability of a soft scene (lens, full-size sensor)
     optics_sigma: tuple[float, float] = (0.4, 1.2)  # its Gaussian blur, px, uniform
 
 

@@ -19,7 +19,7 @@ from isp.formats import SRGB_EXTENSIONS
 
 from deblurnet.errors import DeblurnetError
 
-IMAGE_SUFFIXES = tuple(sorted(SRGB_EXTENSIONS))  # training source photos (isp.formats)
+IMAGE_SUFFIXES = tuple(sorted(SRGB_EXTENSIONS | {".bmp"}))  # training source photos: isp.formats, and BMP
 
 
 @dataclass

@@ -10,6 +10,7 @@ The short frames of a triplet folder are ratio-scaled by definition, so no expos
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
 from deblurnet.baselines import BASELINES, Method
-from deblurnet.data import list_triplets, read_noise_map, read_triplet
+from deblurnet.data import KEYS, NOISE_DIR, list_triplets, read_noise_map, read_triplet
 from deblurnet.errors import DeblurnetError
 
 
@@ -59,6 +60,7 @@ class Report:
 
     dataset: str
     results: dict[str, MethodResult] = field(default_factory=dict)
+    contents: str = ""   # :func:`folder_contents` of the folder scored ("" in reports made before it)
 
     def worse_than_inputs(self, method: str) -> float:
         """Share of the images on which ``method``'s PSNR is below the better of the two inputs a user
@@ -76,7 +78,7 @@ class Report:
         """JSON-able: dataset, image count, per method the means, the share of images worse than the
         best input (:meth:`worse_than_inputs`) and per-image scores."""
         images = max((len(r.scores) for r in self.results.values()), default=0)
-        return {"dataset": self.dataset, "images": images, "methods": {
+        return {"dataset": self.dataset, "contents": self.contents, "images": images, "methods": {
             name: {"psnr": r.mean("psnr"), "ssim": r.mean("ssim"), "seconds_per_pair": r.mean("seconds"),
                    "worse_than_best_input": self.worse_than_inputs(name),
                    "fingerprint": r.fingerprint, "per_image": {img: asdict(s) for img, s in r.scores.items()}}
@@ -85,7 +87,7 @@ class Report:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
         """Inverse of `to_dict` (to resume an interrupted evaluation)."""
-        report = cls(dataset=str(data["dataset"]))
+        report = cls(dataset=str(data["dataset"]), contents=str(data.get("contents", "")))
         for name, entry in data.get("methods", {}).items():
             scores = {img: Score(**s) for img, s in entry["per_image"].items()}
             report.results[name] = MethodResult(name, scores, str(entry.get("fingerprint", "")))
@@ -134,6 +136,23 @@ BASELINE_VERSION = "baselines-2"
 """Fingerprint of the baseline implementations: bump it when they change."""
 
 
+def folder_contents(root: Path) -> str:
+    """An id of what a triplet folder holds: SHA-256 over its meta.json and the names and sizes of its
+    images. A folder rebuilt with other content gets another id, so :func:`score_folder` does not
+    reuse scores made on the old one."""
+    digest = hashlib.sha256()
+    root = Path(root)
+    meta = root / "meta.json"
+    if meta.is_file():
+        digest.update(meta.read_bytes())
+    for key in (*KEYS, NOISE_DIR):
+        folder = root / key
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                digest.update(f"{key}/{path.name}:{path.stat().st_size};".encode())
+    return digest.hexdigest()[:16]
+
+
 def score_folder(root: Path, networks: dict[str, Method] | None = None, previous: Report | None = None,
                  on_update: Callable[[Report], None] | None = None, progress: bool = True,
                  fingerprints: dict[str, str] | None = None) -> Report:
@@ -141,16 +160,17 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
 
     previous: an earlier report; its per-image scores are reused (resume) for methods whose fingerprint
     (`fingerprints[name]`, e.g. the weights file and its date; baselines: BASELINE_VERSION) is the same
-    and when it was made on the same folder; the rows of methods it holds that are not scored now are
+    and when it was made on the same folder holding the same files (:func:`folder_contents`); the rows of methods it holds that are not scored now are
     kept as they are, in their order (so one file collects, e.g., an ensemble run beside the plain one);
     on_update: called with the report after every image.
     """
     root = Path(root)
     names = list_triplets(root)
     methods: dict[str, Method] = {**(networks or {}), **BASELINES}
-    report = Report(dataset=str(root.resolve()))
+    report = Report(dataset=str(root.resolve()), contents=folder_contents(root))
     prints = {**{name: BASELINE_VERSION for name in BASELINES}, **(fingerprints or {})}
-    same_folder = previous is not None and previous.dataset == report.dataset
+    same_folder = (previous is not None and previous.dataset == report.dataset
+                   and previous.contents in ("", report.contents))  # "": a report from before the id
     if same_folder:  # rows not scored now stay, in the earlier report's order (saved by every on_update)
         assert previous is not None
         report.results = {name: old for name, old in previous.results.items() if name not in methods}

@@ -132,6 +132,33 @@ def test_score_folder_scores_baselines_and_an_injected_network(triplet_dir: Path
     assert other.results["blurred-short"].scores == report.results["blurred-short"].scores
 
 
+def test_a_rebuilt_folder_is_scored_again(triplet_dir: Path, tmp_path: Path) -> None:
+    """Scores made on a folder are not reused once the folder holds other files (same path); a report
+    from before the folder id ("" contents) is still reused."""
+    import shutil
+
+    from deblurnet.evaluate import folder_contents
+
+    root = tmp_path / "set"
+    shutil.copytree(triplet_dir, root)
+    calls: list[int] = []
+
+    def net(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return long
+    first = score_folder(root, {"net": net}, progress=False, fingerprints={"net": "a"})
+    assert first.contents == folder_contents(root) and len(calls) == 3
+    legacy = Report.from_dict({**first.to_dict(), "contents": ""})
+    score_folder(root, {"net": net}, previous=legacy, progress=False, fingerprints={"net": "a"})
+    assert len(calls) == 3  # reused
+    sharp = cv2.imread(str(root / "sharp" / "000.png"))
+    cv2.imwrite(str(root / "sharp" / "000.png"), np.ascontiguousarray(sharp[:, ::-1]))  # rebuilt: other content
+    if folder_contents(root) == first.contents:  # same PNG size by chance: change the metadata too
+        (root / "meta.json").write_text('{"rebuilt": true}')
+    again = score_folder(root, {"net": net}, previous=first, progress=False, fingerprints={"net": "a"})
+    assert len(calls) == 6 and again.contents != first.contents
+
+
 def test_evaluate_command_with_a_tiny_untrained_network(triplet_dir: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     from deblurnet.checkpoint import save_weights

@@ -24,23 +24,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from isp.exposure import exposure_ratio
-from isp.io import LinearImage
 from tqdm import tqdm
 
 from deblurnet.colour import match_colour
 from deblurnet.data import KEYS, write_triplet
 from deblurnet.errors import DeblurnetError
 from deblurnet.noise_map import estimated_noise_map
-from deblurnet.synth.common import Triplet, read_rgb8, srgb_decode, srgb_encode, u8_to_float
+from deblurnet.synth.common import Triplet, estimate_ratio, read_rgb8, srgb_decode, srgb_encode, u8_to_float
 from deblurnet.synth.stills import StillsParams, shake_trajectory
-
-
-def estimate_ratio(long: np.ndarray, short: np.ndarray) -> tuple[float, str]:
-    """long/short brightness ratio of two sRGB (H, W, 3) frames, as burstcap estimates it from images:
-    (ratio, "image" or "image-global")."""
-    estimate = exposure_ratio(LinearImage(srgb_decode(long)), LinearImage(srgb_decode(short)), "image")
-    return estimate.ratio, estimate.source
 
 
 def build_lsd2(source: Path, out: Path) -> list[dict[str, object]]:

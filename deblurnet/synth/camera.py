@@ -51,13 +51,12 @@ import cv2
 import numpy as np
 from hardware_profiles import NoiseProfile, list_profiles, load_profile, sample_noisy
 from isp.errors import IspError
-from isp.exposure import ratio_from_global_means, ratio_from_images
 
 from deblurnet.colour import match_colour
 from deblurnet.errors import DeblurnetError
 from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
-from deblurnet.synth.common import (ImageCache, Triplet, log_uniform, srgb_decode, srgb_encode,
-                                    u8_to_linear)
+from deblurnet.synth.common import (ImageCache, Triplet, estimate_ratio, log_uniform, srgb_decode,
+                                    srgb_encode, u8_to_linear)
 from deblurnet.synth.gopro2 import draw_frames
 
 _K_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 4.0
@@ -276,17 +275,6 @@ def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
-def brightness_ratio(long: np.ndarray, short: np.ndarray) -> float:
-    """long/short brightness ratio of two sRGB (H, W, 3) frames, estimated as ``burstcap fuse`` does
-    for files without exposure metadata (:func:`isp.exposure.ratio_from_images`, falling back to the
-    global means); IspError when a frame is black."""
-    long_lin, short_lin = srgb_decode(long), srgb_decode(short)
-    try:
-        return ratio_from_images(long_lin, short_lin)
-    except IspError:
-        return ratio_from_global_means(long_lin, short_lin)
-
-
 # ---------------------------------------------------------------------------------------- the pair
 
 
@@ -340,7 +328,7 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
         long = render_in_camera(raw_long, look_long)
         short_jpeg = render_in_camera(raw_short, look_short, 1.0 / r if in_camera_gain else 1.0)
         try:
-            ratio = brightness_ratio(long, short_jpeg) * float(np.exp(rng.normal(0.0, params.ratio_error)))
+            ratio = estimate_ratio(long, short_jpeg)[0] * float(np.exp(rng.normal(0.0, params.ratio_error)))
         except IspError:  # a black 8-bit frame: a user would give --ratio; so does this sample
             ratio = 1.0 if in_camera_gain else 1.0 / r
         short, _ = match_colour(srgb_encode(srgb_decode(short_jpeg) * np.float32(ratio)), long)

@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 from isp import color as isp_color
 from isp.atomic import atomic_write_bytes
+from isp.exposure import exposure_ratio
 from isp.formats import SRGB_EXTENSIONS
+from isp.io import LinearImage
 
 from deblurnet.errors import DeblurnetError
 
@@ -61,6 +63,14 @@ _ENCODE_LUT = _srgb_encode_exact(np.arange(65536, dtype=np.float32) / 65535.0)
 def srgb_decode(x: np.ndarray) -> np.ndarray:
     """sRGB-encoded [0, 1] -> linear light, float32, same shape (isp.color.srgb_decode)."""
     return np.asarray(isp_color.srgb_decode(np.asarray(x, dtype=np.float32)), dtype=np.float32)
+
+
+def estimate_ratio(long: np.ndarray, short: np.ndarray) -> tuple[float, str]:
+    """long/short brightness ratio of two sRGB (H, W, 3) frames, as ``burstcap fuse`` estimates it for
+    files without exposure metadata (:func:`isp.exposure.exposure_ratio` from the images): (ratio,
+    "image" or "image-global"). IspError when a frame is black."""
+    estimate = exposure_ratio(LinearImage(srgb_decode(long)), LinearImage(srgb_decode(short)), "image")
+    return estimate.ratio, estimate.source
 
 
 def srgb_encode(x: np.ndarray) -> np.ndarray:

@@ -171,11 +171,12 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
     prints = {**{name: BASELINE_VERSION for name in BASELINES}, **(fingerprints or {})}
     same_folder = (previous is not None and previous.dataset == report.dataset
                    and previous.contents in ("", report.contents))  # "": a report from before the id
-    if same_folder:  # rows not scored now stay, in the earlier report's order (saved by every on_update)
-        assert previous is not None
-        report.results = {name: old for name, old in previous.results.items() if name not in methods}
-    for name in methods:
-        old = previous.results.get(name) if same_folder else None
+    earlier = previous.results if same_folder and previous is not None else {}
+    for name in [*earlier, *(m for m in methods if m not in earlier)]:  # the earlier order, new ones after
+        if name not in methods:  # not scored now: kept as it is (and saved by every on_update)
+            report.results[name] = earlier[name]
+            continue
+        old = earlier.get(name)
         reuse = old is not None and bool(prints.get(name)) and old.fingerprint == prints.get(name)
         report.results[name] = MethodResult(name, dict(old.scores) if reuse else {}, prints.get(name, ""))
     for image in tqdm(names, desc="evaluate", unit="pair", disable=not progress):
@@ -193,11 +194,6 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
             on_update(report)
     for result in report.results.values():  # folder order, whatever was resumed
         result.scores = {img: result.scores[img] for img in names if img in result.scores}
-    if same_folder:  # the earlier report's order, new methods after
-        assert previous is not None
-        order = [*[n for n in previous.results if n in report.results],
-                 *[n for n in report.results if n not in previous.results]]
-        report.results = {name: report.results[name] for name in order}
     return report
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -14,6 +15,8 @@ from isp.errors import RawReadError
 from isp.libraw_messages import Captured, capture_libraw_stderr
 from isp.limits import check_pixel_budget
 from isp.metadata import CaptureMetadata, exif_orientation_from_libraw_flip, read_tiff_metadata
+
+T = TypeVar("T")
 
 #: Below this many bits per pixel a raw file cannot hold its image: it was cut short.
 MIN_BITS_PER_PIXEL = 0.25
@@ -122,16 +125,22 @@ def read_raw(path: str | Path) -> RawImage:
     Raises :class:`isp.RawReadError` naming the file for a missing path, a directory, an empty,
     truncated, unsupported or non-Bayer file.
     """
+    return _unpacked(Path(path), _decode, "cannot decode raw data")
+
+
+def _unpacked(path: Path, read: Callable[[Any, Path], T], failure: str) -> T:
+    """``read(raw, path)`` on the opened file, after the pixel budget is checked on its header (before
+    anything is unpacked); LibRaw's errors become a RawReadError "<failure> (...); truncated or
+    corrupt?" naming the file."""
     import rawpy
 
-    path = Path(path)
     with _open(path) as raw:
-        check_pixel_budget(path, raw.sizes.raw_width, raw.sizes.raw_height)  # header only: before unpacking
+        check_pixel_budget(path, raw.sizes.raw_width, raw.sizes.raw_height)
         try:
             with capture_libraw_stderr() as captured:
-                return _decode(raw, path)
+                return read(raw, path)
         except rawpy.LibRawError as exc:
-            raise RawReadError(path, f"cannot decode raw data ({_libraw_message(exc, captured, path)}); truncated or corrupt?") from None
+            raise RawReadError(path, f"{failure} ({_libraw_message(exc, captured, path)}); truncated or corrupt?") from None
 
 
 def _open(path: Path) -> Any:
@@ -158,19 +167,11 @@ def read_raw_metadata(path: str | Path) -> CaptureMetadata:
     same as ``read_raw(path).metadata``. LibRaw reads the raw data for it (rawpy unpacks before it
     gives its parsed values). Raises :class:`isp.RawReadError` naming the file when LibRaw cannot
     read it."""
-    import rawpy
-
     path = Path(path)
-    with _open(path) as raw:
-        check_pixel_budget(path, raw.sizes.raw_width, raw.sizes.raw_height)  # before unpacking
-        try:
-            with capture_libraw_stderr() as captured:
-                return _metadata(raw, path)
-        except rawpy.LibRawError as exc:
-            raise RawReadError(path, f"cannot read the raw file ({_libraw_message(exc, captured, path)}); "
-                                     "truncated or corrupt?") from None
-        except (ValueError, OverflowError, OSError) as exc:  # a bogus field (e.g. a timestamp)
-            raise RawReadError(path, f"cannot read the raw file's metadata ({exc})") from None
+    try:
+        return _unpacked(path, _metadata, "cannot read the raw file")
+    except (ValueError, OverflowError, OSError) as exc:  # a bogus field (e.g. a timestamp)
+        raise RawReadError(path, f"cannot read the raw file's metadata ({exc})") from None
 
 
 def read_thumbnail(path: str | Path) -> bytes | None:

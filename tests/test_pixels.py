@@ -83,31 +83,32 @@ def fuse_command(*args: str) -> None:
     assert burstcap_main(["fuse", *args, "--device", "cpu", "--threads", "1"]) == 0
 
 
+def fuse_known_pair(kind: str, model: str, tmp_path: Path) -> tuple[np.ndarray, Path, dict]:
+    """The known pair as ``kind`` files through ``burstcap fuse`` with ``model``: (output, long file, report)."""
+    short, long = (write_dng_pair if kind == "dng" else write_png_pair)(tmp_path, PAIR)
+    out = tmp_path / "out.tif"
+    fuse_command(str(short), str(long), "-o", str(out), "--model", model)
+    return read_linear(out).rgb, long, read_report(out)
+
+
 # ------------------------------------------------------------------------------------ burstcap fuse
 
 
 @pytest.mark.parametrize("kind", ["dng", "png"])
 def test_fuse_command_short_network_gives_the_long_frames_brightness(kind: str, standins: Path,
                                                                     tmp_path: Path) -> None:
-    short, long = (write_dng_pair if kind == "dng" else write_png_pair)(tmp_path, PAIR)
-    out = tmp_path / "out.tif"
-    fuse_command(str(short), str(long), "-o", str(out), "--model", "standin-short")
-    report = read_report(out)
+    fused, long, report = fuse_known_pair(kind, "standin-short", tmp_path)
     assert report["ratio"] == pytest.approx(PAIR.ratio, rel=0.01) and report["ratio_source"] == "metadata"
-    check_brightness(read_linear(out).rgb, read_linear(long).rgb, PAIR.bright_short,
-                     min_psnr=MIN_PSNR[kind])
+    check_brightness(fused, read_linear(long).rgb, PAIR.bright_short, min_psnr=MIN_PSNR[kind])
 
 
 @pytest.mark.parametrize("kind", ["dng", "png"])
 def test_fuse_command_long_network_lines_up_with_the_short_frame(kind: str, standins: Path,
                                                                  tmp_path: Path) -> None:
-    short, long = (write_dng_pair if kind == "dng" else write_png_pair)(tmp_path, PAIR)
-    out = tmp_path / "out.tif"
-    fuse_command(str(short), str(long), "-o", str(out), "--model", "standin-long")
-    report = read_report(out)
+    fused, _, report = fuse_known_pair(kind, "standin-long", tmp_path)
     assert report["alignment"]["shift_px"] == pytest.approx(np.hypot(*PAIR.shift), abs=0.5)
     assert report["ghost_guard"]["short_share"] < 0.02  # the aligned long frame is what the net saw
-    check_lines_up(read_linear(out).rgb, PAIR.bright_short, PAIR.aligned_long, min_psnr=MIN_PSNR[kind])
+    check_lines_up(fused, PAIR.bright_short, PAIR.aligned_long, min_psnr=MIN_PSNR[kind])
 
 
 def test_ensemble_changes_the_output(standins: Path, tmp_path: Path) -> None:

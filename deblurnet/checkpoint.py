@@ -2,7 +2,8 @@
 
 A checkpoint is a folder ``<run>/checkpoints/step-0000500/`` holding
 
-* ``generator.safetensors`` - generator weights (float32), ``discriminator.safetensors`` when used;
+* ``generator.safetensors`` - generator weights (float32), ``discriminator.safetensors`` when used,
+  ``generator-ema.safetensors`` when the run keeps a weight average (``deblurnet.train_state``);
 * ``config.json`` - ``{"model": <model.config>, "train": <TrainConfig dict>, "step": 500}``;
 * ``optimizer.pt`` - optimiser (and grad-scaler) state dicts, loaded with ``weights_only=True``.
 
@@ -49,6 +50,7 @@ class Checkpoint:
     generator: dict[str, torch.Tensor]
     discriminator: dict[str, torch.Tensor] | None
     optimizer: dict[str, Any]
+    ema: dict[str, torch.Tensor] | None = None  # the generator's weight average, when the run kept one
 
 
 def _tensors(module: nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
@@ -71,7 +73,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, discriminator: nn.Module | None,
-                    optimizer: dict[str, Any], train_config: dict[str, Any], keep: int = 2) -> Path:
+                    optimizer: dict[str, Any], train_config: dict[str, Any], keep: int = 2,
+                    ema: nn.Module | None = None) -> Path:
     """Write ``run_dir/checkpoints/step-NNNNNNN/`` atomically and keep the ``keep`` newest. Returns it.
 
     ``optimizer``: plain dict of state dicts (e.g. {"generator": opt.state_dict(), ...}).
@@ -84,6 +87,8 @@ def save_checkpoint(run_dir: str | Path, step: int, model: nn.Module, discrimina
         save_file(_tensors(model), str(tmp / "generator.safetensors"))
         if discriminator is not None:
             save_file(_tensors(discriminator), str(tmp / "discriminator.safetensors"))
+        if ema is not None:
+            save_file(_tensors(ema), str(tmp / "generator-ema.safetensors"))
         torch.save(optimizer, tmp / "optimizer.pt")
         _write_json(tmp / "config.json", {"model": model.config, "train": train_config, "step": step})
         set_new_modes(tmp)  # mkdtemp made it 0700, safetensors its files 0600
@@ -133,9 +138,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         generator = load_file(str(folder / "generator.safetensors"))
         disc_file = folder / "discriminator.safetensors"
         discriminator = load_file(str(disc_file)) if disc_file.is_file() else None
+        ema_file = folder / "generator-ema.safetensors"
+        ema = load_file(str(ema_file)) if ema_file.is_file() else None
         optimizer = torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True)
         return Checkpoint(folder, int(meta["step"]), meta["model"], meta.get("train", {}), generator,
-                          discriminator, optimizer)
+                          discriminator, optimizer, ema)
     except (OSError, ValueError, KeyError, SafetensorError, RuntimeError) as exc:
         raise DeblurnetError(f"{folder}: unreadable checkpoint ({exc})") from None
 

@@ -43,6 +43,8 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     cosine: bool = False  # cosine-decay the learning rate from lr to lr / 100 over `steps` (paper: constant)
+    ema_decay: float = 0.0  # keep an exponential moving average of the generator's weights (0: none);
+    # when on, it is what is validated, checkpointed beside the weights and exported (train_state)
     content_denoise: float = 50.0  # lambda_c1
     content: float = 50.0  # lambda_c2
     grad: float = 50.0  # lambda_grad
@@ -77,6 +79,8 @@ class TrainConfig:
             raise DeblurnetError("lr, val_every and ckpt_every must be positive")
         if self.device not in ("auto", "cpu", "cuda"):
             raise DeblurnetError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise DeblurnetError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.seed < 0:
             raise DeblurnetError(f"seed must be >= 0, got {self.seed}")
         return self

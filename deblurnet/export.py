@@ -1,5 +1,6 @@
-"""Shipped weights from a training run: the newest checkpoint, BatchNorm re-estimated, validated again,
-written as safetensors with a JSON card (:func:`deblurnet.checkpoint.save_weights`)."""
+"""Shipped weights from a training run: the newest checkpoint (its weight average when the run kept
+one), BatchNorm re-estimated, validated again, written as safetensors with a JSON card
+(:func:`deblurnet.checkpoint.save_weights`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from deblurnet.validation import evaluate, recalibrate_batch_norm
 
 def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = torch.float16,
                    recalibrate: int = 10) -> Path:
-    """Shipped weights from a run's newest checkpoint, with a card (steps, data, validation).
+    """Shipped weights from a run's newest checkpoint, with a card (steps, data, validation). The
+    checkpoint's weight average is exported when the run kept one (card ``weights``: which it is).
 
     ``recalibrate`` > 0: first re-estimate the BatchNorm statistics over that many training batches
     (data and crop from the checkpoint's training config) and, when the run's validation folder exists,
@@ -29,8 +31,10 @@ def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = t
     """
     c = ckpt.load_checkpoint(run_dir)
     model = model_from_config(c.model_config)
-    model.load_state_dict(c.generator)
+    model.load_state_dict(c.ema if c.ema is not None else c.generator)
     card: dict[str, Any] = {"steps": c.step, "data": c.train_config.get("data"),
+                            "weights": (f"moving average, decay {c.train_config.get('ema_decay')}"
+                                        if c.ema is not None else "last step"),
                             "preset": c.model_config.get("preset"), "train": c.train_config}
     log_path = Path(run_dir) / "train.jsonl"
     if log_path.is_file():

@@ -48,7 +48,8 @@ from deblurnet.losses import content_loss, deblur_loss, discriminator_loss
 from deblurnet.models import DeblurRNN
 from deblurnet.run_log import RunLog
 from deblurnet.train_data import Batch, build_dataset, infinite_batches
-from deblurnet.train_state import TrainState, build_state, restore_state, resume_checkpoint, save_state
+from deblurnet.train_state import (TrainState, build_state, reset_ema, restore_state, resume_checkpoint,
+                                   save_state, update_ema)
 from deblurnet.validation import evaluate, recalibrate_batch_norm
 
 __all__ = ["DistInfo", "TrainState", "build_state", "evaluate", "export_weights", "learning_rate",
@@ -128,6 +129,8 @@ def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
             g_loss = g_loss + w.content_denoise * dn
             parts["denoise"] = float(dn.detach())
     _backward_step(g_loss, state.opt_g, state.scaler)
+    if state.ema is not None:
+        update_ema(state.ema, unwrap(state.model), state.ema_decay)
     state.step += 1
     logs["loss_g"] = float(g_loss.detach())
     logs.update(parts)
@@ -237,6 +240,7 @@ def train(cfg: TrainConfig) -> Path:
             print(f"resumed from {checkpoint.path} at step {state.step}", flush=True)
     elif cfg.init is not None:
         widened = ckpt.load_widened(unwrap(state.model), cfg.init)
+        reset_ema(state)
         if info.is_main:
             print(f"initialised from {cfg.init} ({len(widened)} tensors widened)", flush=True)
     run_log = RunLog(run_dir, info.is_main)
@@ -260,9 +264,9 @@ def train(cfg: TrainConfig) -> Path:
             save = state.step % cfg.ckpt_every == 0 or last
             if cfg.bn_recalibrate > 0 and (save or validate):
                 # every process draws the same number of batches, so their data streams stay aligned
-                recalibrate_batch_norm(state.model, itertools.islice(batches, cfg.bn_recalibrate), device)
+                recalibrate_batch_norm(state.shipped, itertools.islice(batches, cfg.bn_recalibrate), device)
             if validate and val_set is not None:
-                figures = evaluate(state.model, val_set, device, cfg.val_limit)
+                figures = evaluate(state.shipped, val_set, device, cfg.val_limit)
                 run_log.write({"step": state.step, **figures, "val_set": Path(cfg.val).name})
                 bar.write(f"step {state.step}: validation PSNR {figures['val_psnr']:.2f} dB "
                           f"(long {figures['val_psnr_long']:.2f}, short {figures['val_psnr_short']:.2f})")

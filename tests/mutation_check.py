@@ -153,6 +153,11 @@ BREAKAGES: tuple[Breakage, ...] = (
              "        model = DistributedDataParallel(model, device_ids=ids)\n",
              "        model = model\n",
              ("tests/test_torchrun_train.py::test_two_ranks_same_weights_disjoint_shards_one_writer",)),
+    Breakage("ema-exports-last-step", "export ships the last step's weights though the run kept an average",
+             "deblurnet/export.py",
+             "    model.load_state_dict(c.ema if c.ema is not None else c.generator)\n",
+             "    model.load_state_dict(c.generator)\n",
+             ("tests/test_train.py::test_weight_average_is_checkpointed_resumed_and_exported",)),
     Breakage("blocking-job-list", "the job list handler blocks the event loop (async def + 50 ms sleep)",
              "burstcap/service/app.py",
              '    def list_jobs(limit: int = Query(config.history, ge=1, le=1000)) -> Response:\n'

@@ -430,3 +430,53 @@ def test_export_command_writes_weights_with_card(tmp_path: Path, capsys: pytest.
     capsys.readouterr()
     assert main(["export", str(tmp_path / "nothing"), str(out)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_update_ema_moves_parameters_by_one_minus_decay_and_copies_buffers() -> None:
+    from deblurnet.train_state import update_ema
+
+    torch.manual_seed(0)
+    model = create_model("deblur-merger", "compact", **SMALL)
+    ema = create_model("deblur-merger", "compact", **SMALL)
+    ema.load_state_dict(model.state_dict())
+    before = [p.detach().clone() for p in ema.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+        for b in model.buffers():
+            if b.is_floating_point():
+                b.add_(1.0)
+    update_ema(ema, model, 0.9)
+    for old, new, averaged in zip(before, model.parameters(), ema.parameters()):
+        torch.testing.assert_close(averaged, 0.9 * old + 0.1 * new.detach())
+    assert all(torch.equal(a, b) for a, b in zip(ema.buffers(), model.buffers()))
+
+
+@pytest.mark.timeout(120)
+def test_weight_average_is_checkpointed_resumed_and_exported(tmp_path: Path) -> None:
+    data = write_triplets(tmp_path / "triplets")
+    run = tmp_path / "run"
+    common = ["train", "--model", "deblur-merger", "--data", str(data), "--out", str(run),
+              "--batch-size", "2", "--crop", "32", "--adv", "0", "--lr", "1e-2", "--ema-decay", "0.5"]
+    assert main([*common, "--steps", "3"]) == 0
+    c = load_checkpoint(run)
+    assert c.ema is not None and c.ema.keys() == c.generator.keys()
+    moved = [k for k in c.generator if c.generator[k].is_floating_point()
+             and not torch.equal(c.generator[k], c.ema[k])]
+    assert moved, "the average equals the last step's weights"
+
+    from deblurnet.train_state import restore_state
+    cfg = TrainConfig(model="deblur-merger", ema_decay=0.5, adv=0.0)
+    state = build_state(cfg, torch.device("cpu"), DistInfo())
+    restore_state(state, run)
+    assert state.ema is not None
+    assert all(torch.equal(v, c.ema[k]) for k, v in state.ema.state_dict().items())
+
+    out = tmp_path / "ship" / "m.safetensors"
+    assert main(["export", str(run), str(out), "--recalibrate", "0"]) == 0
+    assert read_card(out)["weights"] == "moving average, decay 0.5"
+    shipped = load_weights(out).state_dict()
+    for k in moved:  # float16 on disk: closer to the average than to the last step
+        assert (shipped[k] - c.ema[k]).abs().max() < (shipped[k] - c.generator[k]).abs().max()
+
+    assert main([*common, "--steps", "4", "--ema-decay", "1.0"]) == 2  # refused: not in [0, 1)

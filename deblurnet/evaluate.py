@@ -136,6 +136,12 @@ BASELINE_VERSION = "baselines-2"
 """Fingerprint of the baseline implementations: bump it when they change."""
 
 
+def file_fingerprint(path: Path) -> str:
+    """An id of a weights file for :func:`score_folder`'s ``fingerprints``: its path, size and date."""
+    stat = Path(path).stat()
+    return f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def folder_contents(root: Path) -> str:
     """An id of what a triplet folder holds: SHA-256 over its meta.json and the names and sizes of its
     images. A folder rebuilt with other content gets another id, so :func:`score_folder` does not

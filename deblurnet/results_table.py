@@ -23,6 +23,7 @@ BASELINE_LABELS = {
 NETWORK_LABELS = {
     "deblur-rnn": "**DeblurRNN**",
     "deblur-rnn x8": "DeblurRNN, x8 self-ensemble",
+    "burstcap fuse": "`burstcap fuse` (DeblurRNN with alignment, ghost guard, colour)",
     "deblur-merger": "DeblurMerger",
     "deblur-merger x8": "DeblurMerger, x8 self-ensemble",
     "deblur-rnn:deblur-rnn-v2": "DeblurRNN v2 (noise-aware first stage)",

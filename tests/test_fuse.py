@@ -83,6 +83,46 @@ def test_exposure_normalisation_round_trips(identity_model) -> None:
         assert result.alignment.method == "identity"
 
 
+def _dark_scene_with_a_bright_object(object_level: float) -> np.ndarray:
+    """A dark scene (brightest channel ~0.03) holding a bright square (0.5% of the pixels) whose
+    brightest channel is ``object_level``."""
+    scene = _scene() * np.float32(0.03)
+    scene[100:117, 150:173] = np.float32(object_level) * np.array([1.0, 0.8, 0.6], np.float32)
+    return scene
+
+
+def test_normalisation_does_not_clip_a_small_bright_object_the_camera_kept(identity_model) -> None:
+    """RAW input, a dark frame with a small bright object: the gain brightens the frame only as far as
+    the object stays below 1 (the earlier rule, 99th percentile to 0.9, clipped it and lost 12 dB on
+    such a PolyU crop), so a network returning its short input gives the object back; an object the
+    camera had clipped already does not hold the gain back."""
+    long = _dark_scene_with_a_bright_object(0.4)
+    assert 0.9 / np.percentile(long.max(axis=2), 99) > 5  # the old rule: gain > 5, object clipped
+    result = fuse_arrays(long / 8, long, 8.0, identity_model, align=False, ghost_guard=False)
+    assert result.gain * 0.4 <= 1.0 + 1e-6
+    bright = long.max(axis=2) > 0.2
+    assert np.allclose(result.rgb[bright], long[bright], rtol=1e-3, atol=1e-5)
+
+    clipped = _dark_scene_with_a_bright_object(1.0)  # a lamp at the white level
+    assert normalisation_gain(clipped) == pytest.approx(0.9 / np.percentile(clipped.max(axis=2), 99))
+    assert normalisation_gain(clipped) > 5
+
+
+def test_srgb_files_keep_their_brightness(tmp_path: Path, identity_model) -> None:
+    """sRGB files are display-referred: a dark pair of 16-bit TIFFs is fused at gain 1, not brightened
+    before the network, though the same frames as RAW input would be (gain > 5); with a network that
+    returns its short input, the output is the short frame times the ratio."""
+    dark = _scene() * np.float32(0.1)
+    paths = tmp_path / "short.tif", tmp_path / "long.tif"
+    write_output(paths[0], dark / 8, CaptureMetadata("Nikon", "D850", 1 / 400, 800, 4.0, WHEN), 16)
+    write_output(paths[1], dark, CaptureMetadata("Nikon", "D850", 1 / 50, 800, 4.0, WHEN), 16)
+    result = fuse_pair(*paths, tmp_path / "out.tif", FuseOptions(align=False), model=identity_model)
+    assert result.gain == 1.0 and result.ratio == pytest.approx(8.0)
+    long = read_linear(paths[1]).rgb
+    assert normalisation_gain(long) > 5
+    assert np.allclose(read_linear(tmp_path / "out.tif").rgb, long, atol=2e-3)
+
+
 def test_result_takes_the_long_frames_colour_balance(identity_model) -> None:
     """A short frame with a colour cast (another white balance): the cast is removed before the
     network (deblurnet.colour.match_colour, as in training), so even a network that returns its short

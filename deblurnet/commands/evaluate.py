@@ -59,11 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _fingerprint(path: Path) -> str:
-    stat = path.stat()
-    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str, str]]:
     """Networks named by --model / --weights as Methods, with their fingerprints."""
     networks: dict[str, Method] = {}
@@ -72,7 +67,7 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
         return networks, prints
     from deblurnet import inference
     from deblurnet.checkpoint import load_weights
-    from deblurnet.evaluate import network_method
+    from deblurnet.evaluate import file_fingerprint, network_method
 
     def add(label: str, model: Any, fingerprint: str) -> None:
         networks[label] = network_method(model, args.tile)
@@ -84,7 +79,7 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
     for name in args.model:
         model = inference.load_model(name, device=args.device)
         weights = inference.shipped_weights(name)
-        add(name, model, _fingerprint(weights) if weights.is_file() else f"plugin:{name}")
+        add(name, model, file_fingerprint(weights) if weights.is_file() else f"plugin:{name}")
     for path in args.weights:
         if not path.is_file():
             raise DeblurnetError(f"{path}: weights file not found")
@@ -92,7 +87,7 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
         label = f"{getattr(model, 'config', {}).get('name', 'model')}:{path.stem}"
         if label in networks:
             label = f"{label}:{path.parent.name}"
-        add(label, model, _fingerprint(path))
+        add(label, model, file_fingerprint(path))
     return networks, prints
 
 

@@ -1,0 +1,96 @@
+"""Scores of the whole fuse path on a deblurnet triplet folder: what a user gets from ``burstcap fuse``.
+
+``deblurnet evaluate`` scores the network alone on a triplet's frames. A user's command does more
+around the same network (:func:`burstcap.fuse.fuse_arrays`): it aligns the long frame, guards against
+ghosts, estimates the noise map from the image, keeps an sRGB file's brightness and restores the long
+frame's colour balance. This module adds that as one more row, ``burstcap fuse``, to the same report
+(:func:`deblurnet.evaluate.score_folder`, so the baselines and the "worse than the best input" share
+are the same): each triplet's two frames go through the fuse path as the sRGB files they are, with
+ratio 1 (a triplet's short frame is already at the long frame's brightness), as
+``burstcap fuse short.png long.png --ratio 1`` would take them. The triplet's stored noise map is not
+used: for sRGB files the fuse path estimates it from the image.
+
+    python -m burstcap.evaluation data-cache/test-polyu --json docs/results/test-polyu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from deblurnet import DeblurnetError
+from deblurnet.baselines import Method
+from deblurnet.data import list_triplets
+from deblurnet.evaluate import Report, file_fingerprint, load_report, save_report, score_folder
+from deblurnet.inference import shipped_weights
+from isp.color import srgb_decode, srgb_encode
+from torch import nn
+
+from burstcap.fuse import FuseOptions, fuse_arrays, fusion_model
+
+ROW = "burstcap fuse"
+"""The report row of the whole fuse path."""
+FUSE_PATH_VERSION = "fuse-path-1"
+"""Part of the row's fingerprint: bump it when the fuse path around the network changes."""
+
+
+def fuse_method(model: nn.Module, options: FuseOptions | None = None) -> Method:
+    """A :data:`deblurnet.baselines.Method` running :func:`burstcap.fuse.fuse_arrays` on a triplet's
+    (H, W, 3) float32 sRGB [0, 1] frames as sRGB files (ratio 1); returns (H, W, 3) sRGB [0, 1]."""
+    opts = options or FuseOptions()
+
+    def run(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        del noise  # sRGB files: the fuse path estimates the map from the image
+        fused = fuse_arrays(np.asarray(srgb_decode(short), np.float32), np.asarray(srgb_decode(long), np.float32),
+                            1.0, model, align=opts.align_options(), tile=opts.tile, overlap=opts.overlap,
+                            ensemble=opts.ensemble, colour_match=opts.colour_match,
+                            ghost_guard=opts.ghost_guard, display_referred=True, progress=False)
+        return np.asarray(srgb_encode(np.clip(fused.rgb, 0.0, 1.0)), np.float32)
+
+    return run
+
+
+def score(folder: Path, json_path: Path | None = None, model: nn.Module | None = None,
+          options: FuseOptions | None = None) -> Report:
+    """Score the fuse path (row :data:`ROW`) and the baselines on ``folder``, resuming from and writing
+    to ``json_path`` when given (other rows in it are kept). ``model`` None: the shipped network of
+    ``options`` (fingerprinted by its weights file, so new weights are scored again)."""
+    opts = options or FuseOptions()
+    list_triplets(folder)  # bad input fails before the model is loaded
+    if model is None:
+        model = fusion_model(opts)
+        weights = opts.weights or shipped_weights(opts.model)
+        fingerprint = f"{file_fingerprint(weights)}:{FUSE_PATH_VERSION}"
+    else:
+        fingerprint = ""  # a model given in code: never reused
+    previous = load_report(json_path) if json_path is not None and json_path.is_file() else None
+    on_update = (lambda report: save_report(report, json_path)) if json_path is not None else None
+    report = score_folder(folder, {ROW: fuse_method(model, opts)}, previous=previous, on_update=on_update,
+                          progress=sys.stderr.isatty(), fingerprints={ROW: fingerprint})
+    if json_path is not None:
+        save_report(report, json_path)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m burstcap.evaluation", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dir", type=Path, metavar="DIR", help="triplet folder (short/, long/, sharp/)")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT",
+                        help="add the row to this report (deblurnet evaluate's JSON), resuming from it")
+    args = parser.parse_args(argv)
+    try:
+        report = score(args.dir, args.json)
+    except DeblurnetError as exc:
+        print(f"burstcap.evaluation: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.dir}: {report.to_dict()['images']} pair(s)")
+    print(report.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,6 +29,7 @@ from deblurnet.inference import shipped_weights
 from isp.color import srgb_decode, srgb_encode
 from torch import nn
 
+from burstcap.errors import BurstcapError
 from burstcap.fuse import FuseOptions, fuse_arrays, fusion_model
 
 ROW = "burstcap fuse"
@@ -63,7 +64,10 @@ def score(folder: Path, json_path: Path | None = None, model: nn.Module | None =
     if model is None:
         model = fusion_model(opts)
         weights = opts.weights or shipped_weights(opts.model)
-        fingerprint = f"{file_fingerprint(weights)}:{FUSE_PATH_VERSION}"
+        network = file_fingerprint(weights) if Path(weights).is_file() else f"plugin:{opts.model}"
+        settings = (f"align={opts.align}:{opts.motion}:tile={opts.tile}/{opts.overlap}:x{opts.ensemble}:"
+                    f"guard={opts.ghost_guard}:colour={opts.colour_match}")
+        fingerprint = f"{network}:{FUSE_PATH_VERSION}:{settings}"
     else:
         fingerprint = ""  # a model given in code: never reused
     previous = load_report(json_path) if json_path is not None and json_path.is_file() else None
@@ -82,10 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, metavar="OUT",
                         help="add the row to this report (deblurnet evaluate's JSON), resuming from it")
     args = parser.parse_args(argv)
+    if args.json is not None and not args.json.parent.is_dir():
+        print(f"burstcap.evaluation: error: {args.json}: its folder {args.json.parent} does not exist",
+              file=sys.stderr)
+        return 2
     try:
         report = score(args.dir, args.json)
-    except DeblurnetError as exc:
+    except (DeblurnetError, BurstcapError) as exc:
         print(f"burstcap.evaluation: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"burstcap.evaluation: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"{args.dir}: {report.to_dict()['images']} pair(s)")
     print(report.table())

@@ -16,9 +16,11 @@ it), with the model from :func:`fusion_model`, the one model cache:
    of the sRGB range, but no further than the 99.9th percentile of its unclipped pixels reaching 1
    (:func:`normalisation_gain`); they are clipped to [0, 1] and sRGB-encoded (the network domain).
    After the network the result is sRGB-decoded and divided by ``g``, so the output is scene-linear at
-   the long frame's exposure. Dark RAW frames thus use the network's input range without clipping a
-   small bright object the sensor kept. sRGB files are display-referred: the camera rendered them into
-   the range the network learned from, so they keep their own brightness (``g`` = 1). Measured with the
+   the long frame's exposure. Dark RAW frames thus use the network's input range, clipping at most the
+   brightest 0.1% of the pixels the sensor kept (a cap checked in tests; no RAW test set is here to
+   measure it). 8/16-bit sRGB files are display-referred (``LinearImage.display_referred``): the camera
+   rendered them into the range the network learned from, so a pair of them keeps its brightness
+   (``g`` = 1); float TIFFs are scene-linear and normalised like RAW frames. Measured with the
    shipped weights on PolyU's 45 real-noise pairs as sRGB files: the earlier rule (always 0.9, 1% may
    clip) lost 12 dB on a dark crop with a bright object and 0.57 dB on average against ``g`` = 1;
    on stills ``g`` = 1 gained 0.12 dB, on LSD2 it lost 0.08 dB, on the camera set nothing;
@@ -324,7 +326,8 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
     ``noise_law``: the short frame's noise (a (3,), b (3,)) in its own scene-linear units (variance
     a * x + b; from the camera's noise profile at its ISO, :func:`short_noise`); None: the noise map is
     estimated from the image (:mod:`deblurnet.noise_map`). ``display_referred``: the frames come from
-    sRGB files and keep their brightness (gain 1); False: RAW, normalised (:func:`normalisation_gain`).
+    8/16-bit sRGB files and keep their brightness (gain 1); False: RAW or float TIFF, normalised
+    (:func:`normalisation_gain`).
     """
     if short_lin.shape != long_lin.shape or short_lin.ndim != 3 or short_lin.shape[2] != 3:
         raise BurstcapError(f"short and long frames must be (H, W, 3) of one size, got "
@@ -567,7 +570,7 @@ def fuse_frames(short: Any, long: Any, out_path: Path, options: FuseOptions, mod
                             tile=options.tile, overlap=options.overlap, target_level=options.target_level,
                             progress=progress, ensemble=options.ensemble, colour_match=options.colour_match,
                             ghost_guard=options.ghost_guard, noise_law=noise.law,
-                            display_referred=not long.is_raw)
+                            display_referred=short.display_referred and long.display_referred)
     except BurstcapError as exc:
         raise BurstcapError(f"{short.path} + {long.path}: {exc}") from None
     if fused.alignment.warning:

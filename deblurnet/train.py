@@ -48,8 +48,8 @@ from deblurnet.losses import content_loss, deblur_loss, discriminator_loss
 from deblurnet.models import DeblurRNN
 from deblurnet.run_log import RunLog
 from deblurnet.train_data import Batch, build_dataset, infinite_batches
-from deblurnet.train_state import (TrainState, build_state, reset_ema, restore_state, resume_checkpoint,
-                                   save_state, update_ema)
+from deblurnet.train_state import (TrainState, build_state, ema_decay_at, reset_ema, restore_state,
+                                   resume_checkpoint, save_state, update_ema)
 from deblurnet.validation import evaluate, recalibrate_batch_norm
 
 __all__ = ["DistInfo", "TrainState", "build_state", "evaluate", "export_weights", "learning_rate",
@@ -130,7 +130,7 @@ def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
             parts["denoise"] = float(dn.detach())
     _backward_step(g_loss, state.opt_g, state.scaler)
     if state.ema is not None:
-        update_ema(state.ema, unwrap(state.model), state.ema_decay)
+        update_ema(state.ema, unwrap(state.model), ema_decay_at(state.ema_decay, state.step))
     state.step += 1
     logs["loss_g"] = float(g_loss.detach())
     logs.update(parts)
@@ -238,6 +238,10 @@ def train(cfg: TrainConfig) -> Path:
         restore_state(state, checkpoint)
         if info.is_main:
             print(f"resumed from {checkpoint.path} at step {state.step}", flush=True)
+            if checkpoint.ema is not None and state.ema is None:
+                print(f"warning: {checkpoint.path} holds a weight average, but ema_decay is 0 now: it is "
+                      "dropped, and later checkpoints and exports carry the last step's weights; give "
+                      "--ema-decay to keep it", flush=True)
     elif cfg.init is not None:
         widened = ckpt.load_widened(unwrap(state.model), cfg.init)
         reset_ema(state)

@@ -4,7 +4,8 @@ plain state dicts, the format a run resumes and exports from).
 
 Weight averaging (``ema_decay`` > 0, off by default; a decision beyond the paper): a copy of the
 generator whose parameters follow the trained ones as an exponential moving average,
-``ema += (1 - decay) (w - ema)`` after every step, while its buffers (BatchNorm statistics,
+``ema += (1 - d) (w - ema)`` after every step with ``d = min(decay, (1 + step) / (10 + step))`` (a
+warm-up, so that the starting weights do not linger in a short run's average), while its buffers (BatchNorm statistics,
 spectral-norm vectors) are the trained model's. It is what is validated, checkpointed
 (``generator-ema.safetensors``) and exported. It is for the paper's constant learning rate and for
 intermediate checkpoints, where the weights still move by a large step (Polyak averaging; Izmailov et
@@ -63,6 +64,11 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         averaged.lerp_(current.detach(), 1.0 - decay)
     for averaged, current in zip(ema.buffers(), model.buffers(), strict=True):
         averaged.copy_(current)
+
+
+def ema_decay_at(decay: float, step: int) -> float:
+    """The decay used after 0-based step ``step``: ``decay``, warmed up as ``(1 + step) / (10 + step)``."""
+    return min(decay, (1.0 + step) / (10.0 + step))
 
 
 def reset_ema(state: TrainState) -> None:

@@ -30,6 +30,8 @@ class LinearImage:
     """A decoded input: ``rgb`` (H, W, 3) float32 scene-linear, display-oriented.
 
     ``is_raw`` tells whether it came from a RAW file (then 1.0 = sensor white level).
+    ``display_referred``: an 8/16-bit sRGB file, whose brightness is the camera's rendering for display
+    (float TIFFs and RAW files are scene-linear at their exposure: False).
     ``metadata.orientation`` is the file's tag, already applied to ``rgb``.
     ``white_balance`` (3,) and ``cam_to_srgb`` (3, 3): the RAW file's own (see
     :class:`isp.raw.RawImage`; None for sRGB files), so an output DNG can carry the camera's colour.
@@ -41,6 +43,7 @@ class LinearImage:
     is_raw: bool = False
     white_balance: np.ndarray | None = None
     cam_to_srgb: np.ndarray | None = None
+    display_referred: bool = False
 
 
 def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = False) -> LinearImage:
@@ -59,13 +62,14 @@ def read_linear(path: str | Path, demosaic: str = "bilinear", half_size: bool = 
         return LinearImage(develop(raw, demosaic=demosaic, half_size=half_size), raw.metadata, path, True,
                            raw.white_balance, raw.cam_to_srgb)
     pixels, metadata = _read_pixels(path)
+    display_referred = pixels.dtype.kind in "ui"  # integer data is sRGB-encoded; floats are linear
     rgb = _to_linear_rgb(pixels, path)
     del pixels
     rgb = apply_orientation(rgb, metadata.orientation)
     if half_size:
         h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    return LinearImage(rgb, metadata, path, False)
+    return LinearImage(rgb, metadata, path, False, display_referred=display_referred)
 
 
 def _read_pixels(path: Path) -> tuple[np.ndarray, CaptureMetadata]:

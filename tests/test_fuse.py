@@ -122,6 +122,14 @@ def test_srgb_files_keep_their_brightness(tmp_path: Path, identity_model) -> Non
     assert normalisation_gain(long) > 5
     assert np.allclose(read_linear(tmp_path / "out.tif").rgb, long, atol=2e-3)
 
+    import tifffile  # float TIFFs are scene-linear, not display-referred: normalised like RAW frames
+    floats = tmp_path / "short-f.tif", tmp_path / "long-f.tif"
+    tifffile.imwrite(floats[0], dark / 8)
+    tifffile.imwrite(floats[1], dark)
+    assert not read_linear(floats[1]).display_referred
+    result = fuse_pair(*floats, tmp_path / "out-f.tif", FuseOptions(align=False, ratio=8.0), model=identity_model)
+    assert result.gain == pytest.approx(normalisation_gain(read_linear(floats[1]).rgb))
+
 
 def test_result_takes_the_long_frames_colour_balance(identity_model) -> None:
     """A short frame with a colour cast (another white balance): the cast is removed before the

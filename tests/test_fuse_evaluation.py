@@ -46,14 +46,18 @@ def test_fuse_path_row_joins_the_report(triplets: Path, tmp_path: Path) -> None:
 
 
 def test_fuse_path_row_uses_the_network(triplets: Path) -> None:
-    """A network that returns the truth-like smooth input beats the identity row: the row really runs
-    the given model (the fuse path does not bypass it)."""
+    """A network that changes the image (untrained, residual gain 1) scores otherwise than one that
+    returns its short input: the row really runs the given model (the fuse path does not bypass it)."""
     identity = evaluation.score(triplets, model=settled(gain=0.0)).results[evaluation.ROW]
     smoothing = evaluation.score(triplets, model=settled(gain=1.0)).results[evaluation.ROW]
     assert smoothing.mean("psnr") != pytest.approx(identity.mean("psnr"), abs=0.05)
 
 
-def test_bad_folder_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_folder_or_json_path_is_one_line_exit_2(triplets: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert evaluation.main([str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing" in err[0]
+    assert evaluation.main([str(triplets), "--json", str(tmp_path / "no" / "such" / "r.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "r.json" in err[0]

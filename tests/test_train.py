@@ -452,18 +452,38 @@ def test_update_ema_moves_parameters_by_one_minus_decay_and_copies_buffers() -> 
     assert all(torch.equal(a, b) for a, b in zip(ema.buffers(), model.buffers()))
 
 
+def test_train_step_updates_the_weight_average_with_a_warm_up() -> None:
+    """Each step moves the average toward the new weights by 1 - d, d = min(decay, (1 + step) /
+    (10 + step)): 0.1 at step 0 (the starting weights fade fast), the configured 0.5 from step 20."""
+    torch.manual_seed(0)
+    cfg = TrainConfig(model="deblur-merger", adv=0.0, model_options=SMALL, lr=1e-2, ema_decay=0.5)
+    state = build_state(cfg, torch.device("cpu"), DistInfo())
+    assert state.ema is not None and state.shipped is state.ema
+    for step, d in ((0, 0.1), (20, 0.5)):
+        state.step = step
+        before = [p.detach().clone() for p in state.ema.parameters()]
+        train_step(state, fixed_batch())
+        for old, new, averaged in zip(before, state.model.parameters(), state.ema.parameters()):
+            torch.testing.assert_close(averaged, d * old + (1 - d) * new.detach())
+    assert build_state(TrainConfig(model="deblur-merger", adv=0.0, model_options=SMALL),
+                       torch.device("cpu"), DistInfo()).ema is None
+
+
 @pytest.mark.timeout(120)
-def test_weight_average_is_checkpointed_resumed_and_exported(tmp_path: Path) -> None:
+def test_weight_average_is_checkpointed_resumed_and_exported(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
     data = write_triplets(tmp_path / "triplets")
     run = tmp_path / "run"
     common = ["train", "--model", "deblur-merger", "--data", str(data), "--out", str(run),
-              "--batch-size", "2", "--crop", "32", "--adv", "0", "--lr", "1e-2", "--ema-decay", "0.5"]
+              "--batch-size", "2", "--crop", "32", "--adv", "0", "--lr", "1e-2", "--ema-decay", "0.5",
+              "--bn-recalibrate", "0"]
     assert main([*common, "--steps", "3"]) == 0
     c = load_checkpoint(run)
     assert c.ema is not None and c.ema.keys() == c.generator.keys()
-    moved = [k for k in c.generator if c.generator[k].is_floating_point()
-             and not torch.equal(c.generator[k], c.ema[k])]
-    assert moved, "the average equals the last step's weights"
+    params = {k for k in c.generator if "running" not in k and "num_batches" not in k and "_u" not in k
+              and "_v" not in k}
+    moved = [k for k in params if c.generator[k].is_floating_point() and not torch.equal(c.generator[k], c.ema[k])]
+    assert moved, "the average's parameters equal the last step's"
 
     from deblurnet.train_state import restore_state
     cfg = TrainConfig(model="deblur-merger", ema_decay=0.5, adv=0.0)
@@ -480,3 +500,6 @@ def test_weight_average_is_checkpointed_resumed_and_exported(tmp_path: Path) -> 
         assert (shipped[k] - c.ema[k]).abs().max() < (shipped[k] - c.generator[k]).abs().max()
 
     assert main([*common, "--steps", "4", "--ema-decay", "1.0"]) == 2  # refused: not in [0, 1)
+    capsys.readouterr()
+    assert main([*common[:-4], "--bn-recalibrate", "0", "--steps", "4"]) == 0  # resumed without it
+    assert "holds a weight average, but ema_decay is 0" in capsys.readouterr().out

@@ -67,8 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--cosine", action="store_const", const=True, help="cosine-decay the learning rate to lr/100 "
       "over --steps (default: constant, as the paper)")
     a("--ema-decay", type=float, metavar="D", help="keep an exponential moving average of the weights, "
-      "decay D per step (0.999 averages over ~1000 steps); it is validated, checkpointed and exported "
-      f"instead of the last step's weights; 0 = off (default {D.ema_decay})")
+      "decay D per step after a warm-up (0.999 averages over ~1000 steps); it is checkpointed beside the "
+      "last step's weights, and validated and exported instead of them; give it again when resuming; "
+      f"0 = off (default {D.ema_decay})")
     a("--joint", dest="per_net_losses", action="store_const", const=False,
       help="DeblurRNN: let the deblurring loss train the denoising net too (end to end); default: "
            "each net learns from its own loss only, as Table I of the paper")

@@ -103,7 +103,8 @@ results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2
 	    $(DN) evaluate data-cache/$$set --model deblur-rnn --ensemble 8 --json docs/results/$$set.json || exit 1; done
 	# the whole burstcap fuse path (alignment, ghost guard, colour; sRGB files keep their brightness)
 	for set in val-stills test-lsd2 test-polyu val-camera val-gopro2; do \
-	    $(PY) -m burstcap.evaluation data-cache/$$set --json docs/results/$$set.json || exit 1; done
+	    $(PY) -m burstcap.evaluation data-cache/$$set --json docs/results/$$set.json || exit 1; \
+	    $(PY) -m burstcap.evaluation data-cache/$$set --ensemble 8 --json docs/results/$$set.json || exit 1; done
 	$(PY) -m deblurnet.results_table docs/results/val-stills.json docs/results/test-lsd2.json \
 	    docs/results/test-polyu.json > docs/results/tables.md
 	$(PY) -m deblurnet.results_table docs/results/val-camera.json docs/results/val-gopro2.json \

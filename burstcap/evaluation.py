@@ -56,7 +56,8 @@ def fuse_method(model: nn.Module, options: FuseOptions | None = None) -> Method:
 
 def score(folder: Path, json_path: Path | None = None, model: nn.Module | None = None,
           options: FuseOptions | None = None) -> Report:
-    """Score the fuse path (row :data:`ROW`) and the baselines on ``folder``, resuming from and writing
+    """Score the fuse path (row :data:`ROW`, ``ROW xN`` with ``options.ensemble`` N > 1) and the
+    baselines on ``folder``, resuming from and writing
     to ``json_path`` when given (other rows in it are kept). ``model`` None: the shipped network of
     ``options`` (fingerprinted by its weights file, so new weights are scored again)."""
     opts = options or FuseOptions()
@@ -72,8 +73,9 @@ def score(folder: Path, json_path: Path | None = None, model: nn.Module | None =
         fingerprint = ""  # a model given in code: never reused
     previous = load_report(json_path) if json_path is not None and json_path.is_file() else None
     on_update = (lambda report: save_report(report, json_path)) if json_path is not None else None
-    report = score_folder(folder, {ROW: fuse_method(model, opts)}, previous=previous, on_update=on_update,
-                          progress=sys.stderr.isatty(), fingerprints={ROW: fingerprint})
+    row = ROW if opts.ensemble == 1 else f"{ROW} x{opts.ensemble}"
+    report = score_folder(folder, {row: fuse_method(model, opts)}, previous=previous, on_update=on_update,
+                          progress=sys.stderr.isatty(), fingerprints={row: fingerprint})
     if json_path is not None:
         save_report(report, json_path)
     return report
@@ -85,13 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dir", type=Path, metavar="DIR", help="triplet folder (short/, long/, sharp/)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT",
                         help="add the row to this report (deblurnet evaluate's JSON), resuming from it")
+    parser.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8), metavar="N",
+                        help="score `burstcap fuse --ensemble N` instead (row 'burstcap fuse xN'); default 1")
     args = parser.parse_args(argv)
     if args.json is not None and not args.json.parent.is_dir():
         print(f"burstcap.evaluation: error: {args.json}: its folder {args.json.parent} does not exist",
               file=sys.stderr)
         return 2
     try:
-        report = score(args.dir, args.json)
+        report = score(args.dir, args.json, options=FuseOptions(ensemble=args.ensemble))
     except (DeblurnetError, BurstcapError) as exc:
         print(f"burstcap.evaluation: error: {exc}", file=sys.stderr)
         return 2

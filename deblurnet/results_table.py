@@ -24,6 +24,7 @@ NETWORK_LABELS = {
     "deblur-rnn": "**DeblurRNN**",
     "deblur-rnn x8": "DeblurRNN, x8 self-ensemble",
     "burstcap fuse": "`burstcap fuse` (DeblurRNN with alignment, ghost guard, colour)",
+    "burstcap fuse x8": "`burstcap fuse --ensemble 8`",
     "deblur-merger": "DeblurMerger",
     "deblur-merger x8": "DeblurMerger, x8 self-ensemble",
     "deblur-rnn:deblur-rnn-v2": "DeblurRNN v2 (noise-aware first stage)",

@@ -45,6 +45,13 @@ def test_fuse_path_row_joins_the_report(triplets: Path, tmp_path: Path) -> None:
     assert evaluation.ROW in load_report(out).results
 
 
+def test_ensemble_gets_its_own_row(triplets: Path) -> None:
+    from burstcap.fuse import FuseOptions
+
+    report = evaluation.score(triplets, model=settled(gain=1.0), options=FuseOptions(ensemble=2))
+    assert f"{evaluation.ROW} x2" in report.results and evaluation.ROW not in report.results
+
+
 def test_fuse_path_row_uses_the_network(triplets: Path) -> None:
     """A network that changes the image (untrained, residual gain 1) scores otherwise than one that
     returns its short input: the row really runs the given model (the fuse path does not bypass it)."""

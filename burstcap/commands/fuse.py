@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "balance")
     p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None, metavar="N",
                    help="average the network over N flips/quarter turns of the pair: less residual "
-                        "noise (about +1 dB on GOPRO2 validation at 8), N times slower (default 1)")
+                        "noise (+0.2 to 0.5 dB at 8 on the README's test sets), N times slower (default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for the network (default: the number of physical cores)")
     p.add_argument("--profile", default=None, metavar="NAME|JSON",

@@ -24,7 +24,7 @@ import numpy as np
 from deblurnet import DeblurnetError
 from deblurnet.baselines import Method
 from deblurnet.data import list_triplets
-from deblurnet.evaluate import Report, file_fingerprint, load_report, save_report, score_folder
+from deblurnet.evaluate import Report, file_fingerprint, score_into
 from deblurnet.inference import shipped_weights
 from isp.color import srgb_decode, srgb_encode
 from torch import nn
@@ -71,14 +71,9 @@ def score(folder: Path, json_path: Path | None = None, model: nn.Module | None =
         fingerprint = f"{network}:{FUSE_PATH_VERSION}:{settings}"
     else:
         fingerprint = ""  # a model given in code: never reused
-    previous = load_report(json_path) if json_path is not None and json_path.is_file() else None
-    on_update = (lambda report: save_report(report, json_path)) if json_path is not None else None
     row = ROW if opts.ensemble == 1 else f"{ROW} x{opts.ensemble}"
-    report = score_folder(folder, {row: fuse_method(model, opts)}, previous=previous, on_update=on_update,
-                          progress=sys.stderr.isatty(), fingerprints={row: fingerprint})
-    if json_path is not None:
-        save_report(report, json_path)
-    return report
+    return score_into(folder, {row: fuse_method(model, opts)}, json_path, {row: fingerprint},
+                      progress=sys.stderr.isatty())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

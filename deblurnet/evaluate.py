@@ -214,3 +214,16 @@ def load_report(path: Path) -> Report:
         return Report.from_dict(json.loads(Path(path).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DeblurnetError(f"{path}: not an evaluation report ({exc})") from exc
+
+
+def score_into(root: Path, networks: dict[str, Method], json_path: Path | None,
+               fingerprints: dict[str, str] | None = None, progress: bool = True) -> Report:
+    """:func:`score_folder` with a report file: resumes from ``json_path`` when it exists (its other
+    rows are kept), saves it after every image and at the end. ``json_path`` None: no file."""
+    previous = load_report(json_path) if json_path is not None and Path(json_path).is_file() else None
+    on_update = (lambda report: save_report(report, json_path)) if json_path is not None else None
+    report = score_folder(root, networks, previous=previous, on_update=on_update, progress=progress,
+                          fingerprints=fingerprints)
+    if json_path is not None:
+        save_report(report, json_path)
+    return report

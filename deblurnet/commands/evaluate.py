@@ -93,16 +93,11 @@ def load_networks(args: argparse.Namespace) -> tuple[dict[str, Method], dict[str
 
 def run(args: argparse.Namespace) -> int:
     from deblurnet.data import list_triplets
-    from deblurnet.evaluate import load_report, save_report, score_folder
+    from deblurnet.evaluate import score_into
 
     list_triplets(args.dir)  # bad input fails before any model is loaded
     networks, prints = load_networks(args)
-    previous = load_report(args.json) if args.json is not None and args.json.is_file() else None
-    on_update = (lambda report: save_report(report, args.json)) if args.json is not None else None
-    report = score_folder(args.dir, networks, previous=previous, on_update=on_update,
-                          progress=sys.stderr.isatty(), fingerprints=prints)
-    if args.json is not None:
-        save_report(report, args.json)
+    report = score_into(args.dir, networks, args.json, prints, progress=sys.stderr.isatty())
     print(f"{args.dir}: {report.to_dict()['images']} pair(s)")
     print(report.table())
     return 0

@@ -16,6 +16,7 @@ used: for sRGB files the fuse path estimates it from the image.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,21 @@ ROW = "burstcap fuse"
 """The report row of the whole fuse path."""
 FUSE_PATH_VERSION = "fuse-path-1"
 """Part of the row's fingerprint: bump it when the fuse path around the network changes."""
+
+
+NOT_IN_FINGERPRINT = frozenset({
+    "model", "weights",  # the network: fingerprinted by its weights file
+    "device", "threads",  # where it runs
+    "ratio", "target_level", "profile", "bits",  # unused here: sRGB files at ratio 1, no file written
+})
+"""FuseOptions fields that do not change this module's pixels. Every other field, a new one included,
+is part of the row's fingerprint, so a report row made with other settings is scored again."""
+
+
+def settings_fingerprint(options: FuseOptions) -> str:
+    """The fuse settings that change the pixels, as ``name=value`` joined by ``:``."""
+    return ":".join(f"{field.name}={getattr(options, field.name)}" for field in dataclasses.fields(options)
+                    if field.name not in NOT_IN_FINGERPRINT)
 
 
 def fuse_method(model: nn.Module, options: FuseOptions | None = None) -> Method:
@@ -66,9 +82,7 @@ def score(folder: Path, json_path: Path | None = None, model: nn.Module | None =
         model = fusion_model(opts)
         weights = opts.weights or shipped_weights(opts.model)
         network = file_fingerprint(weights) if Path(weights).is_file() else f"plugin:{opts.model}"
-        settings = (f"align={opts.align}:{opts.motion}:tile={opts.tile}/{opts.overlap}:x{opts.ensemble}:"
-                    f"guard={opts.ghost_guard}:colour={opts.colour_match}")
-        fingerprint = f"{network}:{FUSE_PATH_VERSION}:{settings}"
+        fingerprint = f"{network}:{FUSE_PATH_VERSION}:{settings_fingerprint(opts)}"
     else:
         fingerprint = ""  # a model given in code: never reused
     row = ROW if opts.ensemble == 1 else f"{ROW} x{opts.ensemble}"

@@ -163,6 +163,11 @@ BREAKAGES: tuple[Breakage, ...] = (
              "    model.load_state_dict(c.ema if c.ema is not None else c.generator)\n",
              "    model.load_state_dict(c.generator)\n",
              ("tests/test_train.py::test_weight_average_is_checkpointed_resumed_and_exported",)),
+    Breakage("fingerprint-misses-a-setting", "the fuse row's fingerprint leaves out the guard: a row made "
+             "without it would be reused", "burstcap/evaluation.py",
+             '    "device", "threads",  # where it runs\n',
+             '    "device", "threads", "ghost_guard",  # where it runs\n',
+             ("tests/test_fuse_evaluation.py",)),
     Breakage("srgb-brightened", "sRGB files are normalised like RAW ones (a dark JPEG brightened before the network)",
              "burstcap/fuse.py",
              "                            display_referred=short.display_referred and long.display_referred)\n",

@@ -68,3 +68,20 @@ def test_bad_folder_or_json_path_is_one_line_exit_2(triplets: Path, tmp_path: Pa
     assert evaluation.main([str(triplets), "--json", str(tmp_path / "no" / "such" / "r.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "r.json" in err[0]
+
+
+@pytest.mark.parametrize("change", [{"ensemble": 8}, {"overlap": 32}, {"tile": 256}, {"align": False},
+                                    {"motion": "affine"}, {"ghost_guard": False}, {"colour_match": False}])
+def test_settings_that_change_pixels_change_the_fingerprint(change: dict) -> None:
+    """A report row is reused only under the same fuse settings: each setting the row's pixels depend on
+    is in the fingerprint (a new FuseOptions field is too, unless it is listed as not changing them)."""
+    from burstcap.fuse import FuseOptions
+
+    assert evaluation.settings_fingerprint(FuseOptions(**change)) != evaluation.settings_fingerprint(FuseOptions())
+
+
+def test_settings_that_do_not_change_pixels_keep_the_fingerprint() -> None:
+    from burstcap.fuse import FuseOptions
+
+    same = FuseOptions(threads=1, device="cpu", bits=16, ratio=4.0, profile="generic", target_level=0.5)
+    assert evaluation.settings_fingerprint(same) == evaluation.settings_fingerprint(FuseOptions())

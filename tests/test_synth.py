@@ -266,6 +266,24 @@ def test_mild_draws_are_normally_exposed_high_iso_frames() -> None:
     assert np.median([scaled_read_variance(d) for d in mild]) < np.median([scaled_read_variance(d) for d in other])
 
 
+def test_long_base_iso_draws_put_the_long_frame_at_base_iso() -> None:
+    """``long_base_iso_prob`` 1: the long frame is at the profile's base ISO whenever the time ratio
+    allows the short ISO's whole gain (else as near as it allows); at 0 most long frames are at a
+    raised ISO."""
+    from deblurnet.synth.camera import sample_noise_params
+
+    profile = load_profile("nikon-d850")
+    base = float(profile.iso_range[0])
+    steady = [sample_noise_params(CameraParams(long_base_iso_prob=1.0), profile, np.random.default_rng(s))
+              for s in range(40)]
+    other = [sample_noise_params(CameraParams(), profile, np.random.default_rng(s)) for s in range(40)]
+    for d in steady:
+        expected = max(base, d["iso_short"] * d["time_ratio"])  # g = min(1/t, ISO_short / base)
+        assert d["iso_long"] == pytest.approx(expected, rel=1e-6)
+    assert sum(d["iso_long"] == pytest.approx(base) for d in steady) >= 15
+    assert np.median([d["iso_long"] for d in other]) > 1.5 * base
+
+
 def test_soft_scene_softens_truth_and_both_frames() -> None:
     """``optics_prob`` 1 blurs the scene before everything, truth included (a camera's full-size
     frame); the same seed without it keeps the texture's pixel-level detail."""

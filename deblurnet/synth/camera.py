@@ -11,7 +11,10 @@ From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are
 3. exposure-time ratio t = t_short / t_long ~ log-uniform[time_ratio]; the camera raises the short ISO by
    g in [1, 1/t] (within the camera's ISO range), so the short raw level is r = t * g times the long one;
    with ``mild_prob`` the camera raises it by the whole 1/t (r = 1 where the ISO range allows): a
-   normally exposed high-ISO frame with mild noise, as in a camera's or phone's high-ISO JPEG;
+   normally exposed high-ISO frame with mild noise, as in a camera's or phone's high-ISO JPEG; with
+   ``long_base_iso_prob`` (otherwise) g = min(1/t, ISO_short / base ISO): the long frame at the camera's
+   base ISO, or as near as the time ratio allows, as ``burstcap shoot`` takes it (otherwise g is drawn
+   log-uniformly, and most long frames are at a raised ISO);
 4. sensor noise through the project's one noise model, ``hardware_profiles.sample_noisy``
    (Poisson-Gaussian per CFA channel, row noise where the profile measured it), with the profile's
    ``params(iso)`` at the short and at the long ISO. The profile is the configured one, else drawn per
@@ -90,6 +93,7 @@ class CameraParams:
     sharpen: tuple[float, float] = (0.0, 1.2)       # unsharp-mask amount on luma
     dark_jpeg_min_ratio: float = 1 / 16             # darker short JPEGs are brightened in camera instead
     mild_prob: float = 0.0                          # short frame normally exposed at a high ISO (see below)
+    long_base_iso_prob: float = 0.0                 # long frame at base ISO, as `burstcap shoot` takes it
     optics_prob: float = 0.0                        # probability of a soft scene (lens, full-size sensor)
     optics_sigma: tuple[float, float] = (0.4, 1.2)  # its Gaussian blur, px, uniform
 
@@ -137,7 +141,11 @@ def sample_noise_params(params: CameraParams, profile: NoiseProfile, rng: np.ran
         g = max(1.0, min(1.0 / t, iso_s / lo))
     else:
         iso_s = log_uniform(rng, lo, hi) if hi > lo else lo
-        g = log_uniform(rng, 1.0, max(1.0, min(1.0 / t, iso_s / lo)))
+        top = max(1.0, min(1.0 / t, iso_s / lo))
+        if params.long_base_iso_prob > 0 and rng.random() < params.long_base_iso_prob:
+            g = top  # the long frame at base ISO (or as near as the time ratio allows), as burstcap shoots
+        else:
+            g = log_uniform(rng, 1.0, top)
     iso_l = iso_s / g
     a_s, b_s = _rggb_params(profile, iso_s)
     a_l, b_l = _rggb_params(profile, iso_l)

@@ -81,7 +81,8 @@ weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safe
 
 # Test sets, none trained on (see the README): Kodak 21..24 stills, LSD2's published triplets, real
 # camera noise (PolyU), a camera protocol with every noise profile and in-camera JPEGs, and GOPRO2 on
-# frames 101..120 of the training scene (labelled so). The previous weights (v1) are scored beside.
+# frames 101..120 of the training scene (labelled so), and RAW pairs from a real Bayer DNG of an unseen
+# scene (burstcap.raw_testset). The previous weights (v1, v2) are scored beside.
 NETS := --model deblur-rnn --model deblur-merger --weights data-cache/init/deblur-rnn-v2.safetensors \
         --weights data-cache/init/deblur-rnn-v1.safetensors
 results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors | venv
@@ -93,14 +94,17 @@ results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2
 	    --config configs/testsets.toml --out data-cache/val-camera
 	$(DN) synth --protocol gopro2 --source $(GOPRO) --frames 101-120 --count 12 --size full --seed 101 \
 	    --out data-cache/val-gopro2
+	$(PY) -m burstcap.raw_testset $(DATA)/raw/valid/Blackmagic.dng data-cache/test-raw
 	$(DN) evaluate data-cache/val-stills $(NETS) --json docs/results/val-stills.json
 	$(DN) evaluate data-cache/test-lsd2 $(NETS) --json docs/results/test-lsd2.json
 	$(DN) evaluate data-cache/test-polyu $(NETS) --json docs/results/test-polyu.json
 	$(DN) evaluate data-cache/val-camera $(NETS) --json docs/results/val-camera.json
 	$(DN) evaluate data-cache/val-gopro2 $(NETS) --json docs/results/val-gopro2.json
+	$(DN) evaluate data-cache/test-raw $(NETS) --json docs/results/test-raw.json
 	# rows added to the same files: the shipped DeblurRNN as an x8 self-ensemble, then the whole
-	# burstcap fuse path (alignment, ghost guard, colour; sRGB files keep their brightness), plain and x8
-	for set in val-stills test-lsd2 test-polyu val-camera val-gopro2; do \
+	# burstcap fuse path (alignment, ghost guard, colour; sRGB files keep their brightness; on the RAW set
+	# the command on its DNGs, with the camera's profile, the map estimated, a profile x4), plain and x8
+	for set in val-stills test-lsd2 test-polyu val-camera val-gopro2 test-raw; do \
 	    $(DN) evaluate data-cache/$$set --model deblur-rnn --ensemble 8 --json docs/results/$$set.json && \
 	    $(PY) -m burstcap.evaluation data-cache/$$set --json docs/results/$$set.json && \
 	    $(PY) -m burstcap.evaluation data-cache/$$set --ensemble 8 --json docs/results/$$set.json || exit 1; done
@@ -108,6 +112,7 @@ results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2
 	    docs/results/test-polyu.json > docs/results/tables.md
 	$(PY) -m deblurnet.results_table docs/results/val-camera.json docs/results/val-gopro2.json \
 	    >> docs/results/tables.md
+	$(PY) -m deblurnet.results_table docs/results/test-raw.json >> docs/results/tables.md
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

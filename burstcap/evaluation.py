@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,13 +26,16 @@ import numpy as np
 from deblurnet import DeblurnetError
 from deblurnet.baselines import Method
 from deblurnet.data import list_triplets
-from deblurnet.evaluate import Report, file_fingerprint, score_into
+from deblurnet.evaluate import NamedMethod, Report, file_fingerprint, score_into
 from deblurnet.inference import shipped_weights
+from hardware_profiles.registry import GENERIC_NAME
+from isp.io import read_linear
 from isp.color import srgb_decode, srgb_encode
 from torch import nn
 
 from burstcap.errors import BurstcapError
-from burstcap.fuse import FuseOptions, fuse_arrays, fusion_model
+from burstcap.fuse import FuseOptions, fuse_arrays, fuse_pair, fusion_model
+from burstcap.raw_testset import LOUDER_PROFILE, is_raw_set, raw_paths
 
 ROW = "burstcap fuse"
 """The report row of the whole fuse path."""
@@ -42,7 +46,7 @@ FUSE_PATH_VERSION = "fuse-path-1"
 NOT_IN_FINGERPRINT = frozenset({
     "model", "weights",  # the network: fingerprinted by its weights file
     "device", "threads",  # where it runs
-    "ratio", "target_level", "profile", "bits",  # unused here: sRGB files at ratio 1, no file written
+    "bits",  # the depth of a file written only to be read back (16 bits)
 })
 """FuseOptions fields that do not change this module's pixels. Every other field, a new one included,
 is part of the row's fingerprint, so a report row made with other settings is scored again."""
@@ -70,24 +74,63 @@ def fuse_method(model: nn.Module, options: FuseOptions | None = None) -> Method:
     return run
 
 
+def raw_fuse_method(folder: Path, model: nn.Module, options: FuseOptions, work: Path) -> NamedMethod:
+    """A :data:`deblurnet.evaluate.NamedMethod` running the whole command, :func:`burstcap.fuse.fuse_pair`,
+    on a RAW set's DNGs (:func:`burstcap.raw_testset.raw_paths`) into ``work``; returns the result in
+    the set's network domain (times the command's normalisation gain, sRGB-encoded), as its truth is."""
+    opts = dataclasses.replace(options, bits=16)
+
+    def run(name: str) -> np.ndarray:
+        short, long, _ = raw_paths(folder, name)
+        out = work / f"{Path(name).stem}.png"
+        result = fuse_pair(short, long, out, opts, model=model, progress=False)
+        rgb = read_linear(out).rgb * np.float32(result.gain)
+        return np.asarray(srgb_encode(np.clip(rgb, 0.0, 1.0)), np.float32)
+
+    return run
+
+
+def raw_rows(folder: Path, options: FuseOptions) -> dict[str, FuseOptions]:
+    """The rows of a RAW set, by name: the command as a user runs it (the camera's noise profile,
+    found by its make and model), with the noise map estimated from the image instead (the generic
+    profile), and with a profile of four times the camera's noise variance (the set's
+    :data:`burstcap.raw_testset.LOUDER_PROFILE`)."""
+    suffix = "" if options.ensemble == 1 else f" x{options.ensemble}"
+    return {f"{ROW} (RAW){suffix}": options,
+            f"{ROW} (RAW, noise estimated){suffix}": dataclasses.replace(options, profile=GENERIC_NAME),
+            f"{ROW} (RAW, profile x4 variance){suffix}":
+                dataclasses.replace(options, profile=str(Path(folder).resolve() / LOUDER_PROFILE))}
+
+
 def score(folder: Path, json_path: Path | None = None, model: nn.Module | None = None,
           options: FuseOptions | None = None) -> Report:
-    """Score the fuse path (row :data:`ROW`, ``ROW xN`` with ``options.ensemble`` N > 1) and the
-    baselines on ``folder``, resuming from and writing
-    to ``json_path`` when given (other rows in it are kept). ``model`` None: the shipped network of
-    ``options`` (fingerprinted by its weights file, so new weights are scored again)."""
+    """Score the fuse path and the baselines on ``folder``, resuming from and writing to ``json_path``
+    when given (other rows in it are kept). A folder of sRGB triplets gets row :data:`ROW`; a RAW set
+    (:mod:`burstcap.raw_testset`) the rows of :func:`raw_rows`; `` xN`` is added with
+    ``options.ensemble`` N > 1. ``model`` None: the shipped network of ``options`` (fingerprinted by
+    its weights file, so new weights are scored again)."""
     opts = options or FuseOptions()
     list_triplets(folder)  # bad input fails before the model is loaded
     if model is None:
         model = fusion_model(opts)
         weights = opts.weights or shipped_weights(opts.model)
         network = file_fingerprint(weights) if Path(weights).is_file() else f"plugin:{opts.model}"
-        fingerprint = f"{network}:{FUSE_PATH_VERSION}:{settings_fingerprint(opts)}"
     else:
-        fingerprint = ""  # a model given in code: never reused
-    row = ROW if opts.ensemble == 1 else f"{ROW} x{opts.ensemble}"
-    return score_into(folder, {row: fuse_method(model, opts)}, json_path, {row: fingerprint},
-                      progress=sys.stderr.isatty())
+        network = ""  # a model given in code: never reused
+
+    def fingerprint(row_options: FuseOptions) -> str:
+        return f"{network}:{FUSE_PATH_VERSION}:{settings_fingerprint(row_options)}" if network else ""
+
+    progress = sys.stderr.isatty()
+    if not is_raw_set(folder):
+        row = ROW if opts.ensemble == 1 else f"{ROW} x{opts.ensemble}"
+        return score_into(folder, {row: fuse_method(model, opts)}, json_path, {row: fingerprint(opts)},
+                          progress=progress)
+    rows = raw_rows(folder, opts)
+    with tempfile.TemporaryDirectory(prefix="burstcap-eval-") as work:
+        named = {row: raw_fuse_method(folder, model, row_options, Path(work)) for row, row_options in rows.items()}
+        return score_into(folder, {}, json_path, {row: fingerprint(o) for row, o in rows.items()},
+                          progress=progress, named=named)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

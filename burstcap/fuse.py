@@ -17,8 +17,8 @@ it), with the model from :func:`fusion_model`, the one model cache:
    (:func:`normalisation_gain`); they are clipped to [0, 1] and sRGB-encoded (the network domain).
    After the network the result is sRGB-decoded and divided by ``g``, so the output is scene-linear at
    the long frame's exposure. Dark RAW frames thus use the network's input range, clipping at most the
-   brightest 0.1% of the pixels the sensor kept (a cap checked in tests; no RAW test set is here to
-   measure it). 8/16-bit sRGB files are display-referred (``LinearImage.display_referred``): the camera
+   brightest 0.1% of the pixels the sensor kept (a cap checked in tests; the RAW set of
+   :mod:`burstcap.raw_testset` runs this path on real raw data). 8/16-bit sRGB files are display-referred (``LinearImage.display_referred``): the camera
    rendered them into the range the network learned from, so a pair of them keeps its brightness
    (``g`` = 1); float TIFFs are scene-linear and normalised like RAW frames. Measured with the
    shipped weights on PolyU's 45 real-noise pairs as sRGB files: the earlier rule (always 0.9, 1% may
@@ -307,6 +307,36 @@ def from_network(encoded: np.ndarray, gain: float) -> np.ndarray:
     return out
 
 
+@dataclass
+class NetworkInputs:
+    """A pair in the network domain, before alignment (:func:`network_inputs`).
+
+    ``short``, ``long``: (H, W, 3) float32 sRGB-encoded [0, 1], the short frame ratio-scaled and given
+    the long frame's colour balance; ``noise``: (H, W, 1) float32, the short frame's noise map;
+    ``gain``: the normalisation gain both frames were multiplied by (:func:`normalisation_gain`).
+    """
+
+    short: np.ndarray
+    long: np.ndarray
+    noise: np.ndarray
+    gain: float
+
+
+def network_inputs(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, *, target_level: float = 0.9,
+                   noise_law: NoiseLaw | None = None, display_referred: bool = False) -> NetworkInputs:
+    """Steps 3 and 4 of the module docstring and the noise map: what the network is given, before the
+    long frame is aligned. Arguments as for :func:`fuse_arrays`."""
+    gain = 1.0 if display_referred else normalisation_gain(long_lin, target_level)
+    short_n = to_network(short_lin, gain * ratio)
+    long_n = to_network(long_lin, gain)
+    short_n, short_colour = match_colour(short_n, long_n)
+    if noise_law is None:
+        noise = estimated_noise_map(short_n)
+    else:
+        noise = law_noise_map(short_n, *network_law(noise_law[0], noise_law[1], gain * ratio * short_colour))
+    return NetworkInputs(short_n, long_n, noise, gain)
+
+
 def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model: nn.Module, *,
                 align: bool | AlignOptions = True, tile: int | None = None,
                 overlap: int = DEFAULT_OVERLAP, target_level: float = 0.9,
@@ -342,14 +372,10 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
         now = time.perf_counter()
         seconds[step], clock = now - clock, now
 
-    gain = 1.0 if display_referred else normalisation_gain(long_lin, target_level)
-    short_n = to_network(short_lin, gain * ratio)
-    long_n = to_network(long_lin, gain)
-    short_n, short_colour = match_colour(short_n, long_n)
-    if noise_law is None:
-        noise = estimated_noise_map(short_n)
-    else:
-        noise = law_noise_map(short_n, *network_law(noise_law[0], noise_law[1], gain * ratio * short_colour))
+    inputs = network_inputs(short_lin, long_lin, ratio, target_level=target_level, noise_law=noise_law,
+                            display_referred=display_referred)
+    short_n, long_n, noise, gain = inputs.short, inputs.long, inputs.noise, inputs.gain
+    del inputs
     lap("normalise")
     if align is False:
         alignment = Alignment.identity()

@@ -28,6 +28,11 @@ from deblurnet.data import KEYS, NOISE_DIR, list_triplets, read_noise_map, read_
 from deblurnet.errors import DeblurnetError
 
 
+NamedMethod = Callable[[str], np.ndarray]
+"""A method that reads its own inputs: image name -> (H, W, 3) float32 sRGB [0, 1] result (e.g. the
+whole ``burstcap fuse`` command on a set's RAW files, which the triplet's PNGs do not hold)."""
+
+
 @dataclass
 class Score:
     """One method on one image: PSNR (dB), SSIM, seconds for the pair."""
@@ -161,8 +166,10 @@ def folder_contents(root: Path) -> str:
 
 def score_folder(root: Path, networks: dict[str, Method] | None = None, previous: Report | None = None,
                  on_update: Callable[[Report], None] | None = None, progress: bool = True,
-                 fingerprints: dict[str, str] | None = None) -> Report:
-    """Score `networks` (name -> Method) and all `BASELINES` on the triplet folder `root`.
+                 fingerprints: dict[str, str] | None = None, named: dict[str, NamedMethod] | None = None
+                 ) -> Report:
+    """Score `networks` (name -> Method), `named` (name -> NamedMethod) and all `BASELINES` on the
+    triplet folder `root`.
 
     previous: an earlier report; its per-image scores are reused (resume) for methods whose fingerprint
     (`fingerprints[name]`, e.g. the weights file and its date; baselines: BASELINE_VERSION) is the same
@@ -172,7 +179,7 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
     """
     root = Path(root)
     names = list_triplets(root)
-    methods: dict[str, Method] = {**(networks or {}), **BASELINES}
+    methods: dict[str, Method | NamedMethod] = {**(networks or {}), **(named or {}), **BASELINES}
     report = Report(dataset=str(root.resolve()), contents=folder_contents(root))
     prints = {**{name: BASELINE_VERSION for name in BASELINES}, **(fingerprints or {})}
     same_folder = (previous is not None and previous.dataset == report.dataset
@@ -193,7 +200,7 @@ def score_folder(root: Path, networks: dict[str, Method] | None = None, previous
         noise = read_noise_map(root, image, short)
         for method in todo:
             start = time.perf_counter()
-            output = methods[method](short, long, noise)
+            output = methods[method](image) if method in (named or {}) else methods[method](short, long, noise)
             seconds = time.perf_counter() - start
             report.results[method].scores[image] = Score(*psnr_ssim(output, sharp), seconds=seconds)
         if on_update is not None:
@@ -217,13 +224,14 @@ def load_report(path: Path) -> Report:
 
 
 def score_into(root: Path, networks: dict[str, Method], json_path: Path | None,
-               fingerprints: dict[str, str] | None = None, progress: bool = True) -> Report:
+               fingerprints: dict[str, str] | None = None, progress: bool = True,
+               named: dict[str, NamedMethod] | None = None) -> Report:
     """:func:`score_folder` with a report file: resumes from ``json_path`` when it exists (its other
     rows are kept), saves it after every image and at the end. ``json_path`` None: no file."""
     previous = load_report(json_path) if json_path is not None and Path(json_path).is_file() else None
     on_update = (lambda report: save_report(report, json_path)) if json_path is not None else None
     report = score_folder(root, networks, previous=previous, on_update=on_update, progress=progress,
-                          fingerprints=fingerprints)
+                          fingerprints=fingerprints, named=named)
     if json_path is not None:
         save_report(report, json_path)
     return report

@@ -16,6 +16,8 @@ measured ISO) outside it or when the profile has no per-ISO table:
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,6 +237,23 @@ class NoiseProfile:
         """(a (3,), b (3,)) for R, G, B at ``iso``: the CFA positions averaged per colour."""
         a, b = self.params(iso)
         return cfa_to_rgb(a, self.cfa), cfa_to_rgb(b, self.cfa)
+
+    def scaled(self, factor: float) -> "NoiseProfile":
+        """This profile with ``factor`` times its noise variance at every ISO (a and b of every
+        measurement and of the law), named ``<name>-x<factor>``: what a camera that many times
+        noisier would measure. Row noise is left as it is."""
+        if not (math.isfinite(factor) and factor > 0):
+            raise ProfileError(f"profile {self.name!r}: the variance factor must be positive, got {factor!r}")
+        d = self.to_dict()
+        d["name"] = f"{self.name}-x{factor:g}"
+        for entry in d["measured"]:
+            entry["a"] = [v * factor for v in entry["a"]]
+            entry["b"] = [v * factor for v in entry["b"]]
+        law = d["law"]
+        law["a_ref"] = [v * factor for v in law["a_ref"]]
+        # ln b = slope * ln a + bias: a and b both times f moves the bias by (1 - slope) * ln f
+        law["b_bias"] = [bias + (1 - slope) * math.log(factor) for bias, slope in zip(law["b_bias"], law["b_slope"])]
+        return NoiseProfile.from_dict(d, f"{self.name} x{factor:g}")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

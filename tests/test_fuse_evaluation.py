@@ -71,7 +71,8 @@ def test_bad_folder_or_json_path_is_one_line_exit_2(triplets: Path, tmp_path: Pa
 
 
 @pytest.mark.parametrize("change", [{"ensemble": 8}, {"overlap": 32}, {"tile": 256}, {"align": False},
-                                    {"motion": "affine"}, {"ghost_guard": False}, {"colour_match": False}])
+                                    {"motion": "affine"}, {"ghost_guard": False}, {"colour_match": False},
+                                    {"profile": "generic"}, {"target_level": 0.5}, {"ratio": 4.0}])
 def test_settings_that_change_pixels_change_the_fingerprint(change: dict) -> None:
     """A report row is reused only under the same fuse settings: each setting the row's pixels depend on
     is in the fingerprint (a new FuseOptions field is too, unless it is listed as not changing them)."""
@@ -83,5 +84,5 @@ def test_settings_that_change_pixels_change_the_fingerprint(change: dict) -> Non
 def test_settings_that_do_not_change_pixels_keep_the_fingerprint() -> None:
     from burstcap.fuse import FuseOptions
 
-    same = FuseOptions(threads=1, device="cpu", bits=16, ratio=4.0, profile="generic", target_level=0.5)
+    same = FuseOptions(threads=1, device="cpu", bits=16)
     assert evaluation.settings_fingerprint(same) == evaluation.settings_fingerprint(FuseOptions())

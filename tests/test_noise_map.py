@@ -4,7 +4,6 @@ noise profile changes what `burstcap fuse` makes of that camera's RAW files."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import cv2
@@ -56,19 +55,9 @@ def test_estimated_map_measures_white_noise_and_ignores_texture() -> None:
 
 def _scaled_profile(name: str, factor: float, out: Path) -> Path:
     """A copy of a shipped profile whose noise variance (a and b) is ``factor`` times the original's."""
-    from hardware_profiles.registry import profile_dirs
+    from hardware_profiles import load_profile
 
-    source = next(d / f"{name}.json" for d in profile_dirs() if (d / f"{name}.json").is_file())
-    profile = json.loads(source.read_text())
-    profile["name"] = f"{name}-x{factor:g}"
-    for entry in profile["measured"]:
-        entry["a"] = [v * factor for v in entry["a"]]
-        entry["b"] = [v * factor for v in entry["b"]]
-    law = profile["law"]
-    law["a_ref"] = [v * factor for v in law["a_ref"]]
-    # ln b = slope ln a + bias: scaling a and b by f shifts the bias by (1 - slope) ln f
-    law["b_bias"] = [bias + (1 - slope) * math.log(factor) for bias, slope in zip(law["b_bias"], law["b_slope"])]
-    out.write_text(json.dumps(profile))
+    out.write_text(json.dumps(load_profile(name).scaled(factor).to_dict()))
     return out
 
 

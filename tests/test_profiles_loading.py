@@ -189,3 +189,21 @@ def test_sample_random_params_scatter_follows_the_law_sigma() -> None:
         ratios.append(np.log(d.b[0] / generic.params(d.iso)[1][0]))
     assert np.std(ratios) == pytest.approx(0.26, rel=0.12)
     assert abs(np.mean(ratios)) < 0.05
+
+
+@pytest.mark.parametrize("iso", [100.0, 800.0, 3000.0, 25600.0])  # measured, between, beyond the table
+def test_scaled_profile_has_that_many_times_the_variance_at_every_iso(iso: float) -> None:
+    from hardware_profiles import load_profile
+
+    own = load_profile("nikon-d850")
+    four = own.scaled(4.0)
+    assert four.name == "nikon-d850-x4" and (four.make, four.model) == (own.make, own.model)
+    for mine, theirs in zip(four.params(iso), own.params(iso)):
+        np.testing.assert_allclose(mine, 4.0 * theirs, rtol=1e-9)
+
+
+def test_scaled_profile_refuses_a_factor_that_is_not_positive() -> None:
+    from hardware_profiles import ProfileError, load_profile
+
+    with pytest.raises(ProfileError, match="positive"):
+        load_profile("nikon-d850").scaled(0.0)

@@ -39,7 +39,7 @@ from burstcap.raw_testset import LOUDER_PROFILE, is_raw_set, raw_paths
 
 ROW = "burstcap fuse"
 """The report row of the whole fuse path."""
-FUSE_PATH_VERSION = "fuse-path-1"
+FUSE_PATH_VERSION = "fuse-path-2"
 """Part of the row's fingerprint: bump it when the fuse path around the network changes."""
 
 

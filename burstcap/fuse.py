@@ -67,7 +67,7 @@ from burstcap.errors import BurstcapError
 from burstcap.ghost import guard, write_confidence
 from burstcap.report import shot_report, write_report
 from deblurnet.colour import colour_gains, match_colour
-from deblurnet.noise_map import estimated_noise_map, law_noise_map, network_law
+from deblurnet.noise_map import estimated_noise_map, law_noise_map, matrix_variance_gain, network_law
 from deblurnet.errors import DeblurnetError
 from hardware_profiles import ProfileError, load_profile
 from hardware_profiles.registry import GENERIC_NAME, profile_for
@@ -463,6 +463,12 @@ def short_noise(image: Any, warnings: list[str], profile: str | Path | None = No
     guess, not a measurement, so a camera without a profile gets a map estimated from the image
     instead, with a warning; so does a RAW without ISO. sRGB input: estimated (its noise went through
     the camera's processing; a raw law does not describe it) unless ``profile`` is given.
+
+    The law is the profile's raw law times the variance gain of the file's colour matrix per channel
+    (:func:`deblurnet.noise_map.matrix_variance_gain`: 2.4 to 4.8 for the cameras in ../shared/data), which
+    amplifies the noise on its way to linear sRGB: the synthesis renders raw pairs without a colour
+    matrix, so its maps and the developed frames agree without it. Like the synthesis, the law leaves
+    the white balance's gain out (docs/training.md).
     """
     meta = image.metadata
     if profile is None and not image.is_raw:
@@ -491,7 +497,8 @@ def short_noise(image: Any, warnings: list[str], profile: str | Path | None = No
                         f"not from the {found.name} profile")
         return ShortNoise(found.name)
     a, b = found.channel_params(float(iso))
-    return ShortNoise(found.name, float(iso), (np.asarray(a, np.float32), np.asarray(b, np.float32)))
+    gain = matrix_variance_gain(image.cam_to_srgb)
+    return ShortNoise(found.name, float(iso), (np.asarray(a, np.float32) * gain, np.asarray(b, np.float32) * gain))
 
 
 def _same_file(a: Path, b: Path) -> bool:

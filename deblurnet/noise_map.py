@@ -108,6 +108,16 @@ def law_noise_map(short: np.ndarray, shot: np.ndarray | float, read: np.ndarray 
     return np.clip(sigma.mean(axis=2, keepdims=True), 0.0, 1.0).astype(np.float32)
 
 
+def matrix_variance_gain(matrix: np.ndarray | None) -> np.ndarray:
+    """(3,) float32: how much a colour matrix (3, 3) (e.g. a camera's camera RGB -> linear sRGB) multiplies
+    the variance of independent noise per output channel, the sum of its squared row entries (1 for
+    the identity and for None)."""
+    if matrix is None:
+        return np.ones(3, np.float32)
+    m = np.asarray(matrix, np.float64).reshape(3, 3)
+    return (m ** 2).sum(axis=1).astype(np.float32)
+
+
 def network_law(a: np.ndarray | float, b: np.ndarray | float, gain: float) -> tuple[np.ndarray, np.ndarray]:
     """(shot, read) for :func:`law_noise_map` from a raw law (a, b) (normalised raw units, scalar or
     (3,) R, G, B) and the gain G from the short frame's raw level to the network's linear light."""

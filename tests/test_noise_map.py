@@ -129,3 +129,22 @@ def test_raw_without_a_profile_gets_an_estimated_map_and_a_warning(d850_pair: tu
     noise = short_noise(unknown, warnings)
     assert noise.law is None and noise.source == "estimated"
     assert len(warnings) == 1 and "estimated from the image" in warnings[0] and "calibrate" in warnings[0]
+
+
+def test_raw_noise_law_carries_the_colour_matrix_variance_gain(d850_pair: tuple[Path, Path]) -> None:
+    """The camera's colour matrix amplifies the raw noise on its way to linear sRGB: the law of a RAW
+    short frame is the profile's times the matrix's variance gain per channel (identity: unchanged)."""
+    from burstcap.fuse import short_noise
+    from deblurnet.noise_map import matrix_variance_gain
+    from hardware_profiles import load_profile
+    from isp.io import read_linear
+
+    image = read_linear(d850_pair[0])
+    gain = matrix_variance_gain(image.cam_to_srgb)
+    assert gain.min() > 1.5  # UnprocessParams' matrix, like a camera's, mixes the channels
+    a, b = load_profile("nikon-d850").channel_params(6400)
+    law = short_noise(image, []).law
+    np.testing.assert_allclose(law[0], a * gain, rtol=1e-5)
+    np.testing.assert_allclose(law[1], b * gain, rtol=1e-5)
+    np.testing.assert_allclose(matrix_variance_gain(np.eye(3)), 1.0)
+    np.testing.assert_allclose(matrix_variance_gain(None), 1.0)

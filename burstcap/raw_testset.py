@@ -90,15 +90,21 @@ MARGIN = 32
 WHEN = datetime(2026, 11, 30, 12, 0, 0)
 
 
+BAYER_PHASE = {"RGGB": (0, 0), "GRBG": (0, 1), "GBRG": (1, 0), "BGGR": (1, 1)}
+"""(rows, columns) to drop so that a Bayer mosaic starts with its red site."""
+
+
 def scene_mosaic(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mosaic (H, W) float32 normalised and scaled to :data:`SCENE_LEVEL`, white balance (3,),
-    camera-to-sRGB matrix (3, 3)) of a Bayer RAW file whose pattern is RGGB; BurstcapError naming the
-    file otherwise."""
+    camera-to-sRGB matrix (3, 3)) of a Bayer RAW file, cut to start at a red site (RGGB);
+    BurstcapError naming the file for anything else."""
     raw = read_raw(path)
-    if raw.is_linear_raw or raw.cfa_pattern != "RGGB":
-        raise BurstcapError(f"{path}: need a Bayer RAW with an RGGB pattern, got "
+    if raw.is_linear_raw or raw.cfa_pattern not in BAYER_PHASE:
+        raise BurstcapError(f"{path}: need a Bayer RAW (RGGB, GRBG, GBRG or BGGR), got "
                             f"{'LinearRaw (demosaiced) data' if raw.is_linear_raw else raw.cfa_pattern}")
-    mosaic = np.maximum(np.asarray(raw.mosaic, np.float32), 0.0)
+    dy, dx = BAYER_PHASE[raw.cfa_pattern]
+    mosaic = np.maximum(np.asarray(raw.mosaic, np.float32), 0.0)[dy:, dx:]
+    mosaic = mosaic[:mosaic.shape[0] // 2 * 2, :mosaic.shape[1] // 2 * 2]  # RGGB from its first pixel
     level = float(np.percentile(mosaic[::4, ::4], 99.0))
     if level <= 0:
         raise BurstcapError(f"{path}: the mosaic is black")

@@ -115,3 +115,15 @@ def test_each_raw_row_uses_its_noise_profile(raw_set: Path, tmp_path: Path) -> N
     own, estimated, louder = outputs
     assert np.abs(louder - own).mean() > 1e-4  # the same path with the same map would give 0 exactly
     assert np.abs(estimated - own).mean() > 1e-4
+
+
+def test_any_bayer_phase_is_cut_to_start_at_red(tmp_path: Path) -> None:
+    """A GRBG file holding the same sensor data one column later gives the same RGGB scene."""
+    rng = np.random.default_rng(1)
+    adu = rng.integers(300, 3000, (64, 96)).astype(np.uint16)
+    rggb = write_dng(tmp_path / "rggb.dng", adu, "RGGB", black_level=256, white_level=4095)
+    grbg = write_dng(tmp_path / "grbg.dng", np.ascontiguousarray(adu[:, 1:95]), "GRBG", black_level=256,
+                     white_level=4095)
+    a, b = raw_testset.scene_mosaic(rggb)[0], raw_testset.scene_mosaic(grbg)[0]
+    assert b.shape == (64, 92)
+    np.testing.assert_allclose(b / b.mean(), a[:, 2:94] / a[:, 2:94].mean(), rtol=1e-5)

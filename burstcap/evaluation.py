@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -29,13 +30,14 @@ from deblurnet.data import list_triplets
 from deblurnet.evaluate import NamedMethod, Report, file_fingerprint, score_into
 from deblurnet.inference import shipped_weights
 from hardware_profiles.registry import GENERIC_NAME
+from isp.errors import IspError
 from isp.io import read_linear
 from isp.color import srgb_decode, srgb_encode
 from torch import nn
 
 from burstcap.errors import BurstcapError
 from burstcap.fuse import FuseOptions, fuse_arrays, fuse_pair, fusion_model
-from burstcap.raw_testset import LOUDER_PROFILE, is_raw_set, raw_paths
+from burstcap.raw_testset import LOUDER_PROFILE, is_raw_set, raw_paths, set_gains
 
 ROW = "burstcap fuse"
 """The report row of the whole fuse path."""
@@ -53,8 +55,15 @@ is part of the row's fingerprint, so a report row made with other settings is sc
 
 
 def settings_fingerprint(options: FuseOptions) -> str:
-    """The fuse settings that change the pixels, as ``name=value`` joined by ``:``."""
-    return ":".join(f"{field.name}={getattr(options, field.name)}" for field in dataclasses.fields(options)
+    """The fuse settings that change the pixels, as ``name=value`` joined by ``:``; a profile given as
+    a file is named by a hash of its contents (so a moved set keeps its rows, an edited profile not)."""
+    def value(name: str) -> object:
+        v = getattr(options, name)
+        if name == "profile" and v is not None and Path(v).is_file():
+            return "sha1-" + hashlib.sha1(Path(v).read_bytes()).hexdigest()[:16]
+        return v
+
+    return ":".join(f"{field.name}={value(field.name)}" for field in dataclasses.fields(options)
                     if field.name not in NOT_IN_FINGERPRINT)
 
 
@@ -77,14 +86,16 @@ def fuse_method(model: nn.Module, options: FuseOptions | None = None) -> Method:
 def raw_fuse_method(folder: Path, model: nn.Module, options: FuseOptions, work: Path) -> NamedMethod:
     """A :data:`deblurnet.evaluate.NamedMethod` running the whole command, :func:`burstcap.fuse.fuse_pair`,
     on a RAW set's DNGs (:func:`burstcap.raw_testset.raw_paths`) into ``work``; returns the result in
-    the set's network domain (times the command's normalisation gain, sRGB-encoded), as its truth is."""
+    the set's network domain (times the set's normalisation gain, sRGB-encoded), as its truth is: the
+    command's output is scene-linear at the long frame's exposure, whatever its ``target_level``."""
     opts = dataclasses.replace(options, bits=16)
+    gains = set_gains(folder)
 
     def run(name: str) -> np.ndarray:
         short, long, _ = raw_paths(folder, name)
         out = work / f"{Path(name).stem}.png"
-        result = fuse_pair(short, long, out, opts, model=model, progress=False)
-        rgb = read_linear(out).rgb * np.float32(result.gain)
+        fuse_pair(short, long, out, opts, model=model, progress=False)
+        rgb = read_linear(out).rgb * np.float32(gains[name])
         return np.asarray(srgb_encode(np.clip(rgb, 0.0, 1.0)), np.float32)
 
     return run
@@ -148,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         report = score(args.dir, args.json, options=FuseOptions(ensemble=args.ensemble))
-    except (DeblurnetError, BurstcapError) as exc:
+    except (DeblurnetError, BurstcapError, IspError) as exc:
         print(f"burstcap.evaluation: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

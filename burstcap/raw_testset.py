@@ -176,6 +176,16 @@ def raw_paths(root: Path, name: str) -> tuple[Path, Path, Path]:
     return tuple(Path(root) / "raw" / f"{stem}-{key}.dng" for key in ("short", "long", "sharp"))  # type: ignore[return-value]
 
 
+def set_gains(root: Path) -> dict[str, float]:
+    """Each pair's normalisation gain (triplet name -> gain), from the set's meta.json: its truth is the
+    sharp DNG's development times that gain, sRGB-encoded."""
+    path = Path(root) / "meta.json"
+    try:
+        return {str(p["name"]): float(p["gain"]) for p in json.loads(path.read_text())["pairs"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BurstcapError(f"{path}: not a RAW set's meta.json ({exc})") from None
+
+
 def is_raw_set(root: Path) -> bool:
     """Whether ``root`` was made by :func:`build` (it holds ``raw/``)."""
     return (Path(root) / "raw").is_dir()
@@ -189,7 +199,10 @@ def build(source: Path, out: Path, count: int = 8, crop: int = 512, seed: int = 
     scene, wb, cam_to_srgb = scene_mosaic(Path(source))
     (Path(out) / "raw").mkdir(parents=True, exist_ok=True)
     records = []
-    origins = crop_origins(*scene.shape, count, crop)
+    try:
+        origins = crop_origins(*scene.shape, count, crop)
+    except BurstcapError as exc:
+        raise BurstcapError(f"{source}: {exc}") from None
     for i, (y, x) in enumerate(tqdm(origins, desc="raw set", unit="pair", leave=False)):
         rng = np.random.default_rng([seed, i])
         ratio_t, under = SCHEDULE[i % len(SCHEDULE)]
@@ -222,7 +235,7 @@ def build(source: Path, out: Path, count: int = 8, crop: int = 512, seed: int = 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m burstcap.raw_testset", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path, help="a Bayer RAW file (RGGB) to take the scene from")
+    parser.add_argument("source", type=Path, help="a Bayer RAW file (any Bayer phase) to take the scene from")
     parser.add_argument("out", type=Path, help="folder to write the set to")
     parser.add_argument("--count", type=int, default=8, help="pairs (default 8)")
     parser.add_argument("--crop", type=int, default=512, help="crop side, px (default 512)")

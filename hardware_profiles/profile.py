@@ -241,7 +241,8 @@ class NoiseProfile:
     def scaled(self, factor: float) -> "NoiseProfile":
         """This profile with ``factor`` times its noise variance at every ISO (a and b of every
         measurement and of the law), named ``<name>-x<factor>``: what a camera that many times
-        noisier would measure. Row noise is left as it is."""
+        noisier would measure. Row noise measured per ISO is kept; where the profile derives it from
+        its law (a function of a), it follows the scaled a."""
         if not (math.isfinite(factor) and factor > 0):
             raise ProfileError(f"profile {self.name!r}: the variance factor must be positive, got {factor!r}")
         d = self.to_dict()

@@ -148,3 +148,15 @@ def test_raw_noise_law_carries_the_colour_matrix_variance_gain(d850_pair: tuple[
     np.testing.assert_allclose(law[1], b * gain, rtol=1e-5)
     np.testing.assert_allclose(matrix_variance_gain(np.eye(3)), 1.0)
     np.testing.assert_allclose(matrix_variance_gain(None), 1.0)
+
+
+def test_matrix_variance_gain_sums_squared_row_entries() -> None:
+    """Independent noise of variance v per input channel leaves output channel i with v * sum_j M_ij^2
+    (a hand-computed, non-symmetric matrix: rows, not columns; squares, not absolute values)."""
+    from deblurnet.noise_map import matrix_variance_gain
+
+    m = np.array([[2.0, -1.0, 0.0], [0.5, 1.0, -0.5], [0.0, 3.0, 1.0]])
+    np.testing.assert_allclose(matrix_variance_gain(m), [5.0, 1.5, 10.0])
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((200_000, 3))
+    np.testing.assert_allclose((noise @ m.T).var(axis=0), [5.0, 1.5, 10.0], rtol=0.02)

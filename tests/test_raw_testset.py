@@ -94,11 +94,14 @@ def test_a_source_that_is_not_a_bayer_mosaic_is_refused(tmp_path: Path) -> None:
     assert raw_testset.main([str(linear), str(tmp_path / "out")]) == 2
 
 
-def test_the_whole_command_is_scored_on_the_dngs(raw_set: Path) -> None:
+@pytest.mark.parametrize("target_level", [0.9, 0.5])
+def test_the_whole_command_is_scored_on_the_dngs(raw_set: Path, target_level: float) -> None:
     """A network that returns its short input: each RAW row scores as the `short` baseline (the
-    command read the DNGs, took the ratio from their metadata and normalised as the triplet was)."""
-    report = evaluation.score(raw_set, model=settled(gain=0.0))
-    rows = evaluation.raw_rows(raw_set, FuseOptions())
+    command read the DNGs, took the ratio from their metadata, and its output is compared at the
+    set's brightness whatever the command's own normalisation)."""
+    options = FuseOptions(target_level=target_level)
+    report = evaluation.score(raw_set, model=settled(gain=0.0), options=options)
+    rows = evaluation.raw_rows(raw_set, options)
     assert set(rows) <= set(report.results) and evaluation.ROW not in report.results
     for row in rows:
         for image, fused in report.results[row].scores.items():

@@ -75,9 +75,7 @@ def fuse_method(model: nn.Module, options: FuseOptions | None = None) -> Method:
     def run(short: np.ndarray, long: np.ndarray, noise: np.ndarray) -> np.ndarray:
         del noise  # sRGB files: the fuse path estimates the map from the image
         fused = fuse_arrays(np.asarray(srgb_decode(short), np.float32), np.asarray(srgb_decode(long), np.float32),
-                            1.0, model, align=opts.align_options(), tile=opts.tile, overlap=opts.overlap,
-                            ensemble=opts.ensemble, colour_match=opts.colour_match,
-                            ghost_guard=opts.ghost_guard, display_referred=True, progress=False)
+                            1.0, model, **opts.array_options(), display_referred=True, progress=False)
         return np.asarray(srgb_encode(np.clip(fused.rgb, 0.0, 1.0)), np.float32)
 
     return run

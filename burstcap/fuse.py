@@ -148,6 +148,13 @@ class FuseOptions:
         """The ``align`` argument of :func:`fuse_arrays`: AlignOptions with ``motion``, or False."""
         return AlignOptions(motion=self.motion) if self.align else False  # type: ignore[arg-type]
 
+    def array_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`fuse_arrays` these options set (alignment, tiling, exposure
+        target, ensemble, colour match, ghost guard): one mapping for every caller."""
+        return {"align": self.align_options(), "tile": self.tile, "overlap": self.overlap,
+                "target_level": self.target_level, "ensemble": self.ensemble,
+                "colour_match": self.colour_match, "ghost_guard": self.ghost_guard}
+
 
 def parse_ratio(text: str) -> float:
     """``"8"``, ``"1/8"``, ``"0.125"`` -> 8.0: the long/short ratio (values below 1 are inverted)."""
@@ -599,11 +606,8 @@ def fuse_frames(short: Any, long: Any, out_path: Path, options: FuseOptions, mod
         steps["model"] = time.perf_counter() - clock
     device = describe_device(next(model.parameters()).device)
     try:
-        fused = fuse_arrays(short.rgb, long.rgb, ratio, model, align=options.align_options(),
-                            tile=options.tile, overlap=options.overlap, target_level=options.target_level,
-                            progress=progress, ensemble=options.ensemble, colour_match=options.colour_match,
-                            ghost_guard=options.ghost_guard, noise_law=noise.law,
-                            display_referred=short.display_referred and long.display_referred)
+        fused = fuse_arrays(short.rgb, long.rgb, ratio, model, **options.array_options(), progress=progress,
+                            noise_law=noise.law, display_referred=short.display_referred and long.display_referred)
     except BurstcapError as exc:
         raise BurstcapError(f"{short.path} + {long.path}: {exc}") from None
     if fused.alignment.warning:

@@ -18,9 +18,9 @@ it), with the model from :func:`fusion_model`, the one model cache:
    After the network the result is sRGB-decoded and divided by ``g``, so the output is scene-linear at
    the long frame's exposure. Dark RAW frames thus use the network's input range, clipping at most the
    brightest 0.1% of the pixels the sensor kept (a cap checked in tests; the RAW set of
-   :mod:`burstcap.raw_testset` runs this path on real raw data). 8/16-bit sRGB files are display-referred (``LinearImage.display_referred``): the camera
-   rendered them into the range the network learned from, so a pair of them keeps its brightness
-   (``g`` = 1); float TIFFs are scene-linear and normalised like RAW frames. Measured with the
+   :mod:`burstcap.raw_testset` runs this path on real raw data). 8/16-bit sRGB files are
+   display-referred (``LinearImage.display_referred``): the camera rendered them into the range the
+   network learned from, so a pair of them keeps its brightness (``g`` = 1); float TIFFs are scene-linear and normalised like RAW frames. Measured with the
    shipped weights on PolyU's 45 real-noise pairs as sRGB files: the earlier rule (always 0.9, 1% may
    clip) lost 12 dB on a dark crop with a bright object and 0.57 dB on average against ``g`` = 1;
    on stills ``g`` = 1 gained 0.12 dB, on LSD2 it lost 0.08 dB, on the camera set nothing;

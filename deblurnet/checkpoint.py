@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from deblurnet.errors import DeblurnetError
-from deblurnet.models import model_from_config
+from deblurnet.models import ADDED_MODULES, model_from_config
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +207,10 @@ def load_widened(model: nn.Module, path: str | Path) -> list[str]:
     """Initialise ``model`` from the weights file ``path`` of a network with *fewer input channels*
     (e.g. from before the noise-map input): every tensor is copied; one that grew along an input
     dimension gets the old values in its leading part and zeros after them, so the new inputs start
-    with no effect (appended channels, spectral-norm vectors padded with zeros keep their norm).
-    Returns the names of the widened tensors; DeblurnetError when a tensor is missing or shrank.
+    with no effect (appended channels, spectral-norm vectors padded with zeros keep their norm). A
+    module the file lacks keeps its initialisation if it is one of ``models.ADDED_MODULES`` (its output
+    starts at zero, e.g. DeblurRNN's refinement net). Returns the names of the widened and added
+    tensors; DeblurnetError when another tensor is missing or one shrank.
     """
     try:
         old = load_file(str(path))
@@ -222,6 +224,9 @@ def widen_into(model: nn.Module, old: dict[str, torch.Tensor], path: str | Path)
     state = model.state_dict()
     widened = []
     for name, target in state.items():
+        if name not in old and name.startswith(ADDED_MODULES):
+            widened.append(name)
+            continue
         if name not in old:
             raise DeblurnetError(f"{path}: no tensor {name} for the initialisation")
         src = old[name].to(target.dtype)

@@ -35,6 +35,7 @@ class TrainConfig:
     out: str = "runs/deblurnet"  # run folder: checkpoints, train.jsonl, weights
     resume: str | None = None  # run folder or checkpoint folder to resume from
     init: str | None = None  # new run: start from this weights file (input channels it lacks start at 0)
+    freeze_base: bool = False  # DeblurRNN: train only its refinement net (model_options.refine_width > 0)
     steps: int = 1000
     stop_at: int | None = None  # stop after this step; the learning-rate schedule still spans `steps`
     batch_size: int = 8  # global batch (split across DDP ranks)
@@ -81,6 +82,9 @@ class TrainConfig:
             raise DeblurnetError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise DeblurnetError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.freeze_base and (self.model != "deblur-rnn" or not self.model_options.get("refine_width")):
+            raise DeblurnetError("freeze_base trains only DeblurRNN's refinement net: it needs model "
+                                 "deblur-rnn and model_options.refine_width > 0")
         if self.seed < 0:
             raise DeblurnetError(f"seed must be >= 0, got {self.seed}")
         return self

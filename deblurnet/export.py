@@ -26,7 +26,8 @@ def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = t
     checkpoint's weight average is exported when the run kept one (card ``weights``: which it is).
 
     ``recalibrate`` > 0: first re-estimate the BatchNorm statistics over that many training batches
-    (data and crop from the checkpoint's training config) and, when the run's validation folder exists,
+    (data and crop from the checkpoint's training config; a run with ``freeze_base`` has none to
+    re-estimate) and, when the run's validation folder exists,
     validate again so the card's figures describe the exported weights.
     """
     c = ckpt.load_checkpoint(run_dir)
@@ -43,6 +44,8 @@ def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = t
             card["validation"] = vals[-1]
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     tcfg = override(TrainConfig(), {k: v for k, v in c.train_config.items() if k in known}, str(c.path))
+    if tcfg.freeze_base:  # its two nets trained nothing: their BatchNorm statistics stay as loaded
+        model.freeze_base()  # type: ignore[operator]
     if tcfg.data == "synth":
         from deblurnet.synth.config import describe_sources
 

@@ -29,6 +29,16 @@ Decisions taken where the paper is silent (for quality on a small CPU training b
 * A full-resolution refinement layer (3x3 conv, ``full_res_width`` = 16 channels, LeakyReLU) before
   the output convolution: 28.9 dB against 27.4 dB without it after 200 CPU training steps (GOPRO2
   validation), for ~0.1 s more per 1280x720 pair.
+* **A refinement net** (``refine_width`` > 0; a decision beyond the paper, off in the presets): a
+  plain residual CNN after DeblurRNN's deblurring net, at half resolution on the pixel-unshuffled
+  [sharp, denoised, short, long, noise] (13 channels -> 52), ``REFINE_DEPTH`` 3x3 convolutions of
+  ``refine_width`` channels with LeakyReLU, then a 3x3 convolution to 12 channels, pixel-shuffled back
+  to a (B, 3, H, W) residual added to the sharp image. Its output convolution starts at zero, so a
+  network that gains one computes exactly what it computed before (``checkpoint.load_widened`` adds it
+  to trained weights), and it can be trained alone on the frozen rest
+  (:meth:`DeblurRNN.freeze_base`). It is the capacity the compact nets lack at full resolution, where
+  fine texture and camera grain differ (docs/training.md). No BatchNorm (unhelpful at batches of 8,
+  NAFNet, Chen et al. 2022) and no spectral norm (for the adversarial loss, which is off).
 * Linear output (no tanh): the network domain is not clipped to [0, 1] during training.
 * Dropout only on the innermost ``dropout_levels`` decoder blocks (pix2pix uses 0.5 on three); the
   ``compact`` preset uses p = 0.1 on one block, since a short training run under-fits rather than
@@ -83,6 +93,7 @@ class NetConfig:
     residual_gain: float = 0.1
     batch_norm: bool = True
     full_res_width: int = 16  # > 0: one more 3x3 conv + LeakyReLU at full resolution before the output
+    refine_width: int = 0  # > 0: DeblurRNN's refinement net with this many channels (module docstring)
     disc_widths: tuple[int, ...] = (16, 32, 64, 64)
 
     def __post_init__(self) -> None:
@@ -92,6 +103,8 @@ class NetConfig:
             raise DeblurnetError("kernel sizes must be odd")
         if not 0.0 <= self.dropout < 1.0:
             raise DeblurnetError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.refine_width < 0:
+            raise DeblurnetError(f"refine_width must be >= 0, got {self.refine_width}")
 
 
 PRESETS: dict[str, NetConfig] = {
@@ -273,12 +286,40 @@ class RecurrentUNet(nn.Module):
         return self.gain * self.decoder(state[0], [feats], x), state
 
 
+REFINE_DEPTH = 4
+"""3x3 convolutions of the refinement net before its output convolution."""
+ADDED_MODULES = ("refiner.",)
+"""Prefixes of parameters that weights trained without them may lack: modules whose output starts at
+zero, so adding them keeps the function (:func:`deblurnet.checkpoint.load_widened`)."""
+
+
+class Refiner(nn.Module):
+    """Residual refinement net (module docstring): (B, cin, H, W), H and W even -> (B, 3, H, W), zero
+    at initialisation. Runs at half resolution on the pixel-unshuffled input."""
+
+    def __init__(self, cin: int, width: int, depth: int = REFINE_DEPTH) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 4 * cin
+        for _ in range(depth):
+            layers += [nn.Conv2d(c, width, 3, padding=1), nn.LeakyReLU(LEAK, inplace=True)]
+            c = width
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Conv2d(width, 12, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pixel_shuffle(self.out(self.body(F.pixel_unshuffle(x, 2))), 2)
+
+
 class DeblurRNN(nn.Module):
     """Sequential fusion: denoising net on the short frame, then a deblurring net on [denoised, long];
     the ConvLSTM state of the denoising net seeds the deblurring net's ConvLSTM. Two sets of weights.
 
     forward(short, long, noise, return_denoised=True) -> (sharp, denoised) or sharp; all (B, 3, H, W),
-    noise (B, 1, H, W).
+    noise (B, 1, H, W). With ``arch.refine_width`` > 0 a refinement net (:class:`Refiner`) corrects the
+    deblurring net's output.
     """
 
     def __init__(self, arch: NetConfig, config: dict[str, Any] | None = None) -> None:
@@ -288,8 +329,28 @@ class DeblurRNN(nn.Module):
         self.multiple = 2 ** len(arch.widths)
         self.denoise_net = RecurrentUNet(3 + NOISE_CHANNELS, arch)
         self.deblur_net = RecurrentUNet(6 + NOISE_CHANNELS, arch)
+        self.refiner = Refiner(12 + NOISE_CHANNELS, arch.refine_width) if arch.refine_width > 0 else None
+        self.base_frozen = False
         init_weights(self)
         self.to(memory_format=CHANNELS_LAST)
+
+    def freeze_base(self) -> None:
+        """Train only the refinement net: the two nets keep their weights (no gradient) and stay in
+        eval mode, so their BatchNorm statistics and dropout are those of inference, whatever
+        ``train()`` is called. DeblurnetError when there is no refinement net."""
+        if self.refiner is None:
+            raise DeblurnetError("freeze_base needs a refinement net (model option refine_width > 0)")
+        self.base_frozen = True
+        self.denoise_net.requires_grad_(False)
+        self.deblur_net.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> DeblurRNN:
+        super().train(mode)
+        if self.base_frozen:
+            self.denoise_net.eval()
+            self.deblur_net.eval()
+        return self
 
     def denoise(self, short: Tensor, noise: Tensor) -> tuple[Tensor, State]:
         """short (B, 3, H, W), noise (B, 1, H, W), H, W multiples of ``self.multiple`` ->
@@ -314,7 +375,11 @@ class DeblurRNN(nn.Module):
             hand_over, state = denoised.detach(), (state[0].detach(), state[1].detach())
         else:
             hand_over = denoised
-        sharp = self.deblur(hand_over, pad_to_multiple(long, self.multiple), noise, state)
+        long_p = pad_to_multiple(long, self.multiple)
+        sharp = self.deblur(hand_over, long_p, noise, state)
+        if self.refiner is not None:
+            short_p = pad_to_multiple(short, self.multiple)
+            sharp = sharp + self.refiner(torch.cat([sharp, hand_over, short_p, long_p, noise], dim=1))
         sharp, denoised = sharp[..., :h, :w].contiguous(), denoised[..., :h, :w].contiguous()
         return (sharp, denoised) if return_denoised else sharp
 
@@ -328,6 +393,8 @@ class DeblurMerger(nn.Module):
 
     def __init__(self, arch: NetConfig, config: dict[str, Any] | None = None) -> None:
         super().__init__()
+        if arch.refine_width > 0:
+            raise DeblurnetError("refine_width: only DeblurRNN has a refinement net")
         self.arch = arch
         self.config: dict[str, Any] = config or {"name": "deblur-merger", **_plain(arch)}
         self.multiple = 2 ** len(arch.widths)

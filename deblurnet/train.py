@@ -246,7 +246,7 @@ def train(cfg: TrainConfig) -> Path:
         widened = ckpt.load_widened(unwrap(state.model), cfg.init)
         reset_ema(state)
         if info.is_main:
-            print(f"initialised from {cfg.init} ({len(widened)} tensors widened)", flush=True)
+            print(f"initialised from {cfg.init} ({len(widened)} tensors widened or added)", flush=True)
     run_log = RunLog(run_dir, info.is_main)
     batches = infinite_batches(loader, start_epoch=state.step // len(loader))
     end = cfg.stop_at or cfg.steps

@@ -83,6 +83,8 @@ def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo,
     objects, wrapped in DDP when distributed."""
     model: nn.Module = (model_from_config(model_config) if model_config is not None else
                         create_model(cfg.model, cfg.preset, **cfg.model_options)).to(device)
+    if cfg.freeze_base:
+        model.freeze_base()  # type: ignore[operator]
     disc: nn.Module | None = create_discriminator(model).to(device) if cfg.adv > 0 else None
     if info.world_size > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -93,7 +95,7 @@ def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo,
         if disc is not None:
             disc = DistributedDataParallel(disc, device_ids=ids)
     betas = (cfg.beta1, cfg.beta2)
-    opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=betas)
+    opt_g = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=betas) if disc is not None else None
     amp_dtype = scaler = None
     if device.type == "cuda" and cfg.amp:

@@ -198,6 +198,21 @@ BREAKAGES: tuple[Breakage, ...] = (
              '        """The newest jobs, newest first."""\n'
              '        __import__("time").sleep(0.05)\n',
              ("tests/test_load.py",)),
+    Breakage("refiner-ignores-short", "the refinement net is given a zero short frame",
+             "deblurnet/models.py",
+             "torch.cat([sharp, hand_over, short_p, long_p, noise], dim=1)",
+             "torch.cat([sharp, hand_over, torch.zeros_like(short_p), long_p, noise], dim=1)",
+             ("tests/test_models.py", "-k refine")),
+    Breakage("frozen-base-trains-batch-norm", "train() puts a frozen base back into training mode",
+             "deblurnet/models.py",
+             "        if self.base_frozen:\n            self.denoise_net.eval()",
+             "        if False:\n            self.denoise_net.eval()",
+             ("tests/test_train.py", "-k freeze")),
+    Breakage("export-recalibrates-frozen-base", "export re-estimates the frozen nets' BatchNorm statistics",
+             "deblurnet/export.py",
+             "    if tcfg.freeze_base:  # its",
+             "    if False:  # its",
+             ("tests/test_train.py", "-k refinement_run")),
 )
 
 

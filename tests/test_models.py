@@ -247,3 +247,49 @@ def test_weights_without_the_noise_input_widen_with_no_effect(name: str, tmp_pat
     loaded = checkpoint.load_weights(tmp_path / "old.safetensors")
     assert len(reads) == 1
     assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+def test_a_refinement_net_added_to_trained_weights_keeps_their_function(tmp_path) -> None:
+    """load_widened adds DeblurRNN's refinement net (absent from the file) at its zero output: the
+    network computes exactly what the weights computed; once its output moves, the result does too."""
+    from safetensors.torch import save_file
+
+    from deblurnet.checkpoint import load_widened
+
+    torch.manual_seed(0)
+    base = create_model("deblur-rnn", **SMALL).eval()
+    save_file({k: v.contiguous() for k, v in base.state_dict().items()}, str(tmp_path / "base.safetensors"))
+    refined = create_model("deblur-rnn", **SMALL, refine_width=8).eval()
+    added = load_widened(refined, tmp_path / "base.safetensors")
+    assert added and all(name.startswith("refiner.") for name in added)
+    short, long, noise = pair(2, 37, 45)
+    with torch.no_grad():
+        before = base(short, long, noise)
+        after = refined(short, long, noise)
+        torch.testing.assert_close(after[0], before[0], atol=0, rtol=0)
+        torch.testing.assert_close(after[1], before[1], atol=0, rtol=0)
+        refined.refiner.out.bias.fill_(0.01)  # pixel-shuffled: every output pixel moves by 0.01
+        moved = refined(short, long, noise)[0]
+    torch.testing.assert_close(moved - before[0], torch.full_like(moved, 0.01), atol=1e-6, rtol=0)
+    with pytest.raises(DeblurnetError, match="refine_width"):
+        create_model("deblur-merger", **SMALL, refine_width=8)
+    with pytest.raises(DeblurnetError, match="refine_width"):
+        create_model("deblur-rnn", **SMALL).freeze_base()
+
+
+def test_refinement_net_takes_sharp_denoised_short_long_and_map() -> None:
+    """The refinement net's input is [deblurring net's output, denoised, short, long, map] at full
+    resolution, in that order (module docstring); its zero-initialised output leaves the sharp image."""
+    torch.manual_seed(0)
+    model = create_model("deblur-rnn", **SMALL, refine_width=8).eval()
+    short, long, noise = pair(1, 32, 32)
+    seen = []
+    hook = model.refiner.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    with torch.no_grad():
+        sharp, denoised = model(short, long, noise)
+    hook.remove()
+    (x,) = seen
+    assert x.shape == (1, 13, 32, 32)
+    for got, want in ((x[:, 0:3], sharp), (x[:, 3:6], denoised), (x[:, 6:9], short), (x[:, 9:12], long),
+                      (x[:, 12:], noise)):
+        torch.testing.assert_close(got, want, atol=0, rtol=0)

@@ -503,3 +503,56 @@ def test_weight_average_is_checkpointed_resumed_and_exported(tmp_path: Path,
     capsys.readouterr()
     assert main([*common[:-4], "--bn-recalibrate", "0", "--steps", "4"]) == 0  # resumed without it
     assert "holds a weight average, but ema_decay is 0" in capsys.readouterr().out
+
+
+def test_freeze_base_trains_only_the_refinement_net() -> None:
+    """freeze_base: a training step moves the refinement net's weights only; the two nets keep their
+    weights and BatchNorm statistics, stay in eval mode through train(), and the BatchNorm re-estimate
+    leaves them alone."""
+    from deblurnet.validation import recalibrate_batch_norm
+
+    torch.manual_seed(0)
+    options = {**SMALL, "refine_width": 8}
+    cfg = TrainConfig(adv=0.0, model_options=options, lr=1e-2, freeze_base=True)
+    state = build_state(cfg, torch.device("cpu"), DistInfo())
+    model = state.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    assert not model.denoise_net.training and not model.deblur_net.training and model.refiner.training
+    for _ in range(3):
+        train_step(state, fixed_batch())
+    assert recalibrate_batch_norm(model, [fixed_batch()], torch.device("cpu")) == 0
+    after = model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("refiner.") for k in moved), sorted(moved)
+    assert {k for k in before if k.startswith("refiner.")} <= moved
+    with pytest.raises(DeblurnetError, match="refine_width"):
+        TrainConfig(freeze_base=True, model_options=SMALL).validate()
+    with pytest.raises(DeblurnetError, match="deblur-rnn"):
+        TrainConfig(model="deblur-merger", freeze_base=True, model_options=options).validate()
+
+
+def test_a_refinement_run_from_shipped_weights_exports_them_untouched(tmp_path: Path) -> None:
+    """deblurnet train with init + refine_width + freeze_base, then export: the exported nets are the
+    init's tensors (BatchNorm statistics included: nothing is re-estimated), the refinement net moved."""
+    from safetensors.torch import load_file, save_file
+
+    data = write_triplets(tmp_path / "triplets")
+    torch.manual_seed(0)
+    base = create_model("deblur-rnn", **SMALL)
+    init = tmp_path / "base.safetensors"
+    save_file({k: v.contiguous() for k, v in base.state_dict().items()}, str(init))
+    toml = tmp_path / "refine.toml"
+    toml.write_text('steps = 3\nbatch_size = 2\ncrop = 32\nadv = 0.0\nlr = 1e-2\nfreeze_base = true\n'
+                    f'init = "{init}"\n'
+                    'model_options = { widths = [8, 16, 16], disc_widths = [8, 16], dropout = 0.0, '
+                    'refine_width = 8 }\n')
+    export = tmp_path / "refined.safetensors"
+    assert main(["train", "--config", str(toml), "--data", str(data), "--out", str(tmp_path / "run"),
+                 "--export", str(export)]) == 0
+    shipped, card = load_file(str(export)), read_card(export)
+    assert card["bn_recalibrated_batches"] == 0 and card["model"]["refine_width"] == 8
+    for name, value in base.state_dict().items():
+        torch.testing.assert_close(shipped[name].float(), value.half().float(), atol=0, rtol=0, msg=name)
+    assert shipped["refiner.out.weight"].abs().max() > 0
+    assert load_weights(export).config["refine_width"] == 8

@@ -43,6 +43,9 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=2, help="timed repetitions, best kept (default 2)")
     p.add_argument("--paper", action="store_true", help="also time the paper preset (slow)")
     p.add_argument("--no-train", action="store_true", help="skip the training-step timing")
+    p.add_argument("--refine-width", type=int, default=48,
+                   help="also time DeblurRNN in the shipped layout with and without a refinement net of "
+                        "this width (deblurnet.models.Refiner; 0 skips; default 48)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -64,6 +67,16 @@ def main() -> None:
                 t = best_time(lambda: model(short, long, noise), args.repeat)
             print(f"{name:14s} {preset:8s} {params:6.2f} M params  eval 1280x720: {t:6.3f} s "
                   f"({t / ref:6.1f} x reference)")
+    if args.refine_width > 0:
+        times = []
+        for width in (0, args.refine_width):
+            model = create_model("deblur-rnn", full_res_width=0, refine_width=width).eval()
+            params = sum(t.numel() for t in model.parameters()) / 1e6
+            with torch.inference_mode():
+                times.append(best_time(lambda: model(short, long, noise), args.repeat))
+            print(f"deblur-rnn     shipped layout, refine_width {width:3d}: {params:6.2f} M params  eval "
+                  f"1280x720: {times[-1]:6.3f} s ({times[-1] / ref:6.1f} x reference)")
+        print(f"refinement net: x{times[1] / times[0]:.2f} the time of the network without it")
     if args.no_train:
         return
     batch = (*(torch.rand(8, 3, 128, 128) for _ in range(3)), torch.full((8, 1, 128, 128), 0.02))

@@ -216,15 +216,23 @@ def load_widened(model: nn.Module, path: str | Path) -> list[str]:
         old = load_file(str(path))
     except (OSError, SafetensorError) as exc:
         raise DeblurnetError(f"{path}: unreadable weights ({exc})") from None
-    return widen_into(model, old, path)
+    return widen_into(model, old, path, add_modules=True)
 
 
-def widen_into(model: nn.Module, old: dict[str, torch.Tensor], path: str | Path) -> list[str]:
-    """:func:`load_widened` on the state dict ``old`` already read from ``path`` (named in errors)."""
+def widen_into(model: nn.Module, old: dict[str, torch.Tensor], path: str | Path,
+               add_modules: bool = False) -> list[str]:
+    """:func:`load_widened` on the state dict ``old`` already read from ``path`` (named in errors).
+    ``add_modules``: modules of ``models.ADDED_MODULES`` the file lacks keep their initialisation
+    (a new run's ``init``); otherwise they are missing tensors (shipped weights must hold them)."""
     state = model.state_dict()
+    extra = sorted(set(old) - set(state))
+    if extra:
+        raise DeblurnetError(f"{path}: {len(extra)} tensor(s) the network does not have (first: {extra[0]}); "
+                             "the weights are from a larger network (e.g. with a refinement net: "
+                             "model option refine_width)")
     widened = []
     for name, target in state.items():
-        if name not in old and name.startswith(ADDED_MODULES):
+        if name not in old and add_modules and name.startswith(ADDED_MODULES):
             widened.append(name)
             continue
         if name not in old:

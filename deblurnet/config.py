@@ -82,9 +82,6 @@ class TrainConfig:
             raise DeblurnetError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise DeblurnetError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.freeze_base and (self.model != "deblur-rnn" or not self.model_options.get("refine_width")):
-            raise DeblurnetError("freeze_base trains only DeblurRNN's refinement net: it needs model "
-                                 "deblur-rnn and model_options.refine_width > 0")
         if self.seed < 0:
             raise DeblurnetError(f"seed must be >= 0, got {self.seed}")
         return self

@@ -46,6 +46,7 @@ def export_weights(run_dir: str | Path, path: str | Path, dtype: torch.dtype = t
     tcfg = override(TrainConfig(), {k: v for k, v in c.train_config.items() if k in known}, str(c.path))
     if tcfg.freeze_base:  # its two nets trained nothing: their BatchNorm statistics stay as loaded
         model.freeze_base()  # type: ignore[operator]
+        recalibrate, card["bn_recalibrated_batches"] = 0, 0
     if tcfg.data == "synth":
         from deblurnet.synth.config import describe_sources
 

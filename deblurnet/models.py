@@ -369,8 +369,8 @@ class DeblurRNN(nn.Module):
         """``detach_denoised``: hand the denoised image and ConvLSTM state to the deblurring net
         without gradient (training with per-net losses, Table I of the paper)."""
         h, w = _check_inputs(short, long, noise)
-        noise = pad_to_multiple(noise, self.multiple)
-        denoised, state = self.denoise(pad_to_multiple(short, self.multiple), noise)
+        noise, short_p = pad_to_multiple(noise, self.multiple), pad_to_multiple(short, self.multiple)
+        denoised, state = self.denoise(short_p, noise)
         if detach_denoised:
             hand_over, state = denoised.detach(), (state[0].detach(), state[1].detach())
         else:
@@ -378,7 +378,6 @@ class DeblurRNN(nn.Module):
         long_p = pad_to_multiple(long, self.multiple)
         sharp = self.deblur(hand_over, long_p, noise, state)
         if self.refiner is not None:
-            short_p = pad_to_multiple(short, self.multiple)
             sharp = sharp + self.refiner(torch.cat([sharp, hand_over, short_p, long_p, noise], dim=1))
         sharp, denoised = sharp[..., :h, :w].contiguous(), denoised[..., :h, :w].contiguous()
         return (sharp, denoised) if return_denoised else sharp
@@ -485,7 +484,7 @@ def create_model(name: str, preset: str = "compact", **overrides: Any) -> nn.Mod
     return MODELS[name](preset, **overrides)
 
 
-LEGACY_FIELDS: dict[str, Any] = {"batch_norm": True, "full_res_width": 0}
+LEGACY_FIELDS: dict[str, Any] = {"batch_norm": True, "full_res_width": 0, "refine_width": 0}
 """NetConfig fields added after configs were first stored, with the values that rebuild the network
 those older configs describe (a stored config without ``full_res_width`` had no refinement layer)."""
 

@@ -27,6 +27,7 @@ step (``train_step``), the loop over batches (``train_one_epoch``) and the run (
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -124,7 +125,7 @@ def train_step(state: TrainState, batch: Batch) -> dict[str, float]:
     with amp:
         fake_logits = unwrap(state.disc)(pred, long) if state.disc is not None else None
         g_loss, parts = deblur_loss(pred.float(), sharp, w, None if fake_logits is None else fake_logits.float())
-        if denoised is not None:
+        if denoised is not None and denoised.requires_grad:  # not with freeze_base: a constant
             dn = content_loss(denoised.float(), sharp)
             g_loss = g_loss + w.content_denoise * dn
             parts["denoise"] = float(dn.detach())
@@ -232,6 +233,8 @@ def train(cfg: TrainConfig) -> Path:
         val_set = data.TripletFolder(cfg.val)
 
     checkpoint = resume_checkpoint(cfg)
+    if checkpoint is not None:  # a resumed run trains what it trained (freeze_base is part of its design)
+        cfg = dataclasses.replace(cfg, freeze_base=bool(checkpoint.train_config.get("freeze_base", False)))
     # a resumed run rebuilds the network its checkpoint describes (model_options are for new runs)
     state = build_state(cfg, device, info, checkpoint.model_config if checkpoint is not None else None)
     if checkpoint is not None:

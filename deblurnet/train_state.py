@@ -30,7 +30,8 @@ from deblurnet.config import TrainConfig, to_dict
 from deblurnet.distributed import DistInfo, unwrap
 from deblurnet.errors import DeblurnetError
 from deblurnet.losses import LossWeights
-from deblurnet.models import complete_config, create_discriminator, create_model, model_from_config
+from deblurnet.models import (DeblurRNN, complete_config, create_discriminator, create_model,
+                              model_from_config)
 
 
 @dataclasses.dataclass
@@ -84,7 +85,9 @@ def build_state(cfg: TrainConfig, device: torch.device, info: DistInfo,
     model: nn.Module = (model_from_config(model_config) if model_config is not None else
                         create_model(cfg.model, cfg.preset, **cfg.model_options)).to(device)
     if cfg.freeze_base:
-        model.freeze_base()  # type: ignore[operator]
+        if not isinstance(model, DeblurRNN):
+            raise DeblurnetError(f"freeze_base trains only DeblurRNN's refinement net, not a {cfg.model}")
+        model.freeze_base()
     disc: nn.Module | None = create_discriminator(model).to(device) if cfg.adv > 0 else None
     if info.world_size > 1:
         ids = [device.index] if device.type == "cuda" else None

@@ -527,9 +527,10 @@ def test_freeze_base_trains_only_the_refinement_net() -> None:
     assert moved and all(k.startswith("refiner.") for k in moved), sorted(moved)
     assert {k for k in before if k.startswith("refiner.")} <= moved
     with pytest.raises(DeblurnetError, match="refine_width"):
-        TrainConfig(freeze_base=True, model_options=SMALL).validate()
-    with pytest.raises(DeblurnetError, match="deblur-rnn"):
-        TrainConfig(model="deblur-merger", freeze_base=True, model_options=options).validate()
+        build_state(TrainConfig(freeze_base=True, model_options=SMALL), torch.device("cpu"), DistInfo())
+    with pytest.raises(DeblurnetError, match="DeblurRNN"):
+        build_state(TrainConfig(model="deblur-merger", freeze_base=True, model_options=SMALL),
+                    torch.device("cpu"), DistInfo())
 
 
 def test_a_refinement_run_from_shipped_weights_exports_them_untouched(tmp_path: Path) -> None:
@@ -548,11 +549,33 @@ def test_a_refinement_run_from_shipped_weights_exports_them_untouched(tmp_path: 
                     'model_options = { widths = [8, 16, 16], disc_widths = [8, 16], dropout = 0.0, '
                     'refine_width = 8 }\n')
     export = tmp_path / "refined.safetensors"
-    assert main(["train", "--config", str(toml), "--data", str(data), "--out", str(tmp_path / "run"),
-                 "--export", str(export)]) == 0
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(toml), "--data", str(data), "--out", str(run)]) == 0
+    # resumed without its config (no freeze_base given): the run keeps training the refinement net alone
+    assert main(["train", "--model", "deblur-rnn", "--data", str(data), "--out", str(run), "--steps", "5",
+                 "--batch-size", "2", "--crop", "32", "--adv", "0", "--export", str(export)]) == 0
+    assert load_checkpoint(run).step == 5
     shipped, card = load_file(str(export)), read_card(export)
     assert card["bn_recalibrated_batches"] == 0 and card["model"]["refine_width"] == 8
     for name, value in base.state_dict().items():
         torch.testing.assert_close(shipped[name].float(), value.half().float(), atol=0, rtol=0, msg=name)
     assert shipped["refiner.out.weight"].abs().max() > 0
     assert load_weights(export).config["refine_width"] == 8
+
+
+def test_weights_and_network_must_agree_on_the_refinement_net(tmp_path: Path) -> None:
+    """Shipped weights lacking the refinement net their card names, or holding one the network lacks,
+    are refused with the file named; only a new run's init may add the net."""
+    from deblurnet.checkpoint import load_widened
+
+    plain, refined = create_model("deblur-rnn", **SMALL), create_model("deblur-rnn", **SMALL, refine_width=8)
+    save_weights(plain, tmp_path / "plain.safetensors", {}, torch.float32)
+    save_weights(refined, tmp_path / "refined.safetensors", {}, torch.float32)
+    card = json.loads((tmp_path / "plain.json").read_text())
+    card["model"] = refined.config
+    (tmp_path / "plain.json").write_text(json.dumps(card))  # a card that claims a refinement net
+    with pytest.raises(DeblurnetError, match="plain.safetensors"):
+        load_weights(tmp_path / "plain.safetensors")
+    with pytest.raises(DeblurnetError, match="refine_width"):
+        load_widened(create_model("deblur-rnn", **SMALL), tmp_path / "refined.safetensors")
+    assert load_widened(create_model("deblur-rnn", **SMALL, refine_width=8), tmp_path / "plain.safetensors")

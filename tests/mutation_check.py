@@ -218,6 +218,11 @@ BREAKAGES: tuple[Breakage, ...] = (
              "    if checkpoint is not None:  # a resumed run trains",
              "    if False:  # a resumed run trains",
              ("tests/test_train.py", "-k refinement_run")),
+    Breakage("spectrum-wrong-radius", "the noise spectrum's bands use the L1 distance in frequency",
+             "benchmarks/noise_spectrum.py",
+             "    radius = np.sqrt(fx ** 2 + fy ** 2)\n",
+             "    radius = np.abs(fx) + np.abs(fy)\n",
+             ("tests/test_noise_spectrum.py",)),
 )
 
 

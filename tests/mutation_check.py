@@ -223,6 +223,11 @@ BREAKAGES: tuple[Breakage, ...] = (
              "    radius = np.sqrt(fx ** 2 + fy ** 2)\n",
              "    radius = np.abs(fx) + np.abs(fy)\n",
              ("tests/test_noise_spectrum.py",)),
+    Breakage("fine-nr-ignored", "the in-camera rendering never applies the finest-scale noise reduction",
+             "deblurnet/synth/camera.py",
+             "        y = shrink_finest_scale(y, look.fine_nr)\n",
+             "        pass  # mutation\n",
+             ("tests/test_synth.py", "-k fine")),
 )
 
 

@@ -6,6 +6,7 @@ GOPRO frames and Kodak stills from ../shared/data.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,7 @@ from deblurnet.synth import CameraParams, Gopro2Params, StillsParams, SynthConfi
 from hardware_profiles import load_profile
 
 from deblurnet.synth.camera import (InCameraLook, boost_highlights, camera_triplet, demosaic_bilinear,
-                                    mosaic_rggb, render_in_camera)
+                                    draw_look, mosaic_rggb, render_in_camera, shrink_finest_scale)
 from deblurnet.synth.common import ImageCache, list_images, srgb_decode, srgb_encode, u8_to_linear
 from deblurnet.synth.gopro2 import blur_from_frames, sample_gopro2
 from deblurnet.synth.stills import pick_sub_frames, shake_trajectory
@@ -313,3 +314,48 @@ def test_black_in_camera_short_frame_takes_the_true_ratio() -> None:
     assert t.meta["rendering"] == "processed" and np.isfinite(t.short).all()
     true_ratio = 1.0 if t.meta["in_camera_gain"] else 1.0 / (t.meta["time_ratio"] * t.meta["gain"])
     assert t.ratio == pytest.approx(true_ratio, rel=1e-9)  # the fallback, not an estimate
+
+
+def _fine_share(noise: np.ndarray) -> float:
+    """Share of the power of a (H, W) noise plane at periods under 4 px (above 1/4 cycle per pixel)."""
+    power = np.abs(np.fft.fft2(noise - noise.mean())) ** 2
+    fy, fx = np.fft.fftfreq(noise.shape[0])[:, None], np.fft.fftfreq(noise.shape[1])[None, :]
+    radius = np.sqrt(fx ** 2 + fy ** 2)
+    return float(power[radius > 0.25].sum() / power[radius > 0].sum())
+
+
+def test_finest_scale_noise_reduction_removes_fine_grain_and_keeps_edges() -> None:
+    """shrink_finest_scale: white noise loses most of its finest scale (coarser grain stays), a step
+    far above the noise keeps its height, and with the in-camera rendering the JPEG's noise gets
+    coarser as fine_nr grows."""
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0.0, 0.02, (256, 256)).astype(np.float32)
+    shrunk = shrink_finest_scale(noise, 2.0)
+    coarse = cv2.GaussianBlur(noise, (0, 0), 1.0)
+    assert _fine_share(noise) > 0.75 and _fine_share(shrunk) < 0.3
+    np.testing.assert_allclose(cv2.GaussianBlur(shrunk - noise, (0, 0), 4.0), 0, atol=2e-3)  # coarse kept
+    assert np.abs(shrunk - coarse).mean() < 0.2 * np.abs(noise - coarse).mean()
+    step = np.zeros((64, 64), np.float32)
+    step[:, 32:] = 0.5
+    edge = shrink_finest_scale(step + noise[:64, :64], 2.0)
+    assert edge[:, 40:].mean() - edge[:, :24].mean() == pytest.approx(0.5, abs=0.01)
+
+    raw = np.full((256, 256), 0.2, np.float32) + rng.normal(0, 0.02, (256, 256)).astype(np.float32)
+    shares = []
+    for fine_nr in (0.0, 1.0, 3.0):
+        look = InCameraLook(wb=np.ones(3, np.float32), gamma=1.0, chroma_sigma=0.0, luma_nr=0.0, sharpen=1.0,
+                            quality=95, edge_aware=False, fine_nr=fine_nr)
+        shares.append(_fine_share(cv2.cvtColor(render_in_camera(raw, look), cv2.COLOR_RGB2YCrCb)[..., 0]))
+    assert shares[0] > shares[1] + 0.05 and shares[1] > shares[2] + 0.2 and shares[2] < 0.3, shares
+
+
+def test_fine_nr_is_drawn_last_and_only_when_on() -> None:
+    """Sets built before fine_nr existed rebuild the same: with it off, draw_look takes no extra draw;
+    on, one uniform draw after all the others."""
+    off, on = CameraParams(), CameraParams(fine_nr=(1.0, 3.0))
+    rng_off, rng_on = np.random.default_rng(4), np.random.default_rng(4)
+    wb = np.ones(3, np.float32)
+    look_off, look_on = draw_look(off, wb, rng_off), draw_look(on, wb, rng_on)
+    assert look_off.fine_nr == 0.0 and look_on.fine_nr == pytest.approx(rng_off.uniform(1.0, 3.0))
+    assert rng_off.random() == rng_on.random()
+    assert dataclasses.replace(look_on, fine_nr=0.0) == look_off

@@ -31,7 +31,8 @@ From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are
      frame through an in-camera pipeline, :func:`render_in_camera`: demosaic (bilinear or edge-aware),
      its own white balance and tone curve (the short frame's differ from the long one's), chroma and
      luma noise reduction (the blotchy, spatially correlated colour noise of real high-ISO JPEGs),
-     sharpening, 8-bit JPEG. The short frame is either brightened in camera (digital gain before the
+     optionally (``fine_nr``) a wavelet-style noise reduction of the finest luma scale, sharpening,
+     8-bit JPEG. The short frame is either brightened in camera (digital gain before the
      pipeline) or left dark; burstcap's estimate of the ratio from the images (mean linear brightness)
      then scales it. Noise map: estimated from the image, as fusion does for sRGB files;
 
@@ -96,6 +97,8 @@ class CameraParams:
     long_base_iso_prob: float = 0.0                 # long frame at base ISO, as `burstcap shoot` takes it
     optics_prob: float = 0.0                        # probability of a soft scene (lens, full-size sensor)
     optics_sigma: tuple[float, float] = (0.4, 1.2)  # its Gaussian blur, px, uniform
+    fine_nr: tuple[float, float] = (0.0, 0.0)       # finest-scale luma noise reduction: soft threshold, in
+    # units of that scale's noise std (render_in_camera); (0, 0): off, and nothing is drawn
 
 
 # ---------------------------------------------------------------------------------- noise profiles
@@ -238,6 +241,7 @@ class InCameraLook:
     sharpen: float
     quality: int
     edge_aware: bool
+    fine_nr: float = 0.0
 
 
 def draw_look(params: CameraParams, wb: np.ndarray, rng: np.random.Generator) -> InCameraLook:
@@ -247,7 +251,9 @@ def draw_look(params: CameraParams, wb: np.ndarray, rng: np.random.Generator) ->
                         luma_nr=float(rng.uniform(*params.luma_nr)),
                         sharpen=float(rng.uniform(*params.sharpen)),
                         quality=int(rng.integers(params.jpeg_quality[0], params.jpeg_quality[1] + 1)),
-                        edge_aware=bool(rng.random() < 0.5))
+                        edge_aware=bool(rng.random() < 0.5),
+                        # no draw when off, so sets built before fine_nr existed rebuild the same
+                        fine_nr=float(rng.uniform(*params.fine_nr)) if params.fine_nr[1] > 0 else 0.0)
 
 
 def tone(lin: np.ndarray, gamma: float) -> np.ndarray:
@@ -255,12 +261,27 @@ def tone(lin: np.ndarray, gamma: float) -> np.ndarray:
     return srgb_encode(np.power(np.clip(lin, 0.0, 1.0), np.float32(gamma)))
 
 
+def shrink_finest_scale(y: np.ndarray, strength: float) -> np.ndarray:
+    """Wavelet-style noise reduction of a luma plane (H, W) float32: its finest scale (``y`` minus a
+    Gaussian blur of 1 px: periods under about 4 px) is soft-thresholded at ``strength`` times that
+    scale's noise std, estimated robustly (median absolute value / 0.6745, as in wavelet denoisers such
+    as dcraw's); coarser scales are kept. Edges and strong texture, far above the threshold, survive
+    less their threshold; fine grain goes and the coarser grain stays, as it does in a camera's JPEG
+    (docs/training.md: real camera JPEG noise has a quarter of its power at the finest scale, the
+    synthesis without this half)."""
+    coarse = cv2.GaussianBlur(y, (0, 0), 1.0)
+    fine = y - coarse
+    threshold = np.float32(strength * np.median(np.abs(fine)) / 0.6745)
+    return coarse + np.sign(fine) * np.maximum(np.abs(fine) - threshold, np.float32(0.0))
+
+
 def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 1.0) -> np.ndarray:
     """A noisy RGGB mosaic (H, W) -> the camera's 8-bit JPEG, decoded: (H, W, 3) float32 sRGB [0, 1].
 
     Steps: digital gain, white balance and clip, demosaic, tone curve, chroma noise reduction (Gaussian
     blur of Cr/Cb: leaves low-frequency colour blotches), luma noise reduction (bilateral filter blended
-    in), unsharp masking of luma, JPEG at ``look.quality``.
+    in), the finest luma scale's noise reduction (``look.fine_nr`` > 0, :func:`shrink_finest_scale`),
+    unsharp masking of luma, JPEG at ``look.quality``.
     """
     raw = raw * np.float32(digital_gain)
     mosaic = white_balance(np.maximum(raw, 0.0), look.wb)
@@ -272,6 +293,8 @@ def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 
     if look.luma_nr > 0:
         smooth = cv2.bilateralFilter(y, 5, 0.08, 1.5)
         y = (1 - look.luma_nr) * y + look.luma_nr * smooth
+    if look.fine_nr > 0:
+        y = shrink_finest_scale(y, look.fine_nr)
     if look.sharpen > 0:
         y = y + np.float32(look.sharpen) * (y - cv2.GaussianBlur(y, (0, 0), 1.0))
     ycc[..., 0] = y

@@ -5,11 +5,17 @@ high-pass part (minus a Gaussian blur of 2 px), the chroma / luma variance ratio
 R - Y), and the share of the luma noise's power in four radial frequency bands (cycles per pixel).
 Printed as medians over the pairs. Sources: triplet folders given with --set (e.g. data-cache/test-polyu,
 built by `make results`), and the training synthesis of a training config's [synth] table (--config;
-`stills` protocol crops, split into in-camera JPEG rendering and RAW-like rendering). The findings are in
-docs/training.md ("Where the losses on real noise come from").
+`stills` protocol crops, split into in-camera JPEG rendering and RAW-like rendering; their truth is not
+rendered through the camera's sharpening and noise reduction, so these rows also hold what those do to
+the scene). The findings are in docs/training.md ("Where the losses on real noise come from").
+
+``--grain SET`` then asks whether the grain's scale decides how the shipped DeblurRNN fares against
+non-local means: on the set's clean truths (and long frames), each pair's real noise is replaced by
+white Gaussian noise, then by coarse grain (white noise blurred by 1.2 px), both at the real noise's
+std; the network (noise map estimated, as for sRGB files) and non-local means are scored on each.
 
     python benchmarks/noise_spectrum.py --set data-cache/test-polyu --set data-cache/test-raw \\
-        --config configs/deblur-rnn-mild-noise.toml [--count 60] [--crop 128]
+        --config configs/deblur-rnn-mild-noise.toml [--count 60] [--crop 128] [--grain data-cache/test-polyu]
 """
 
 from __future__ import annotations
@@ -47,6 +53,36 @@ def report(name: str, rows: list[np.ndarray]) -> None:
     print(f"| {name} ({len(rows)}) | {m[0]:.4f} | {m[1]:.2f} | {bands} |")
 
 
+def grain_test(root: Path, seed: int) -> None:
+    """The ``--grain`` experiment (module docstring): prints PSNR of the network and of non-local means,
+    and the pairs where the network is below the better of non-local means and the long frame."""
+    from deblurnet.baselines import denoise_nlm
+    from deblurnet.evaluate import psnr_ssim
+    from deblurnet.inference import fuse, load_model
+    from deblurnet.noise_map import estimated_noise_map
+
+    model, rng = load_model(), np.random.default_rng(seed)
+    results: dict[str, list[tuple[float, float, bool, float]]] = {"real": [], "white": [], "coarse": []}
+    for name in list_triplets(root):
+        short, long, sharp = read_triplet(root, name)
+        real = short - sharp
+        white = rng.normal(0.0, 1.0, sharp.shape).astype(np.float32)
+        coarse = cv2.GaussianBlur(white, (0, 0), 1.2)
+        for kind, noise in (("real", real), ("white", white), ("coarse", coarse)):
+            noisy = short if kind == "real" else np.clip(sharp + noise * (real.std() / noise.std()), 0, 1)
+            net = psnr_ssim(fuse(model, noisy, long, estimated_noise_map(noisy), progress=False), sharp)[0]
+            nlm = psnr_ssim(denoise_nlm(noisy), sharp)[0]
+            worse = net < max(nlm, psnr_ssim(long, sharp)[0])
+            results[kind].append((net, nlm, worse, float(noise_statistics(noisy - sharp)[5])))
+    print(f"\n{root}: the shipped DeblurRNN against non-local means, noise at each pair's real std")
+    print("| noise | share above 1/4 cycle/px | DeblurRNN | non-local means | difference | pairs worse |")
+    print("|---|---|---|---|---|---|")
+    for kind, rows in results.items():
+        a = np.array(rows, dtype=np.float64)
+        print(f"| {kind} | {np.median(a[:, 3]):.0%} | {a[:, 0].mean():.2f} | {a[:, 1].mean():.2f} | {a[:, 0].mean() - a[:, 1].mean():+.2f} "
+              f"| {int(a[:, 2].sum())} of {len(a)} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--set", action="append", default=[], type=Path, help="a triplet folder (repeatable)")
@@ -55,6 +91,7 @@ def main() -> None:
     p.add_argument("--count", type=int, default=60, help="synthetic crops per rendering (default 60)")
     p.add_argument("--crop", type=int, default=128, help="synthetic crop side, px (default 128)")
     p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--grain", type=Path, help="a triplet folder for the grain experiment (module docstring)")
     args = p.parse_args()
     print("| noise (pairs) | high-pass std | chroma / luma variance | "
           + " | ".join(f"{lo:.3g} - {hi:.3g} cycle/px" for lo, hi in BANDS) + " |")
@@ -80,6 +117,8 @@ def main() -> None:
         for kind, rows in rows_by.items():
             if rows:
                 report(f"{config.stem}, {kind}", rows)
+    if args.grain is not None:
+        grain_test(args.grain, args.seed)
 
 
 if __name__ == "__main__":

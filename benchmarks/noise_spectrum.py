@@ -1,8 +1,8 @@
 """How the noise of real camera JPEGs compares with the synthesis' noise: level, colour and spatial scale.
 
-For each source, the noise is (noisy short frame - clean truth), network domain; per pair: the std of its
-high-pass part (minus a Gaussian blur of 2 px), the chroma / luma variance ratio (BT.601 luma, B - Y and
-R - Y), and the share of the luma noise's power in four radial frequency bands (cycles per pixel).
+For each source, the noise is (noisy short frame - clean truth), network domain; per pair, its
+statistics (:mod:`deblurnet.noise_statistics`): the std of its high-pass part, the chroma / luma
+variance ratio, and the share of the luma noise's power in four radial frequency bands.
 Printed as medians over the pairs. Sources: triplet folders given with --set (e.g. data-cache/test-polyu,
 built by `make results`), and the training synthesis of a training config's [synth] table (--config;
 `stills` protocol crops, split into in-camera JPEG rendering and RAW-like rendering; their truth is not
@@ -28,29 +28,15 @@ import numpy as np
 
 from deblurnet.config import load_toml
 from deblurnet.data import list_triplets, read_triplet
+from deblurnet.noise_statistics import BANDS, NoiseStatistics, noise_statistics
 from deblurnet.synth.config import SynthConfig, Synthesizer
 
-BANDS = ((0.0, 1 / 16), (1 / 16, 1 / 8), (1 / 8, 1 / 4), (1 / 4, 1.0))
-"""Radial frequency bands, cycles per pixel (0.5 is the Nyquist frequency along an axis)."""
-
-
-def noise_statistics(noise: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float32 noise -> [high-pass std, chroma / luma variance, power share per BANDS]."""
-    y = 0.299 * noise[..., 0] + 0.587 * noise[..., 1] + 0.114 * noise[..., 2]
-    chroma = (np.var(noise[..., 2] - y) + np.var(noise[..., 0] - y)) / 2
-    power = np.abs(np.fft.fft2(y - y.mean())) ** 2
-    fy, fx = np.fft.fftfreq(y.shape[0])[:, None], np.fft.fftfreq(y.shape[1])[None, :]
-    radius = np.sqrt(fx ** 2 + fy ** 2)
-    total = power[radius > 0].sum()
-    shares = [power[(radius > lo) & (radius <= hi)].sum() / total for lo, hi in BANDS]
-    high_pass = noise - cv2.GaussianBlur(noise, (0, 0), 2)
-    return np.array([high_pass.std(), chroma / max(float(np.var(y)), 1e-12), *shares])
-
-
-def report(name: str, rows: list[np.ndarray]) -> None:
-    m = np.median(np.array(rows), axis=0)
-    bands = " | ".join(f"{share:.0%}" for share in m[2:])
-    print(f"| {name} ({len(rows)}) | {m[0]:.4f} | {m[1]:.2f} | {bands} |")
+def report(name: str, rows: list[NoiseStatistics]) -> None:
+    """One table row: medians over the pairs."""
+    level = np.median([r.high_pass_std for r in rows])
+    colour = np.median([r.chroma_over_luma for r in rows])
+    bands = " | ".join(f"{share:.0%}" for share in np.median([r.band_shares for r in rows], axis=0))
+    print(f"| {name} ({len(rows)}) | {level:.4f} | {colour:.2f} | {bands} |")
 
 
 def grain_test(root: Path, seed: int) -> None:
@@ -73,7 +59,7 @@ def grain_test(root: Path, seed: int) -> None:
             net = psnr_ssim(fuse(model, noisy, long, estimated_noise_map(noisy), progress=False), sharp)[0]
             nlm = psnr_ssim(denoise_nlm(noisy), sharp)[0]
             worse = net < max(nlm, psnr_ssim(long, sharp)[0])
-            results[kind].append((net, nlm, worse, float(noise_statistics(noisy - sharp)[5])))
+            results[kind].append((net, nlm, worse, noise_statistics(noisy - sharp).band_shares[-1]))
     print(f"\n{root}: the shipped DeblurRNN against non-local means, noise at each pair's real std")
     print("| noise | share above 1/4 cycle/px | DeblurRNN | non-local means | difference | pairs worse |")
     print("|---|---|---|---|---|---|")
@@ -94,7 +80,7 @@ def main() -> None:
     p.add_argument("--grain", type=Path, help="a triplet folder for the grain experiment (module docstring)")
     args = p.parse_args()
     print("| noise (pairs) | high-pass std | chroma / luma variance | "
-          + " | ".join(f"{lo:.3g} - {hi:.3g} cycle/px" for lo, hi in BANDS) + " |")
+          + " | ".join(f"{lo:.3g} - {hi:.3g} cycle/px" if hi < np.inf else f"above {lo:.3g}" for lo, hi in BANDS) + " |")
     print("|---" * (3 + len(BANDS)) + "|")
     for root in args.set:
         rows = []
@@ -106,7 +92,7 @@ def main() -> None:
         synth = SynthConfig.from_dict(load_toml(config).synth, source=str(config), prefix="synth.")
         synth.size = args.crop
         synthesizer, rng = Synthesizer(synth), np.random.default_rng(args.seed)
-        rows_by: dict[str, list[np.ndarray]] = {"processed": [], "raw-like": []}
+        rows_by: dict[str, list[NoiseStatistics]] = {"processed": [], "raw-like": []}
         for _ in range(20 * args.count):  # a rendering the config rarely draws may end with fewer
             if min(len(rows) for rows in rows_by.values()) >= args.count:
                 break

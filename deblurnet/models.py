@@ -36,8 +36,9 @@ Decisions taken where the paper is silent (for quality on a small CPU training b
   to a (B, 3, H, W) residual added to the sharp image. Its output convolution starts at zero, so a
   network that gains one computes exactly what it computed before (``checkpoint.load_widened`` adds it
   to trained weights), and it can be trained alone on the frozen rest
-  (:meth:`DeblurRNN.freeze_base`). It is the capacity the compact nets lack at full resolution, where
-  fine texture and camera grain differ (docs/training.md). No BatchNorm (unhelpful at batches of 8,
+  (:meth:`DeblurRNN.freeze_base`). It was added to test whether capacity after the compact nets, with
+  all the inputs in view, would tell fine texture from camera grain better; on the data tried it did
+  not (docs/training.md, "A refinement net, tried and not shipped"). No BatchNorm (unhelpful at batches of 8,
   NAFNet, Chen et al. 2022) and no spectral norm (for the adversarial loss, which is off).
 * Linear output (no tanh): the network domain is not clipped to [0, 1] during training.
 * Dropout only on the innermost ``dropout_levels`` decoder blocks (pix2pix uses 0.5 on three); the
@@ -337,7 +338,7 @@ class DeblurRNN(nn.Module):
     def freeze_base(self) -> None:
         """Train only the refinement net: the two nets keep their weights (no gradient) and stay in
         eval mode, so their BatchNorm statistics and dropout are those of inference, whatever
-        ``train()`` is called. DeblurnetError when there is no refinement net."""
+        ``train()`` is called with. DeblurnetError when there is no refinement net."""
         if self.refiner is None:
             raise DeblurnetError("freeze_base needs a refinement net (model option refine_width > 0)")
         self.base_frozen = True

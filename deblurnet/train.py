@@ -234,7 +234,11 @@ def train(cfg: TrainConfig) -> Path:
 
     checkpoint = resume_checkpoint(cfg)
     if checkpoint is not None:  # a resumed run trains what it trained (freeze_base is part of its design)
-        cfg = dataclasses.replace(cfg, freeze_base=bool(checkpoint.train_config.get("freeze_base", False)))
+        frozen = bool(checkpoint.train_config.get("freeze_base", False))
+        if frozen != cfg.freeze_base and info.is_main:
+            print(f"note: {checkpoint.path} was trained with freeze_base = {str(frozen).lower()}; "
+                  "the resumed run keeps it", flush=True)
+        cfg = dataclasses.replace(cfg, freeze_base=frozen)
     # a resumed run rebuilds the network its checkpoint describes (model_options are for new runs)
     state = build_state(cfg, device, info, checkpoint.model_config if checkpoint is not None else None)
     if checkpoint is not None:

@@ -263,12 +263,12 @@ def tone(lin: np.ndarray, gamma: float) -> np.ndarray:
 
 def shrink_finest_scale(y: np.ndarray, strength: float) -> np.ndarray:
     """Wavelet-style noise reduction of a luma plane (H, W) float32: its finest scale (``y`` minus a
-    Gaussian blur of 1 px: periods under about 4 px) is soft-thresholded at ``strength`` times that
-    scale's noise std, estimated robustly (median absolute value / 0.6745, as in wavelet denoisers such
-    as dcraw's); coarser scales are kept. Edges and strong texture, far above the threshold, survive
-    less their threshold; fine grain goes and the coarser grain stays, as it does in a camera's JPEG
-    (docs/training.md: real camera JPEG noise has a quarter of its power at the finest scale, the
-    synthesis without this half)."""
+    Gaussian blur of 1 px, mostly periods under about 5 px) is soft-thresholded at ``strength`` times that
+    scale's noise std, estimated as its median absolute value / 0.6745 (Donoho's estimate; on a
+    strongly textured frame the texture inflates it); coarser scales are kept. Edges far above the
+    threshold survive, less the threshold; fine grain goes and coarser grain stays, as a camera's
+    noise reduction leaves it (docs/training.md compares the grain of real camera JPEGs and of the
+    synthesis)."""
     coarse = cv2.GaussianBlur(y, (0, 0), 1.0)
     fine = y - coarse
     threshold = np.float32(strength * np.median(np.abs(fine)) / 0.6745)

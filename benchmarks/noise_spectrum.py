@@ -9,13 +9,20 @@ built by `make results`), and the training synthesis of a training config's [syn
 rendered through the camera's sharpening and noise reduction, so these rows also hold what those do to
 the scene). The findings are in docs/training.md ("Where the losses on real noise come from").
 
+The synthesis rows mix two things: the noise, and what the short frame's in-camera rendering does to
+the scene (the synthetic truth is the scene itself). ``--rendered-noise`` separates the noise: for
+each of ``--count`` crops of the config's training stills, the short frame's mosaic is rendered through
+one in-camera look (``deblurnet.synth.camera.render_in_camera``) with and without its sensor noise
+(drawn as the synthesis draws it), and the difference is measured.
+
 ``--grain SET`` then asks whether the grain's scale decides how the shipped DeblurRNN fares against
 non-local means: on the set's clean truths (and long frames), each pair's real noise is replaced by
 white Gaussian noise, then by coarse grain (white noise blurred by 1.2 px), both at the real noise's
 std; the network (noise map estimated, as for sRGB files) and non-local means are scored on each.
 
     python benchmarks/noise_spectrum.py --set data-cache/test-polyu --set data-cache/test-raw \\
-        --config configs/deblur-rnn-mild-noise.toml [--count 60] [--crop 128] [--grain data-cache/test-polyu]
+        --config configs/deblur-rnn-mild-noise.toml [--count 60] [--crop 128] [--rendered-noise] \\
+        [--grain data-cache/test-polyu]
 """
 
 from __future__ import annotations
@@ -37,6 +44,32 @@ def report(name: str, rows: list[NoiseStatistics]) -> None:
     colour = np.median([r.chroma_over_luma for r in rows])
     bands = " | ".join(f"{share:.0%}" for share in np.median([r.band_shares for r in rows], axis=0))
     print(f"| {name} ({len(rows)}) | {level:.4f} | {colour:.2f} | {bands} |")
+
+
+def rendered_noise(synth: SynthConfig, count: int, crop: int, seed: int) -> list[NoiseStatistics]:
+    """The ``--rendered-noise`` measurement (module docstring) on ``count`` crops of the stills."""
+    from deblurnet.synth.camera import (draw_look, load_all_profiles, mosaic_rggb, render_in_camera,
+                                        sample_noise_params)
+    from deblurnet.synth.common import u8_to_linear
+    from hardware_profiles.sampling import sample_noisy
+
+    images = Synthesizer(synth).images
+    assert images is not None, "the config's mix has no stills"
+    profiles, params, rng = load_all_profiles(), synth.camera, np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        image = images.get(int(rng.integers(len(images))))
+        y, x = (int(rng.integers(0, n - crop + 1)) for n in image.shape[:2])
+        scene = u8_to_linear(image[y:y + crop, x:x + crop])
+        noise = sample_noise_params(params, profiles[int(rng.integers(len(profiles)))], rng)
+        r = noise["level_ratio"]
+        wb = np.array([rng.uniform(*params.wb_red), 1.0, rng.uniform(*params.wb_blue)], np.float32)
+        clean = np.minimum(mosaic_rggb(scene * np.float32(0.5 * r) / wb), 1.0)
+        noisy = np.minimum(sample_noisy(clean, noise["a_short"], noise["b_short"], rng,
+                                        row_sigma=noise["row_short"]), 1.0)
+        look = draw_look(params, wb, rng)
+        rows.append(noise_statistics(render_in_camera(noisy, look, 1.0 / r) - render_in_camera(clean, look, 1.0 / r)))
+    return rows
 
 
 def grain_test(root: Path, seed: int) -> None:
@@ -77,6 +110,8 @@ def main() -> None:
     p.add_argument("--count", type=int, default=60, help="synthetic crops per rendering (default 60)")
     p.add_argument("--crop", type=int, default=128, help="synthetic crop side, px (default 128)")
     p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--rendered-noise", action="store_true",
+                   help="also measure each config's rendered noise alone (module docstring)")
     p.add_argument("--grain", type=Path, help="a triplet folder for the grain experiment (module docstring)")
     args = p.parse_args()
     print("| noise (pairs) | high-pass std | chroma / luma variance | "
@@ -103,6 +138,9 @@ def main() -> None:
         for kind, rows in rows_by.items():
             if rows:
                 report(f"{config.stem}, {kind}", rows)
+        if args.rendered_noise:
+            report(f"{config.stem}, in-camera rendered noise alone",
+                   rendered_noise(synth, args.count, 2 * args.crop, args.seed))
     if args.grain is not None:
         grain_test(args.grain, args.seed)
 

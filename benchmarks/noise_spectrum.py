@@ -38,6 +38,7 @@ from deblurnet.data import list_triplets, read_triplet
 from deblurnet.noise_statistics import BANDS, NoiseStatistics, noise_statistics
 from deblurnet.synth.config import SynthConfig, Synthesizer
 
+
 def report(name: str, rows: list[NoiseStatistics]) -> None:
     """One table row: medians over the pairs."""
     level = np.median([r.high_pass_std for r in rows])
@@ -68,7 +69,8 @@ def rendered_noise(synth: SynthConfig, count: int, crop: int, seed: int) -> list
         noisy = np.minimum(sample_noisy(clean, noise["a_short"], noise["b_short"], rng,
                                         row_sigma=noise["row_short"]), 1.0)
         look = draw_look(params, wb, rng)
-        rows.append(noise_statistics(render_in_camera(noisy, look, 1.0 / r) - render_in_camera(clean, look, 1.0 / r)))
+        rendered = render_in_camera(noisy, look, 1.0 / r) - render_in_camera(clean, look, 1.0 / r)
+        rows.append(noise_statistics(rendered))
     return rows
 
 
@@ -98,7 +100,8 @@ def grain_test(root: Path, seed: int) -> None:
     print("|---|---|---|---|---|---|")
     for kind, rows in results.items():
         a = np.array(rows, dtype=np.float64)
-        print(f"| {kind} | {np.median(a[:, 3]):.0%} | {a[:, 0].mean():.2f} | {a[:, 1].mean():.2f} | {a[:, 0].mean() - a[:, 1].mean():+.2f} "
+        net, nlm = a[:, 0].mean(), a[:, 1].mean()
+        print(f"| {kind} | {np.median(a[:, 3]):.0%} | {net:.2f} | {nlm:.2f} | {net - nlm:+.2f} "
               f"| {int(a[:, 2].sum())} of {len(a)} |")
 
 
@@ -114,8 +117,8 @@ def main() -> None:
                    help="also measure each config's rendered noise alone (module docstring)")
     p.add_argument("--grain", type=Path, help="a triplet folder for the grain experiment (module docstring)")
     args = p.parse_args()
-    print("| noise (pairs) | high-pass std | chroma / luma variance | "
-          + " | ".join(f"{lo:.3g} - {hi:.3g} cycle/px" if hi < np.inf else f"above {lo:.3g}" for lo, hi in BANDS) + " |")
+    bands = (f"{lo:.3g} - {hi:.3g} cycle/px" if hi < np.inf else f"above {lo:.3g}" for lo, hi in BANDS)
+    print("| noise (pairs) | high-pass std | chroma / luma variance | " + " | ".join(bands) + " |")
     print("|---" * (3 + len(BANDS)) + "|")
     for root in args.set:
         rows = []

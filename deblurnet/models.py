@@ -38,8 +38,9 @@ Decisions taken where the paper is silent (for quality on a small CPU training b
   to trained weights), and it can be trained alone on the frozen rest
   (:meth:`DeblurRNN.freeze_base`). It was added to test whether capacity after the compact nets, with
   all the inputs in view, would tell fine texture from camera grain better; on the data tried it did
-  not (docs/training.md, "A refinement net, tried and not shipped"). No BatchNorm (unhelpful at batches of 8,
-  NAFNet, Chen et al. 2022) and no spectral norm (for the adversarial loss, which is off).
+  not (docs/training.md, "A refinement net, tried and not shipped"). No BatchNorm (unhelpful at
+  batches of 8, NAFNet, Chen et al. 2022) and no spectral norm (for the adversarial loss, which is
+  off).
 * Linear output (no tanh): the network domain is not clipped to [0, 1] during training.
 * Dropout only on the innermost ``dropout_levels`` decoder blocks (pix2pix uses 0.5 on three); the
   ``compact`` preset uses p = 0.1 on one block, since a short training run under-fits rather than

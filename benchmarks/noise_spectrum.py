@@ -12,8 +12,9 @@ the scene). The findings are in docs/training.md ("Where the losses on real nois
 The synthesis rows mix two things: the noise, and what the short frame's in-camera rendering does to
 the scene (the synthetic truth is the scene itself). ``--rendered-noise`` separates the noise: for
 each of ``--count`` crops of the config's training stills, the short frame's mosaic is rendered through
-one in-camera look (``deblurnet.synth.camera.render_in_camera``) with and without its sensor noise
-(drawn as the synthesis draws it), and the difference is measured.
+one in-camera look with and without its sensor noise (``deblurnet.synth.camera.in_camera_noise``, the
+synthesis' own functions and draws, including the config's ``camera.grain``), and the difference is
+measured.
 
 ``--grain SET`` then asks whether the grain's scale decides how the shipped DeblurRNN fares against
 non-local means: on the set's clean truths (and long frames), each pair's real noise is replaced by
@@ -48,29 +49,21 @@ def report(name: str, rows: list[NoiseStatistics]) -> None:
 
 
 def rendered_noise(synth: SynthConfig, count: int, crop: int, seed: int) -> list[NoiseStatistics]:
-    """The ``--rendered-noise`` measurement (module docstring) on ``count`` crops of the stills."""
-    from deblurnet.synth.camera import (draw_look, load_all_profiles, mosaic_rggb, render_in_camera,
-                                        sample_noise_params)
+    """The ``--rendered-noise`` measurement (module docstring) on ``count`` crops of the stills:
+    :func:`deblurnet.synth.camera.in_camera_noise`, the profile drawn per crop."""
+    from deblurnet.synth.camera import in_camera_noise, load_all_profiles
     from deblurnet.synth.common import u8_to_linear
-    from hardware_profiles.sampling import sample_noisy
 
     images = Synthesizer(synth).images
     assert images is not None, "the config's mix has no stills"
-    profiles, params, rng = load_all_profiles(), synth.camera, np.random.default_rng(seed)
+    profiles, rng = load_all_profiles(), np.random.default_rng(seed)
     rows = []
     for _ in range(count):
         image = images.get(int(rng.integers(len(images))))
         y, x = (int(rng.integers(0, n - crop + 1)) for n in image.shape[:2])
         scene = u8_to_linear(image[y:y + crop, x:x + crop])
-        noise = sample_noise_params(params, profiles[int(rng.integers(len(profiles)))], rng)
-        r = noise["level_ratio"]
-        wb = np.array([rng.uniform(*params.wb_red), 1.0, rng.uniform(*params.wb_blue)], np.float32)
-        clean = np.minimum(mosaic_rggb(scene * np.float32(0.5 * r) / wb), 1.0)
-        noisy = np.minimum(sample_noisy(clean, noise["a_short"], noise["b_short"], rng,
-                                        row_sigma=noise["row_short"]), 1.0)
-        look = draw_look(params, wb, rng)
-        rendered = render_in_camera(noisy, look, 1.0 / r) - render_in_camera(clean, look, 1.0 / r)
-        rows.append(noise_statistics(rendered))
+        profile = profiles[int(rng.integers(len(profiles)))]
+        rows.append(noise_statistics(in_camera_noise(scene, synth.camera, profile, rng)))
     return rows
 
 

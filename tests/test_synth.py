@@ -19,7 +19,8 @@ from deblurnet.synth import CameraParams, Gopro2Params, StillsParams, SynthConfi
 from hardware_profiles import load_profile
 
 from deblurnet.synth.camera import (InCameraLook, boost_highlights, camera_triplet, demosaic_bilinear,
-                                    draw_look, mosaic_rggb, render_in_camera, shrink_finest_scale)
+                                    coarsen_grain, draw_look, in_camera_noise, mosaic_rggb,
+                                    render_in_camera, shrink_finest_scale)
 from deblurnet.synth.common import ImageCache, list_images, srgb_decode, srgb_encode, u8_to_linear
 from deblurnet.synth.gopro2 import blur_from_frames, sample_gopro2
 from deblurnet.synth.stills import pick_sub_frames, shake_trajectory
@@ -347,16 +348,55 @@ def test_finest_scale_noise_reduction_removes_fine_grain_and_keeps_edges() -> No
     assert shares[0] > shares[1] + 0.05 and shares[1] > shares[2] + 0.2 and shares[2] < 0.3, shares
 
 
-def test_fine_nr_is_drawn_last_and_only_when_on() -> None:
-    """Sets built before fine_nr existed rebuild the same: with it off, draw_look takes no extra draw;
-    on, one uniform draw after all the others."""
-    off, on = CameraParams(), CameraParams(fine_nr=(1.0, 3.0))
+@pytest.mark.parametrize("name", ["fine_nr", "grain"])
+def test_optional_look_steps_are_drawn_last_and_only_when_on(name: str) -> None:
+    """Sets built before fine_nr and grain existed rebuild the same: with one off, draw_look takes no
+    extra draw; on, one uniform draw after all the others."""
+    off, on = CameraParams(), CameraParams(**{name: (1.0, 3.0)})
     rng_off, rng_on = np.random.default_rng(4), np.random.default_rng(4)
     wb = np.ones(3, np.float32)
     look_off, look_on = draw_look(off, wb, rng_off), draw_look(on, wb, rng_on)
-    assert look_off.fine_nr == 0.0 and look_on.fine_nr == pytest.approx(rng_off.uniform(1.0, 3.0))
+    assert getattr(look_off, name) == 0.0
+    assert getattr(look_on, name) == pytest.approx(rng_off.uniform(1.0, 3.0))
     assert rng_off.random() == rng_on.random()
     for field in dataclasses.fields(look_off):
-        if field.name not in ("fine_nr", "wb"):
+        if field.name not in (name, "wb"):
             assert getattr(look_on, field.name) == getattr(look_off, field.name), field.name
     np.testing.assert_array_equal(look_on.wb, look_off.wb)
+
+
+def test_coarsen_grain_moves_power_to_long_periods_at_the_same_level() -> None:
+    """coarsen_grain: each channel keeps its std, its power leaves periods under 4 px, sigma 0 is the
+    identity; and a pixel-by-pixel check that it is a Gaussian blur scaled back, per channel."""
+    rng = np.random.default_rng(7)
+    noise = rng.normal(0.0, 1.0, (256, 256, 3)).astype(np.float32) * np.float32([0.01, 0.02, 0.04])
+    assert coarsen_grain(noise, 0.0) is noise
+    coarse = coarsen_grain(noise, 1.2)
+    np.testing.assert_allclose(coarse.std(axis=(0, 1)), noise.std(axis=(0, 1)), rtol=1e-4)
+    assert _fine(noise[..., 1]) > 0.75 and _fine(coarse[..., 1]) < 0.1
+    blurred = cv2.GaussianBlur(noise[..., 2], (0, 0), 1.2, borderType=cv2.BORDER_REFLECT_101)
+    np.testing.assert_allclose(coarse[..., 2], blurred * (noise[..., 2].std() / blurred.std()), atol=1e-6)
+
+
+def test_grain_coarsens_the_rendered_noise_only() -> None:
+    """The in-camera rendering with grain: the noise alone (in_camera_noise, what noise_spectrum
+    measures) has less power under 4 px as grain grows; a noise-free mosaic renders the same with and
+    without grain (only the noise is coarsened); grain without the noise-free mosaic is refused."""
+    scene = np.full((128, 128, 3), 0.3, np.float32)
+    scene[:, 64:] = 0.6
+    profile = load_profile("nikon-d850")
+    shares = []
+    for sigma in (0.0, 0.8, 1.5):
+        params = CameraParams(grain=(sigma, sigma) if sigma else (0.0, 0.0), time_ratio=(1 / 16, 1 / 16),
+                              luma_nr=(0.0, 0.0), chroma_nr=(0.0, 0.0), jpeg_quality=(95, 95))
+        noise = in_camera_noise(scene, params, profile, np.random.default_rng(2))
+        shares.append(_fine(0.299 * noise[..., 0] + 0.587 * noise[..., 1] + 0.114 * noise[..., 2]))
+    assert shares[0] > shares[1] + 0.15 and shares[1] > shares[2] + 0.05, shares
+
+    clean = mosaic_rggb(np.broadcast_to(np.float32([0.2, 0.4, 0.3]), (64, 64, 3)).copy())
+    look = InCameraLook(wb=np.ones(3, np.float32), gamma=1.0, chroma_sigma=0.0, luma_nr=0.0, sharpen=0.5,
+                        quality=90, edge_aware=False)
+    grainy = dataclasses.replace(look, grain=1.0)
+    np.testing.assert_array_equal(render_in_camera(clean, grainy, clean_raw=clean), render_in_camera(clean, look))
+    with pytest.raises(DeblurnetError, match="noise-free"):
+        render_in_camera(clean, grainy)

@@ -32,7 +32,9 @@ From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are
      its own white balance and tone curve (the short frame's differ from the long one's), chroma and
      luma noise reduction (the blotchy, spatially correlated colour noise of real high-ISO JPEGs),
      optionally (``fine_nr``) a wavelet-style noise reduction of the finest luma scale, sharpening,
-     8-bit JPEG. The short frame is either brightened in camera (digital gain before the
+     optionally (``grain``) coarser grain (the rendered noise blurred at the same std,
+     :func:`coarsen_grain`: real camera JPEGs have most of their noise power at periods of 4 to 16 px,
+     this rendering alone has half of it under 4 px), 8-bit JPEG. The short frame is either brightened in camera (digital gain before the
      pipeline) or left dark; burstcap's estimate of the ratio from the images (mean linear brightness)
      then scales it. Noise map: estimated from the image, as fusion does for sRGB files;
 
@@ -99,6 +101,8 @@ class CameraParams:
     optics_sigma: tuple[float, float] = (0.4, 1.2)  # its Gaussian blur, px, uniform
     fine_nr: tuple[float, float] = (0.0, 0.0)       # finest-scale luma noise reduction: soft threshold, in
     # units of that scale's noise std (render_in_camera); (0, 0): off, and nothing is drawn
+    grain: tuple[float, float] = (0.0, 0.0)         # coarser grain: Gaussian sigma, px, of coarsen_grain on the
+    # short frame's rendered noise, uniform; (0, 0): off, and nothing is drawn
 
 
 # ---------------------------------------------------------------------------------- noise profiles
@@ -242,6 +246,7 @@ class InCameraLook:
     quality: int
     edge_aware: bool
     fine_nr: float = 0.0
+    grain: float = 0.0
 
 
 def draw_look(params: CameraParams, wb: np.ndarray, rng: np.random.Generator) -> InCameraLook:
@@ -253,7 +258,8 @@ def draw_look(params: CameraParams, wb: np.ndarray, rng: np.random.Generator) ->
                         quality=int(rng.integers(params.jpeg_quality[0], params.jpeg_quality[1] + 1)),
                         edge_aware=bool(rng.random() < 0.5),
                         # no draw when off, so sets built before fine_nr existed rebuild the same
-                        fine_nr=float(rng.uniform(*params.fine_nr)) if params.fine_nr[1] > 0 else 0.0)
+                        fine_nr=float(rng.uniform(*params.fine_nr)) if params.fine_nr[1] > 0 else 0.0,
+                        grain=float(rng.uniform(*params.grain)) if params.grain[1] > 0 else 0.0)
 
 
 def tone(lin: np.ndarray, gamma: float) -> np.ndarray:
@@ -275,13 +281,25 @@ def shrink_finest_scale(y: np.ndarray, strength: float) -> np.ndarray:
     return coarse + np.sign(fine) * np.maximum(np.abs(fine) - threshold, np.float32(0.0))
 
 
-def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 1.0) -> np.ndarray:
-    """A noisy RGGB mosaic (H, W) -> the camera's 8-bit JPEG, decoded: (H, W, 3) float32 sRGB [0, 1].
+def coarsen_grain(noise: np.ndarray, sigma: float) -> np.ndarray:
+    """Noise (H, W, 3) float32 with its grain made coarser: each channel blurred by a Gaussian of
+    ``sigma`` px, then scaled back to its own std. The power moves from short periods to long ones at
+    the same level, as in a camera JPEG whose multi-scale noise reduction removed the finest grain and
+    left blotches a few pixels across (docs/training.md, "Where the losses on real noise come from")."""
+    if sigma <= 0:
+        return noise
+    blurred = cv2.GaussianBlur(noise, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    scale = noise.std(axis=(0, 1)) / np.maximum(blurred.std(axis=(0, 1)), np.float32(1e-12))
+    return (blurred * scale.astype(np.float32)).astype(np.float32)
+
+
+def develop_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 1.0) -> np.ndarray:
+    """A noisy RGGB mosaic (H, W) -> the camera's rendering before JPEG, (H, W, 3) float32 sRGB.
 
     Steps: digital gain, white balance and clip, demosaic, tone curve, chroma noise reduction (Gaussian
     blur of Cr/Cb: leaves low-frequency colour blotches), luma noise reduction (bilateral filter blended
     in), the finest luma scale's noise reduction (``look.fine_nr`` > 0, :func:`shrink_finest_scale`),
-    unsharp masking of luma, JPEG at ``look.quality``.
+    unsharp masking of luma.
     """
     raw = raw * np.float32(digital_gain)
     mosaic = white_balance(np.maximum(raw, 0.0), look.wb)
@@ -298,12 +316,56 @@ def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 
     if look.sharpen > 0:
         y = y + np.float32(look.sharpen) * (y - cv2.GaussianBlur(y, (0, 0), 1.0))
     ycc[..., 0] = y
-    rgb = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """(H, W, 3) float32 sRGB -> 8 bits -> JPEG at ``quality`` -> decoded (H, W, 3) float32 [0, 1]."""
     u8 = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(u8, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, look.quality])
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(u8, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - OpenCV always encodes an 8-bit image
         raise DeblurnetError("JPEG encoding failed")
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def render_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 1.0,
+                     clean_raw: np.ndarray | None = None) -> np.ndarray:
+    """A noisy RGGB mosaic (H, W) -> the camera's 8-bit JPEG, decoded: (H, W, 3) float32 sRGB [0, 1].
+
+    :func:`develop_in_camera`, then (``look.grain`` > 0) the rendered noise, this rendering minus that
+    of ``clean_raw`` (the same mosaic without sensor noise, required then), made coarser by
+    :func:`coarsen_grain`, then JPEG at ``look.quality``.
+    """
+    rgb = develop_in_camera(raw, look, digital_gain)
+    if look.grain > 0:
+        if clean_raw is None:
+            raise DeblurnetError("render_in_camera: a look with grain > 0 needs the noise-free mosaic")
+        clean = develop_in_camera(clean_raw, look, digital_gain)
+        rgb = clean + coarsen_grain(rgb - clean, look.grain)
+    return jpeg_roundtrip(rgb, look.quality)
+
+
+def draw_white_balance(params: CameraParams, rng: np.random.Generator) -> np.ndarray:
+    """White-balance gains (3,) float32: R and B drawn from ``wb_red`` and ``wb_blue``, G = 1."""
+    return np.array([rng.uniform(*params.wb_red), 1.0, rng.uniform(*params.wb_blue)], dtype=np.float32)
+
+
+def in_camera_noise(scene_lin: np.ndarray, params: CameraParams, profile: NoiseProfile,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The emulated in-camera noise alone, (H, W, 3) float32: a short frame of the linear scene
+    (H, W, 3) exposed, mosaicked and made noisy as :func:`camera_triplet` does, rendered through one
+    in-camera look with and without its sensor noise, brightened in camera; the difference of the two
+    JPEGs. Scene exposure fixed at 0.5 (the level ratio brings it back). Used to measure the grain of
+    the synthesis (benchmarks/noise_spectrum.py --rendered-noise)."""
+    wb = draw_white_balance(params, rng)
+    noise = sample_noise_params(params, profile, rng)
+    r = noise["level_ratio"]
+    clean = np.minimum(mosaic_rggb(scene_lin * np.float32(0.5 * r) / wb), 1.0)
+    noisy = np.minimum(sample_noisy(clean, noise["a_short"], noise["b_short"], rng,
+                                    row_sigma=noise["row_short"]), 1.0)
+    look = draw_look(params, wb, rng)
+    return (render_in_camera(noisy, look, 1.0 / r, clean_raw=clean)
+            - render_in_camera(clean, look, 1.0 / r, clean_raw=clean))
 
 
 # ---------------------------------------------------------------------------------------- the pair
@@ -330,16 +392,16 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
     else:
         sigma = 0.0
     k = log_uniform(rng, *params.exposure)
-    wb = np.array([rng.uniform(*params.wb_red), 1.0, rng.uniform(*params.wb_blue)], dtype=np.float32)
+    wb = draw_white_balance(params, rng)
     noise = sample_noise_params(params, profile, rng)
     r = noise["level_ratio"]
     blur_lin, misalign = _misalign(blur_lin, params, rng)
 
-    raw_long = mosaic_rggb(blur_lin * (k / wb))
-    raw_short = mosaic_rggb(sharp_lin * (k * r / wb))
-    raw_long = np.minimum(sample_noisy(raw_long, noise["a_long"], noise["b_long"], rng,
+    clean_long = mosaic_rggb(blur_lin * (k / wb))
+    clean_short = mosaic_rggb(sharp_lin * (k * r / wb))
+    raw_long = np.minimum(sample_noisy(clean_long, noise["a_long"], noise["b_long"], rng,
                                        row_sigma=noise["row_long"]), 1.0)
-    raw_short = np.minimum(sample_noisy(raw_short, noise["a_short"], noise["b_short"], rng,
+    raw_short = np.minimum(sample_noisy(clean_short, noise["a_short"], noise["b_short"], rng,
                                         row_sigma=noise["row_short"]), 1.0)
     meta: dict[str, Any] = {
         "exposure": k, "optics_sigma": sigma, "wb": wb.tolist(), "misalign": misalign, "time_ratio": noise["time_ratio"],
@@ -356,8 +418,9 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
         look_short = dataclasses.replace(look_short,
                                          gamma=look_long.gamma * float(np.exp(rng.normal(0, params.frame_gamma))))
         in_camera_gain = r < params.dark_jpeg_min_ratio or rng.random() < 0.5
-        long = render_in_camera(raw_long, look_long)
-        short_jpeg = render_in_camera(raw_short, look_short, 1.0 / r if in_camera_gain else 1.0)
+        long = render_in_camera(raw_long, look_long, clean_raw=np.minimum(clean_long, 1.0))
+        short_jpeg = render_in_camera(raw_short, look_short, 1.0 / r if in_camera_gain else 1.0,
+                                      clean_raw=np.minimum(clean_short, 1.0))
         try:
             ratio = estimate_ratio(long, short_jpeg)[0] * float(np.exp(rng.normal(0.0, params.ratio_error)))
         except IspError:  # a black 8-bit frame: a user would give --ratio; so does this sample
@@ -368,6 +431,8 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
         meta.update(rendering="processed", in_camera_gain=in_camera_gain, jpeg_quality=look_short.quality,
                     gamma_long=look_long.gamma, gamma_short=look_short.gamma, frame_colour=colour.tolist(),
                     chroma_nr=look_short.chroma_sigma, noise_map="estimated")
+        if look_short.grain > 0:  # only when on: sets built before it existed keep their meta
+            meta.update(grain=look_short.grain)
         return Triplet(short=short, long=long, sharp=sharp, ratio=ratio, noise=noise_map, meta=meta)
 
     shift = np.exp(rng.normal(0.0, params.colour_shift, size=3)).astype(np.float32)

@@ -122,6 +122,31 @@ def test_synth_command_writes_resumes_and_matches_dataset(tmp_path: Path, config
     assert len(list_triplets(out)) == 4
 
 
+def test_synth_command_extends_a_set_made_before_an_option_existed(tmp_path: Path, config: SynthConfig,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A set whose header lacks an option added later (here camera.grain and camera.fine_nr, as in
+    every set made before they existed) is still the same set while the option is at its default, and
+    is extended; a set made with a different value of an option is refused, naming the folder."""
+    out = tmp_path / "out"
+    args = ["synth", "--protocol", "camera", "--source", str(config.gopro_dir), "--out", str(out),
+            "--count", "1", "--seed", "5", "--size", "32"]
+    assert main(args) == 0
+    meta_path = out / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    for option in ("grain", "fine_nr"):
+        del meta["config"]["camera"][option]
+    meta_path.write_text(json.dumps(meta))
+    assert main(args[:-6] + ["--count", "2", "--seed", "5", "--size", "32"]) == 0
+    assert len(list_triplets(out)) == 2
+
+    meta = json.loads(meta_path.read_text())
+    meta["config"]["camera"]["grain"] = [0.5, 1.0]  # made with the option on: not the same set
+    meta_path.write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(args) == 2
+    assert f"{out}: holds a dataset made with other options" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--source", "/nonexistent/frames"], "/nonexistent/frames: no such folder"),
     (["--count", "0"], "--count must be positive"),

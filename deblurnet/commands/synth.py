@@ -106,6 +106,21 @@ def _jsonable(config: SynthConfig) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
+def same_options(old: Any, new: Any, default: Any) -> bool:
+    """Whether a set's stored header ``old`` was made with the options of ``new`` (JSON values).
+
+    An option missing from ``old`` matches when ``new`` holds its ``default``: it was added to the
+    synthesis after the set was made, and at its default it changes nothing (every optional step
+    draws nothing and does nothing when off), so the set stays valid and can be extended."""
+    if not isinstance(new, dict):
+        return old == new
+    if not isinstance(old, dict) or not set(old) <= set(new):
+        return False
+    defaults = default if isinstance(default, dict) else {}
+    return all(same_options(old[key], value, defaults.get(key)) if key in old
+               else key in defaults and value == defaults[key] for key, value in new.items())
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, default=float))
 
@@ -114,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from deblurnet.data import KEYS, write_triplet
-    from deblurnet.synth import Synthesizer, sample_rng
+    from deblurnet.synth import SynthConfig, Synthesizer, sample_rng
 
     if args.count < 1:
         raise DeblurnetError(f"--count must be positive, got {args.count}")
@@ -131,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             old = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise DeblurnetError(f"{meta_path}: unreadable ({exc})") from exc
-        if {k: old.get(k) for k in header} != header:
+        if not same_options({k: old.get(k) for k in header}, header, {"config": _jsonable(SynthConfig())}):
             raise DeblurnetError(f"{out}: holds a dataset made with other options (see {meta_path}); "
                                  "choose another --out")
         samples = old.get("samples", {})

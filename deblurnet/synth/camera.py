@@ -32,11 +32,11 @@ From linear-light sharp and blurred scenes (H, W, 3) float32 (values above 1 are
      its own white balance and tone curve (the short frame's differ from the long one's), chroma and
      luma noise reduction (the blotchy, spatially correlated colour noise of real high-ISO JPEGs),
      optionally (``fine_nr``) a wavelet-style noise reduction of the finest luma scale, sharpening,
-     optionally (``grain``) coarser grain (the rendered noise blurred at the same std,
-     :func:`coarsen_grain`: real camera JPEGs have most of their noise power at periods of 4 to 16 px,
-     this rendering alone has half of it under 4 px), 8-bit JPEG. The short frame is either brightened in camera (digital gain before the
-     pipeline) or left dark; burstcap's estimate of the ratio from the images (mean linear brightness)
-     then scales it. Noise map: estimated from the image, as fusion does for sRGB files;
+     optionally (``grain``) coarser grain (each frame's rendered noise blurred at the same std, its
+     own draw, :func:`coarsen_grain`: real camera JPEGs have most of their noise power at periods of
+     4 to 16 px, this rendering alone has half of it under 4 px), 8-bit JPEG. The short frame is
+     either brightened in camera (digital gain before the pipeline) or left dark; burstcap's
+     estimate of the ratio from the images (mean linear brightness) then scales it. Noise map: estimated from the image, as fusion does for sRGB files;
 
 6. the long frame is slightly misaligned (sub-pixel shift + rotation) against the short/sharp frames;
    the short frame gets the long frame's colour balance (:func:`deblurnet.colour.match_colour`), as
@@ -101,8 +101,8 @@ class CameraParams:
     optics_sigma: tuple[float, float] = (0.4, 1.2)  # its Gaussian blur, px, uniform
     fine_nr: tuple[float, float] = (0.0, 0.0)       # finest-scale luma noise reduction: soft threshold, in
     # units of that scale's noise std (render_in_camera); (0, 0): off, and nothing is drawn
-    grain: tuple[float, float] = (0.0, 0.0)         # coarser grain: Gaussian sigma, px, of coarsen_grain on the
-    # short frame's rendered noise, uniform; (0, 0): off, and nothing is drawn
+    grain: tuple[float, float] = (0.0, 0.0)         # coarser grain: Gaussian sigma, px, of coarsen_grain on a
+    # frame's rendered noise, uniform, one draw per frame's look; (0, 0): off, and nothing is drawn
 
 
 # ---------------------------------------------------------------------------------- noise profiles
@@ -364,8 +364,8 @@ def in_camera_noise(scene_lin: np.ndarray, params: CameraParams, profile: NoiseP
     noisy = np.minimum(sample_noisy(clean, noise["a_short"], noise["b_short"], rng,
                                     row_sigma=noise["row_short"]), 1.0)
     look = draw_look(params, wb, rng)
-    return (render_in_camera(noisy, look, 1.0 / r, clean_raw=clean)
-            - render_in_camera(clean, look, 1.0 / r, clean_raw=clean))
+    clean_jpeg = jpeg_roundtrip(develop_in_camera(clean, look, 1.0 / r), look.quality)
+    return render_in_camera(noisy, look, 1.0 / r, clean_raw=clean) - clean_jpeg
 
 
 # ---------------------------------------------------------------------------------------- the pair
@@ -431,8 +431,8 @@ def camera_triplet(sharp_lin: np.ndarray, blur_lin: np.ndarray, params: CameraPa
         meta.update(rendering="processed", in_camera_gain=in_camera_gain, jpeg_quality=look_short.quality,
                     gamma_long=look_long.gamma, gamma_short=look_short.gamma, frame_colour=colour.tolist(),
                     chroma_nr=look_short.chroma_sigma, noise_map="estimated")
-        if look_short.grain > 0:  # only when on: sets built before it existed keep their meta
-            meta.update(grain=look_short.grain)
+        if params.grain[1] > 0:  # only when on: sets built before it existed keep their meta
+            meta.update(grain=look_short.grain, grain_long=look_long.grain)
         return Triplet(short=short, long=long, sharp=sharp, ratio=ratio, noise=noise_map, meta=meta)
 
     shift = np.exp(rng.normal(0.0, params.colour_shift, size=3)).astype(np.float32)

@@ -18,9 +18,9 @@ from deblurnet.noise_statistics import band_shares
 from deblurnet.synth import CameraParams, Gopro2Params, StillsParams, SynthConfig, Synthesizer, sample_rng
 from hardware_profiles import load_profile
 
-from deblurnet.synth.camera import (InCameraLook, boost_highlights, camera_triplet, demosaic_bilinear,
-                                    coarsen_grain, draw_look, in_camera_noise, mosaic_rggb,
-                                    render_in_camera, shrink_finest_scale)
+from deblurnet.synth.camera import (GRAIN_BIAS_SCALE, InCameraLook, boost_highlights, camera_triplet,
+                                    coarsen_grain, demosaic_bilinear, draw_look, in_camera_noise,
+                                    mosaic_rggb, render_in_camera, shrink_finest_scale)
 from deblurnet.synth.common import ImageCache, list_images, srgb_decode, srgb_encode, u8_to_linear
 from deblurnet.synth.gopro2 import blur_from_frames, sample_gopro2
 from deblurnet.synth.stills import pick_sub_frames, shake_trajectory
@@ -367,15 +367,21 @@ def test_optional_look_steps_are_drawn_last_and_only_when_on(name: str) -> None:
 
 def test_coarsen_grain_moves_power_to_long_periods_at_the_same_level() -> None:
     """coarsen_grain: each channel keeps its std, its power leaves periods under 4 px, sigma 0 is the
-    identity; and a pixel-by-pixel check that it is a Gaussian blur scaled back, per channel."""
+    identity, a bias (the noise's local mean) is kept as it is, not scaled with the grain; and a
+    pixel-by-pixel check that the grain is a Gaussian blur scaled back, per channel."""
     rng = np.random.default_rng(7)
     noise = rng.normal(0.0, 1.0, (256, 256, 3)).astype(np.float32) * np.float32([0.01, 0.02, 0.04])
     assert coarsen_grain(noise, 0.0) is noise
     coarse = coarsen_grain(noise, 1.2)
-    np.testing.assert_allclose(coarse.std(axis=(0, 1)), noise.std(axis=(0, 1)), rtol=1e-4)
+    assert coarse.dtype == np.float32
+    np.testing.assert_allclose(coarse.std(axis=(0, 1)), noise.std(axis=(0, 1)), rtol=0.02)
     assert _fine(noise[..., 1]) > 0.75 and _fine(coarse[..., 1]) < 0.1
-    blurred = cv2.GaussianBlur(noise[..., 2], (0, 0), 1.2, borderType=cv2.BORDER_REFLECT_101)
-    np.testing.assert_allclose(coarse[..., 2], blurred * (noise[..., 2].std() / blurred.std()), atol=1e-6)
+    biased = coarsen_grain(noise + np.float32(0.01), 1.2)
+    np.testing.assert_allclose(biased.mean(axis=(0, 1)), noise.mean(axis=(0, 1)) + 0.01, atol=5e-4)
+    bias = cv2.GaussianBlur(noise[..., 2], (0, 0), GRAIN_BIAS_SCALE, borderType=cv2.BORDER_REFLECT_101)
+    blurred = cv2.GaussianBlur(noise[..., 2] - bias, (0, 0), 1.2, borderType=cv2.BORDER_REFLECT_101)
+    expected = bias + blurred * ((noise[..., 2] - bias).std() / blurred.std())
+    np.testing.assert_allclose(coarse[..., 2], expected, atol=1e-6)
 
 
 def test_grain_coarsens_the_rendered_noise_only() -> None:

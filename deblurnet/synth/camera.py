@@ -281,22 +281,29 @@ def shrink_finest_scale(y: np.ndarray, strength: float) -> np.ndarray:
     return coarse + np.sign(fine) * np.maximum(np.abs(fine) - threshold, np.float32(0.0))
 
 
-def coarsen_grain(noise: np.ndarray, sigma: float) -> np.ndarray:
-    """Noise (H, W, 3) float32 with its grain made coarser: each channel blurred by a Gaussian of
-    ``sigma`` px, then scaled back to its own std. The power moves from short periods to long ones at
-    the same level, as in a camera JPEG whose multi-scale noise reduction removed the finest grain and
-    left blotches a few pixels across (docs/training.md, "Coarser synthetic grain").
+GRAIN_BIAS_SCALE = 8.0
+"""Gaussian sigma, px, of the local mean that :func:`coarsen_grain` keeps as it is."""
 
-    Known limit: the rendered noise of :func:`render_in_camera` is not zero-mean where the rendering is
-    not linear (the clip at 0 in deep shadows, the tone curve), and the scaling back multiplies that
-    local bias too. On flat fields at linear levels 0.02 to 0.2 (sigma 1, 20 draws each) it shifts the
-    level by under 0.003 on average, by 0.03 at most. The runs of configs/deblur-rnn-coarse-grain*.toml were trained so; removing the local
-    mean before the blur would change their data."""
+
+def coarsen_grain(noise: np.ndarray, sigma: float) -> np.ndarray:
+    """Noise (H, W, 3) float32 with its grain made coarser: each channel's grain (the noise minus its
+    local mean, a Gaussian of GRAIN_BIAS_SCALE px) blurred by a Gaussian of ``sigma`` px and scaled back
+    to its own std; the local mean is kept as it is. The power moves from short periods to long ones
+    at the same level, as in a camera JPEG whose multi-scale noise reduction removed the finest grain
+    and left blotches a few pixels across (docs/training.md, "Coarser synthetic grain").
+
+    The local mean is set apart because the rendered noise of :func:`render_in_camera` is not zero-mean
+    where the rendering is not linear (the clip at 0 in deep shadows, the tone curve): scaled with the
+    grain, it shifted flat fields at linear levels 0.02 to 0.2 by under 0.003 on average, 0.03 at most
+    (sigma 1, 20 draws each). The runs of configs/deblur-rnn-coarse-grain*.toml were trained before this
+    (commit be96696)."""
     if sigma <= 0:
         return noise
-    blurred = cv2.GaussianBlur(noise, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-    scale = noise.std(axis=(0, 1)) / np.maximum(blurred.std(axis=(0, 1)), np.float32(1e-12))
-    return (blurred * scale.astype(np.float32)).astype(np.float32)
+    bias = cv2.GaussianBlur(noise, (0, 0), GRAIN_BIAS_SCALE, borderType=cv2.BORDER_REFLECT_101)
+    grain = noise - bias
+    blurred = cv2.GaussianBlur(grain, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    scale = grain.std(axis=(0, 1)) / np.maximum(blurred.std(axis=(0, 1)), np.float32(1e-12))
+    return bias + blurred * scale.astype(np.float32)
 
 
 def develop_in_camera(raw: np.ndarray, look: InCameraLook, digital_gain: float = 1.0) -> np.ndarray:

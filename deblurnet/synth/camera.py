@@ -296,7 +296,7 @@ def coarsen_grain(noise: np.ndarray, sigma: float) -> np.ndarray:
     where the rendering is not linear (the clip at 0 in deep shadows, the tone curve): scaled with the
     grain, it shifted flat fields at linear levels 0.02 to 0.2 by under 0.003 on average, 0.03 at most
     (sigma 1, 20 draws each). The runs of configs/deblur-rnn-coarse-grain.toml and -short.toml were
-    trained before this (at commit 00e73c4)."""
+    trained before this, on the synthesis of commit 138c773 (unchanged at 00e73c4)."""
     if sigma <= 0:
         return noise
     bias = cv2.GaussianBlur(noise, (0, 0), GRAIN_BIAS_SCALE, borderType=cv2.BORDER_REFLECT_101)

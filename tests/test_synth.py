@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from deblurnet.errors import DeblurnetError
-from deblurnet.noise_statistics import band_shares
+from deblurnet.noise_statistics import band_shares, noise_statistics
 from deblurnet.synth import CameraParams, Gopro2Params, StillsParams, SynthConfig, Synthesizer, sample_rng
 from hardware_profiles import load_profile
 
@@ -396,7 +396,7 @@ def test_grain_coarsens_the_rendered_noise_only() -> None:
         params = CameraParams(grain=(sigma, sigma) if sigma else (0.0, 0.0), time_ratio=(1 / 16, 1 / 16),
                               luma_nr=(0.0, 0.0), chroma_nr=(0.0, 0.0), jpeg_quality=(95, 95))
         noise = in_camera_noise(scene, params, profile, np.random.default_rng(2))
-        shares.append(_fine(0.299 * noise[..., 0] + 0.587 * noise[..., 1] + 0.114 * noise[..., 2]))
+        shares.append(noise_statistics(noise).band_shares[-1])
     assert shares[0] > shares[1] + 0.15 and shares[1] > shares[2] + 0.05, shares
 
     clean = mosaic_rggb(scene[32:96, 32:96] * np.float32([0.7, 1.0, 0.8]))  # an edge, not only a flat field
@@ -423,7 +423,7 @@ def test_camera_triplet_with_grain_has_coarser_short_frame_noise() -> None:
                                np.random.default_rng(seed))
             assert t.meta["rendering"] == "processed" and t.meta.get("grain", 0.0) == grain[0]
             noise = t.short - t.sharp
-            fine.append(_fine(0.299 * noise[..., 0] + 0.587 * noise[..., 1] + 0.114 * noise[..., 2]))
+            fine.append(noise_statistics(noise).band_shares[-1])
             level.append(float(t.short.mean() / t.long.mean()))
         shares[grain[0]], means[grain[0]] = np.mean(fine), np.mean(level)
     assert shares[0.0] > 0.25 and shares[1.5] < 0.4 * shares[0.0], shares

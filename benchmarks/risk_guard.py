@@ -1,0 +1,169 @@
+"""Could fusion tell, without the truth, when non-local means would have beaten the network? (No.)
+
+"Never worse than the inputs" asks that the fused image not fall below the better input on any pair.
+The classical tool for choosing between denoisers without a clean reference is Stein's unbiased risk
+estimate with a Monte-Carlo divergence (Ramani, Blu and Unser 2008, "Monte-Carlo SURE"): for a short
+frame ``y = x + n``, n zero-mean with covariance S, and any output ``F(y)``,
+
+    E |F(y) - x|^2 = E |F(y) - y|^2 - tr(S) + 2 tr(J_F S),
+    tr(J_F S) ~= b . (F(y + eps b) - F(y - eps b)) / (2 eps),   b ~ N(0, S),
+
+and ``tr(S)`` is the same for every candidate, so two outputs can be compared, or blended with the
+weight that minimises the estimate, from the short frame alone. This script measures that guard on
+triplet folders, between the network (``deblurnet.inference.fuse``, the triplet's noise map, the long
+frame held fixed, the output clipped to [0, 1] as ``deblurnet evaluate`` scores it) and non-local
+means (``deblurnet.baselines.denoise_nlm``), with b drawn two ways:
+
+- ``white``: independent Gaussian noise at the noise map's level (what fusion knows);
+- ``measured``: noise with the colour covariance and power spectrum measured in the flattest quarter
+  of the image's 32 px blocks (each block's plane removed), the way camera JPEG grain is correlated.
+
+Per set it prints mean PSNR and the pairs worse than the best input (non-local means or the long
+frame) for: the network, the candidate the estimate picks, the estimate's blend, and the blend
+with the weight the truth would choose (an upper bound of any global blend). It also prints how much
+of the power of (short - truth) survives a 4 px Gaussian blur: white noise keeps about 0.5%; more
+means the short frame differs from the truth by more than zero-mean noise (tone, colour, softness),
+which breaks the estimate's premise ``E[y] = x``. Findings in docs/training.md ("A risk estimate at
+fuse time").
+
+    python benchmarks/risk_guard.py data-cache/test-polyu data-cache/test-lsd2 data-cache/val-stills
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from deblurnet.baselines import denoise_nlm
+from deblurnet.data import list_triplets, read_noise_map, read_triplet
+from deblurnet.inference import fuse, load_model
+
+BLOCK = 32
+"""Side of the blocks the ``measured`` noise is estimated on, px."""
+EPS = 0.5
+"""Size of the divergence's probe, as a multiple of the drawn noise."""
+
+Denoiser = Callable[[np.ndarray], np.ndarray]
+
+
+def measured_noise_model(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Noise model of an (H, W, 3) image from its flattest blocks: a colour basis (3, 3) (columns), each
+    component's std (3,) and its (BLOCK, BLOCK) unit-energy correlation kernel (the square root of its
+    mean power spectrum)."""
+    gy, gx = np.mgrid[0:BLOCK, 0:BLOCK].astype(np.float32)
+    plane = np.stack([np.ones(BLOCK * BLOCK, np.float32), gy.ravel(), gx.ravel()], 1)
+    project = plane @ np.linalg.pinv(plane)
+    blocks = [y[r:r + BLOCK, c:c + BLOCK].reshape(-1, 3)
+              for r in range(0, y.shape[0] - BLOCK + 1, BLOCK) for c in range(0, y.shape[1] - BLOCK + 1, BLOCK)]
+    residuals = np.stack([(b - project @ b).reshape(BLOCK, BLOCK, 3) for b in blocks])
+    power = (residuals ** 2).mean(axis=(1, 2, 3))
+    flat = residuals[power <= np.percentile(power, 25)]
+    cov = np.einsum("nijc,nijd->cd", flat, flat) / (flat.shape[0] * BLOCK * BLOCK)
+    variances, basis = np.linalg.eigh(cov)
+    components = np.einsum("nijc,cd->nijd", flat, basis)
+    kernels = []
+    for d in range(3):
+        spectrum = (np.abs(np.fft.fft2(components[..., d], axes=(1, 2))) ** 2).mean(0)
+        kernel = np.fft.fftshift(np.real(np.fft.ifft2(np.sqrt(spectrum))))
+        kernels.append((kernel / np.sqrt((kernel ** 2).sum())).astype(np.float32))
+    return basis.astype(np.float32), np.sqrt(np.maximum(variances, 0)).astype(np.float32), kernels
+
+
+def draw_probe(kind: str, y: np.ndarray, noise_map: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One probe b (H, W, 3) float32 of the named noise model (module docstring)."""
+    h, w, _ = y.shape
+    if kind == "white":
+        return (noise_map * rng.standard_normal((h, w, 3))).astype(np.float32)
+    basis, stds, kernels = measured_noise_model(y)
+    comps = [cv2.filter2D(rng.standard_normal((h, w)).astype(np.float32), -1, k, borderType=cv2.BORDER_REFLECT_101)
+             * s for k, s in zip(kernels, stds)]
+    return (np.stack(comps, -1) @ basis.T).astype(np.float32)
+
+
+def divergence(f: Denoiser, y: np.ndarray, probe: np.ndarray) -> float:
+    """Monte-Carlo tr(J_f S) / N for a probe b ~ N(0, S): a central difference of size EPS x b."""
+    diff = f(y + EPS * probe) - f(y - EPS * probe)
+    return float((probe * diff).sum() / (2 * EPS) / y.size)
+
+
+@dataclass
+class Pair:
+    """One pair's measurements; mse_* against the truth, all per value."""
+
+    mse_net: float
+    mse_nlm: float
+    mse_long: float
+    slow_share: float  # share of (short - truth) power left after a 4 px blur
+    pick: dict[str, float]  # noise model -> MSE of the candidate the estimate picks
+    blend: dict[str, float]  # noise model -> MSE of the estimate's blend
+    oracle: float  # MSE of the blend with the weight the truth would choose
+
+
+def blend_mse(r: dict[str, float], alpha: float) -> float:
+    """True MSE of alpha * net + (1 - alpha) * nlm, from the pair's inner products."""
+    return r["mse_nlm"] + alpha * alpha * r["dd"] + 2 * alpha * r["d_truth"]
+
+
+def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.Generator) -> Pair:
+    y, long, x = read_triplet(root, name)
+    noise_map = read_noise_map(root, name, y)
+
+    def net(s: np.ndarray) -> np.ndarray:
+        return np.clip(fuse(model, s, long, noise_map, progress=False), 0.0, 1.0)
+
+    def nlm(s: np.ndarray) -> np.ndarray:
+        return denoise_nlm(np.clip(s, 0.0, 1.0))
+
+    out_net, out_nlm = net(y), nlm(y)
+    d = out_net - out_nlm
+    r = {"mse_nlm": float(((out_nlm - x) ** 2).mean()), "dd": float((d ** 2).mean()),
+         "d_truth": float((d * (out_nlm - x)).mean())}
+    slow = cv2.GaussianBlur(y - x, (0, 0), 4)
+    pick, blend = {}, {}
+    for kind in ("white", "measured"):
+        probe = draw_probe(kind, y, noise_map, rng)
+        div_net, div_nlm = divergence(net, y, probe), divergence(nlm, y, probe)
+        risk_net = float(((out_net - y) ** 2).mean()) + 2 * div_net
+        risk_nlm = float(((out_nlm - y) ** 2).mean()) + 2 * div_nlm
+        pick[kind] = float(((out_net - x) ** 2).mean()) if risk_net < risk_nlm else r["mse_nlm"]
+        alpha = -(float((d * (out_nlm - y)).mean()) + div_net - div_nlm) / max(r["dd"], 1e-12)
+        blend[kind] = blend_mse(r, min(max(alpha, 0.0), 1.0))
+    oracle = blend_mse(r, min(max(-r["d_truth"] / max(r["dd"], 1e-12), 0.0), 1.0))
+    return Pair(float(((out_net - x) ** 2).mean()), r["mse_nlm"], float(((long - x) ** 2).mean()),
+                float((slow ** 2).mean() / ((y - x) ** 2).mean()), pick, blend, oracle)
+
+
+def summary(label: str, mse: list[float], best_input: list[float]) -> str:
+    psnr = float(np.mean([-10 * np.log10(m) for m in mse]))
+    worse = sum(m > b for m, b in zip(mse, best_input))
+    return f"{label} {psnr:.2f} dB ({worse} of {len(mse)} worse)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sets", nargs="+", type=Path, help="triplet folders (deblurnet synth / make results)")
+    parser.add_argument("--weights", default=None, help="DeblurRNN weights (default: the shipped ones)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    model = load_model("deblur-rnn", args.weights, device="cpu", threads=1)
+    rng = np.random.default_rng(args.seed)
+    for root in args.sets:
+        pairs = [measure_pair(root, name, model, rng) for name in list_triplets(root)]
+        best = [min(p.mse_nlm, p.mse_long) for p in pairs]
+        print(f"{root.name}: slow share of (short - truth) median {np.median([p.slow_share for p in pairs]):.1%}")
+        print("  " + summary("network", [p.mse_net for p in pairs], best))
+        print("  " + summary("non-local means", [p.mse_nlm for p in pairs], best))
+        for kind in ("white", "measured"):
+            print("  " + summary(f"pick ({kind})", [p.pick[kind] for p in pairs], best)
+                  + "; " + summary(f"blend ({kind})", [p.blend[kind] for p in pairs], best))
+        print("  " + summary("blend, weight from the truth", [p.oracle for p in pairs], best))
+
+
+if __name__ == "__main__":
+    main()

@@ -138,15 +138,15 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
     d = out_net - out_nlm
     mse_net, mse_nlm = float(((out_net - x) ** 2).mean()), float(((out_nlm - x) ** 2).mean())
     dd, d_truth = float((d ** 2).mean()), float((d * (out_nlm - x)).mean())
+    res_net, res_nlm = float(((out_net - y) ** 2).mean()), float(((out_nlm - y) ** 2).mean())
+    d_res = float((d * (out_nlm - y)).mean())
     pick, blend = {}, {}
     for kind in PROBES:
         probe = draw_probe(kind, y, noise_map, rng)
         div_net, div_nlm = divergence(net, y, probe), divergence(nlm, y, probe)
-        risk_net = float(((out_net - y) ** 2).mean()) + 2 * div_net
-        risk_nlm = float(((out_nlm - y) ** 2).mean()) + 2 * div_nlm
-        pick[kind] = mse_net if risk_net < risk_nlm else mse_nlm
+        pick[kind] = mse_net if res_net + 2 * div_net < res_nlm + 2 * div_nlm else mse_nlm
         # the estimated risk of nlm + alpha * d is a convex quadratic in alpha: its minimum, kept in [0, 1]
-        alpha = -(float((d * (out_nlm - y)).mean()) + div_net - div_nlm) / max(dd, 1e-12)
+        alpha = -(d_res + div_net - div_nlm) / max(dd, 1e-12)
         blend[kind] = blend_mse(mse_nlm, dd, d_truth, min(max(alpha, 0.0), 1.0))
     oracle = blend_mse(mse_nlm, dd, d_truth, min(max(-d_truth / max(dd, 1e-12), 0.0), 1.0))
     return Pair(mse_net, mse_nlm, float(((long - x) ** 2).mean()), pick, blend, oracle)

@@ -16,8 +16,13 @@ models and both presets (compact, paper), mixed precision, the default batch (8 
 and adversarial weight, on random batches (the GPU's rate; on-the-fly synthesis runs on the CPU
 beside it, with ``workers`` processes).
 
+``synth-log`` part: the rate of a real ``deblurnet train`` run with on-the-fly synthesis, read from its
+``train.jsonl`` (device_check.sh runs it for a fixed time): the median images/s of the second half
+of the logged steps (the first half holds the workers' start and their first decodes).
+
     python benchmarks/bench_gpu.py fuse [--runs 50]
     python benchmarks/bench_gpu.py train [--steps 20]
+    python benchmarks/bench_gpu.py synth-log RUN/train.jsonl [--label TEXT]
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ def timed(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
-def fuse_part(runs: int, device: str, big: tuple[int, int]) -> None:
+def fuse_part(runs: int, device: str, big: tuple[int, int], fresh: bool = True) -> None:
     from bench_command import srgb_pair
     from bench_process import make_pair
 
@@ -88,7 +93,17 @@ def fuse_part(runs: int, device: str, big: tuple[int, int]) -> None:
     peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
     print(f"network {width}x{height} (512 px tiles, batches of the default), median: {tiles:.3f} s, peak GPU "
           f"memory {peak:.2f} GB")
-    del big_x, big_noise
+    from deblurnet.colour import colour_gains
+    from deblurnet.inference import _planar, _to_host
+
+    dev = torch.device(device)
+    upload = timed(lambda: [_planar(a, dev, dtype) for a in (big_x, big_x, big_noise)], 5, warmup=1)
+    planar = _planar(big_x, dev, torch.float32)
+    download = timed(lambda: _to_host(planar), 5, warmup=1)
+    colour = timed(lambda: colour_gains(big_x, big_x), 5, warmup=1)
+    print(f"network step's host side at {width}x{height}, medians of 5: upload of the three inputs "
+          f"{upload:.3f} s, download of the result {download:.3f} s, colour_gains {colour:.3f} s")
+    del big_x, big_noise, planar
 
     options = FuseOptions(device=device)
     with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:
@@ -107,6 +122,8 @@ def fuse_part(runs: int, device: str, big: tuple[int, int]) -> None:
             detail = ", ".join(f"{k} {v:.3f}" for k, v in steps.items() if k != "total")
             print(f"whole command {label}, model loaded once, median: {whole:.3f} s ({detail})"
                   + (" (target <= 2 s)" if label.startswith("6000x4000") else ""))
+            if not fresh:
+                continue
             cmd = [sys.executable, "-m", "burstcap.cli", "fuse", str(short), str(long), "-o", str(out),
                    "--device", device]
             walls = []
@@ -141,19 +158,38 @@ def train_part(steps: int, device: str, presets: list[str]) -> None:
                 torch.cuda.empty_cache()
 
 
+def synth_log_part(log: Path, label: str) -> None:
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    rates = [row["images_per_s"] for row in rows if "images_per_s" in row]
+    if len(rates) < 4:
+        sys.exit(f"bench_gpu.py: {log}: only {len(rates)} logged steps, too few for a rate")
+    rate = statistics.median(rates[len(rates) // 2:])
+    print(f"train with on-the-fly synthesis, {label}: {len(rates)} steps logged, median of the second half "
+          f"{rate:.1f} images/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=("fuse", "train"))
+    parser.add_argument("part", choices=("fuse", "train", "synth-log"))
+    parser.add_argument("log", nargs="?", type=Path, help="synth-log: a run's train.jsonl")
+    parser.add_argument("--label", default="", help="synth-log: what the run was (printed)")
     parser.add_argument("--runs", type=int, default=50, help="timed runs of the 1280x720 network")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per model and preset")
     parser.add_argument("--device", default="cuda", help="cuda; cpu only to check the script itself")
     parser.add_argument("--big", default="6000x4000", help="size of the large pair (WxH)")
     parser.add_argument("--presets", default="compact,paper")
+    parser.add_argument("--no-fresh", action="store_true", help="fuse: skip the fresh-process timings")
     args = parser.parse_args()
+    if args.part == "synth-log":
+        if args.log is None:
+            parser.error("synth-log needs the run's train.jsonl")
+        synth_log_part(args.log, args.label)
+        return
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("bench_gpu.py: no CUDA GPU here (torch.cuda.is_available() is False)")
     if args.part == "fuse":
-        fuse_part(args.runs, args.device, tuple(int(v) for v in args.big.split("x")))  # type: ignore[arg-type]
+        fuse_part(args.runs, args.device, tuple(int(v) for v in args.big.split("x")),  # type: ignore[arg-type]
+                  fresh=not args.no_fresh)
     else:
         train_part(args.steps, args.device, args.presets.split(","))
 

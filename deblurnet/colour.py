@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from isp.chunks import map_rows
 from isp.color import srgb_decode, srgb_encode
 
 WELL_EXPOSED = (0.01, 0.85)
@@ -38,7 +39,7 @@ def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
     scale = min(1.0, size / max(image.shape[:2]))
 
     def blocks(x: np.ndarray) -> np.ndarray:
-        lin = np.asarray(srgb_decode(np.clip(x, 0.0, 1.0)), np.float32)
+        lin = map_rows(lambda rows: srgb_decode(np.clip(rows, 0.0, 1.0)), np.empty(x.shape, np.float32), x)
         if scale < 1.0:
             lin = cv2.resize(lin, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         return lin.reshape(-1, 3)
@@ -62,5 +63,9 @@ def match_colour(short: np.ndarray, long: np.ndarray) -> tuple[np.ndarray, np.nd
     """The short frame (H, W, 3) network domain with the long frame's colour balance, and the gains
     (3,) applied in linear light (:func:`colour_gains`); its noise grows by the same gains."""
     gains = colour_gains(short, long)
-    lin = np.asarray(srgb_decode(np.clip(short, 0.0, 1.0)), np.float32) * gains
-    return np.asarray(srgb_encode(np.clip(lin, 0.0, 1.0)), np.float32), gains
+
+    def block(rows: np.ndarray) -> np.ndarray:
+        lin = np.asarray(srgb_decode(np.clip(rows, 0.0, 1.0)), np.float32) * gains
+        return srgb_encode(np.clip(lin, 0.0, 1.0))
+
+    return map_rows(block, np.empty(short.shape, np.float32), short), gains

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from isp.chunks import map_rows
 from isp.color import srgb_decode
 
 _LAPLACE_DIFF = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
@@ -98,14 +99,17 @@ def law_noise_map(short: np.ndarray, shot: np.ndarray | float, read: np.ndarray 
     law ``var(z) = shot * z + read`` in the network domain's *linear* light (i.e. ``G * a`` and
     ``G ** 2 * b`` for a raw law a, b and gain G, see :func:`network_law`).
     """
-    lin = cv2.blur(np.clip(short, 0.0, 1.0).astype(np.float32), (MAP_SMOOTHING, MAP_SMOOTHING),
-                   borderType=cv2.BORDER_REFLECT_101)
-    lin = np.asarray(srgb_decode(lin), np.float32)
+    encoded = cv2.blur(np.clip(short, 0.0, 1.0).astype(np.float32), (MAP_SMOOTHING, MAP_SMOOTHING),
+                       borderType=cv2.BORDER_REFLECT_101)
     shot_v = np.asarray(shot, np.float32).reshape(-1)[:3] * np.ones(3, np.float32)
     read_v = np.asarray(read, np.float32).reshape(-1)[:3] * np.ones(3, np.float32)
-    var = np.maximum(shot_v * lin + read_v, 0.0)
-    sigma = np.sqrt(var) * srgb_slope(lin)
-    return np.clip(sigma.mean(axis=2, keepdims=True), 0.0, 1.0).astype(np.float32)
+
+    def block(rows: np.ndarray) -> np.ndarray:  # a block of rows at a time, on all cores
+        lin = np.asarray(srgb_decode(rows), np.float32)
+        sigma = np.sqrt(np.maximum(shot_v * lin + read_v, 0.0)) * srgb_slope(lin)
+        return np.clip(sigma.mean(axis=2, keepdims=True), 0.0, 1.0)
+
+    return map_rows(block, np.empty((*short.shape[:2], 1), np.float32), encoded)
 
 
 def matrix_variance_gain(matrix: np.ndarray | None) -> np.ndarray:

@@ -48,7 +48,7 @@ from deblurnet.export import export_weights
 from deblurnet.losses import content_loss, deblur_loss, discriminator_loss
 from deblurnet.models import DeblurRNN
 from deblurnet.run_log import RunLog
-from deblurnet.train_data import Batch, build_dataset, infinite_batches
+from deblurnet.train_data import Batch, build_dataset, infinite_batches, one_core_worker
 from deblurnet.train_state import (TrainState, build_state, ema_decay_at, reset_ema, restore_state,
                                    resume_checkpoint, save_state, update_ema)
 from deblurnet.validation import evaluate, recalibrate_batch_norm
@@ -222,7 +222,8 @@ def train(cfg: TrainConfig) -> Path:
     # a shuffled order per (seed, epoch), also for one process, so a resumed run draws what it would have
     sampler = DistributedSampler(dataset, info.world_size, info.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(dataset, batch_size=cfg.batch_size // info.world_size, sampler=sampler,
-                        num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda")
+                        num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda",
+                        worker_init_fn=one_core_worker if cfg.workers > 0 else None)
     if len(loader) == 0:
         raise DeblurnetError(f"--data {cfg.data}: fewer triplets than one batch of {cfg.batch_size}")
     val_set = None

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from isp.chunks import map_rows
+
 ArrayT = TypeVar("ArrayT")
 
 #: Linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
@@ -38,8 +40,8 @@ def _float_array(x: object) -> np.ndarray:
 
 
 CHUNK = 1 << 18
-"""Values per step of the numpy paths of :func:`srgb_encode` and :func:`srgb_decode`: their
-temporaries stay in the CPU's cache (the same values, several times faster on 24 MP images)."""
+"""Values per block of the numpy paths of :func:`srgb_encode` and :func:`srgb_decode`
+(:func:`isp.chunks.map_rows` over the flattened array: cache-sized temporaries, all cores)."""
 
 
 def _by_chunks(a: np.ndarray, step: Callable[[np.ndarray, np.ndarray], None]) -> np.ndarray:
@@ -47,9 +49,13 @@ def _by_chunks(a: np.ndarray, step: Callable[[np.ndarray, np.ndarray], None]) ->
     at a time."""
     a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # (ascontiguousarray makes 0-d 1-d)
     out = np.empty_like(a)
-    flat, flat_out = a.reshape(-1), out.reshape(-1)
-    for i in range(0, flat.size, CHUNK):
-        step(flat[i:i + CHUNK], flat_out[i:i + CHUNK])
+
+    def block(part: np.ndarray) -> np.ndarray:
+        part_out = np.empty_like(part)
+        step(part, part_out)
+        return part_out
+
+    map_rows(block, out.reshape(-1), a.reshape(-1), rows=CHUNK)
     return out
 
 

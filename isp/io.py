@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from isp.atomic import atomic_path
+from isp.chunks import map_rows
 from isp.color import srgb_decode, srgb_encode
 from isp.develop import develop
 from isp.embed import embed_exif
@@ -129,12 +130,17 @@ def encode_srgb(rgb_linear: np.ndarray, bits: int) -> np.ndarray:
     """(H, W, 3) linear float -> sRGB-encoded, clipped, rounded uint8 (bits=8) or uint16 (bits=16)."""
     if bits not in (8, 16):
         raise IspError(f"bits must be 8 or 16, got {bits}")
-    encoded = np.asarray(srgb_encode(np.asarray(rgb_linear, dtype=np.float32)))
     top = np.float32(255.0 if bits == 8 else 65535.0)
-    np.clip(encoded, 0.0, 1.0, out=encoded)
-    encoded *= top
-    encoded += np.float32(0.5)
-    return encoded.astype(np.uint8 if bits == 8 else np.uint16)
+
+    def block(rows: np.ndarray) -> np.ndarray:  # a block of rows at a time, on all cores
+        encoded = np.asarray(srgb_encode(np.asarray(rows, dtype=np.float32)))
+        np.clip(encoded, 0.0, 1.0, out=encoded)
+        encoded *= top
+        encoded += np.float32(0.5)
+        return encoded.astype(np.uint8 if bits == 8 else np.uint16)
+
+    rgb = np.asarray(rgb_linear)
+    return map_rows(block, np.empty(rgb.shape, np.uint8 if bits == 8 else np.uint16), rgb)
 
 
 def write_image(

@@ -40,6 +40,17 @@ class Breakage:
 
 
 BREAKAGES: tuple[Breakage, ...] = (
+    # ---- isp.chunks: the blocks of rows the large-image conversions run in
+    Breakage("rows-last-block-dropped", "map_rows leaves out the last, partial block of rows",
+             "isp/chunks.py",
+             "    starts = range(0, length, rows)\n",
+             "    starts = range(0, length - rows + 1, rows)\n",
+             ("tests/test_chunks.py",)),
+    Breakage("rows-pool-kept-in-child", "a forked child reuses the parent's thread pool (it has none of its threads)",
+             "isp/chunks.py",
+             "    os.register_at_fork(after_in_child=_forget_pool_in_child)\n",
+             "    pass  # mutation: the child keeps the parent's pool\n",
+             ("tests/test_chunks.py::test_a_forked_child_gets_its_own_pool",)),
     # ---- the table
     Breakage("no-warp", "fuse_arrays estimates the alignment but never warps the long frame",
              "burstcap/fuse.py",

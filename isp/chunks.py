@@ -49,11 +49,11 @@ def workers() -> int:
 
 
 def _executor() -> ThreadPoolExecutor:
+    """The shared pool, made anew when :func:`workers` changed. A replaced pool is not shut down: a
+    call still holding it finishes on it, and its threads end once nothing refers to it."""
     global _pool
     with _pool_lock:
-        if _pool is None or _pool._max_workers != workers():  # the override changed (tests)
-            if _pool is not None:
-                _pool.shutdown(wait=True)
+        if _pool is None or _pool._max_workers != workers():
             _pool = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="isp-rows")
         return _pool
 
@@ -68,9 +68,12 @@ def map_rows(fn: Callable[..., np.ndarray], out: np.ndarray, *inputs: np.ndarray
     threads, or in order where there is one block, one worker, or the call comes from inside a block.
     Returns ``out``.
     """
+    if out.ndim == 0:  # a scalar: one block
+        out[...] = fn(*inputs)
+        return out
     length = out.shape[0]
-    if any(a.shape[0] != length for a in inputs):
-        raise ValueError(f"map_rows: inputs of {[a.shape[0] for a in inputs]} rows for an output of {length}")
+    if any(a.ndim == 0 or a.shape[0] != length for a in inputs):
+        raise ValueError(f"map_rows: inputs of shapes {[a.shape for a in inputs]} for an output of {length} rows")
 
     def block(y: int) -> None:
         out[y:y + rows] = fn(*(a[y:y + rows] for a in inputs))
@@ -88,7 +91,8 @@ def map_rows(fn: Callable[..., np.ndarray], out: np.ndarray, *inputs: np.ndarray
         finally:
             _inside.active = False
 
-    futures = [_executor().submit(in_pool, y) for y in starts]
+    pool = _executor()
+    futures = [pool.submit(in_pool, y) for y in starts]
     wait(futures)  # every block ends before the first error (if any) is raised here
     for future in futures:
         future.result()

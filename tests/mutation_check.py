@@ -51,6 +51,11 @@ BREAKAGES: tuple[Breakage, ...] = (
              "    os.register_at_fork(after_in_child=_forget_pool_in_child)\n",
              "    pass  # mutation: the child keeps the parent's pool\n",
              ("tests/test_chunks.py::test_a_forked_child_gets_its_own_pool",)),
+    Breakage("rows-nested-on-pool", "a block's own map_rows call (the sRGB curve of a wide row block) waits on the pool",
+             "isp/chunks.py",
+             'getattr(_inside, "active", False)',
+             "False",
+             ("tests/test_chunks.py::test_wide_images_nest_without_waiting_on_the_pool",)),
     # ---- the table
     Breakage("no-warp", "fuse_arrays estimates the alignment but never warps the long frame",
              "burstcap/fuse.py",

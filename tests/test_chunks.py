@@ -42,7 +42,44 @@ def test_blocks_fill_every_row_in_place(threads: int) -> None:
 
     assert map_rows(block, out, x, rows=16) is out
     np.testing.assert_array_equal(out, x * 2)
-    assert (len(used) > 1) == (threads > 1)  # several threads did the work when asked for
+    in_pool = {name.startswith("isp-rows") for name in used}
+    assert in_pool == {threads > 1}  # the pool's threads did the work when asked for, else this thread
+
+
+def _wide_to_network(x: np.ndarray) -> np.ndarray:
+    return to_network(x, 0.7)
+
+
+def test_wide_images_nest_without_waiting_on_the_pool(threads: int) -> None:
+    """A 64-row block of an image wider than 1366 px holds more than isp.color.CHUNK values, so the
+    sRGB curve inside to_network's blocks is a map_rows call of its own: it must run in its block's
+    thread, not wait for a pool whose threads are all busy with the outer blocks. Run in a forked
+    child, so that a deadlock fails the test (and the child is ended) instead of hanging the run."""
+    import multiprocessing
+
+    x = image(rows=300, cols=2000, seed=3)
+    expected = np.asarray(srgb_encode(np.clip(x * np.float32(0.7), 0.0, 1.0)), np.float32)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        result = pool.apply_async(_wide_to_network, (x,)).get(timeout=60)
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_scalars_and_concurrent_callers(threads: int) -> None:
+    np.testing.assert_array_equal(map_rows(lambda v: v * 3, np.empty((), np.float32), np.float32(2)), 6)
+    x = image()
+    results: list[np.ndarray] = []
+
+    def call() -> None:
+        results.append(map_rows(lambda rows: rows + 1, np.empty_like(x), x, rows=8))
+
+    callers = [threading.Thread(target=call) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=60)
+    assert len(results) == 3
+    for result in results:
+        np.testing.assert_array_equal(result, x + 1)
 
 
 def test_network_conversions_match_whole_array_formulas(threads: int) -> None:

@@ -8,7 +8,8 @@
 # and OUT_DIR/train.txt (training steps/s and samples/s of both models, both presets, random batches).
 # With TRAIN_CONFIG=FILE.toml (a `deblurnet train` config whose [synth] material is under
 # $BURSTCAP_DATA) it also runs that training for SYNTH_SECONDS (default 75) at batch 8 and 32 with
-# on-the-fly synthesis and writes OUT_DIR/synth.txt: images/s, the whole loop's rate. The figures go
+# on-the-fly synthesis and writes OUT_DIR/synth.txt: images/s, the whole loop's rate
+# (benchmarks/gpu-synth-throughput.toml needs only Kodak 1..12 under $BURSTCAP_DATA). The figures go
 # to docs/benchmarks.md ("GPU"). PYTHON selects the interpreter (default .venv/bin/python, else
 # python3); it needs a CUDA build of torch and the project installed (make venv). A part that fails
 # is reported and the next one still runs; the exit status is that of the last failure.

@@ -99,8 +99,8 @@ def law_noise_map(short: np.ndarray, shot: np.ndarray | float, read: np.ndarray 
     law ``var(z) = shot * z + read`` in the network domain's *linear* light (i.e. ``G * a`` and
     ``G ** 2 * b`` for a raw law a, b and gain G, see :func:`network_law`).
     """
-    encoded = cv2.blur(np.clip(short, 0.0, 1.0).astype(np.float32), (MAP_SMOOTHING, MAP_SMOOTHING),
-                       borderType=cv2.BORDER_REFLECT_101)
+    clipped = map_rows(lambda rows: np.clip(rows, 0.0, 1.0), np.empty(short.shape, np.float32), short)
+    encoded = cv2.blur(clipped, (MAP_SMOOTHING, MAP_SMOOTHING), borderType=cv2.BORDER_REFLECT_101)
     shot_v = np.asarray(shot, np.float32).reshape(-1)[:3] * np.ones(3, np.float32)
     read_v = np.asarray(read, np.float32).reshape(-1)[:3] * np.ones(3, np.float32)
 

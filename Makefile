@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # development machines), else PyPI's wheel (the CUDA build on Linux). Set TORCH_SPEC for another build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo test bench weights results screenshot clean
+.PHONY: venv demo test bench weights results screenshot gpu-parts clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -113,6 +113,22 @@ results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2
 	$(PY) -m deblurnet.results_table docs/results/val-camera.json docs/results/val-gopro2.json \
 	    >> docs/results/tables.md
 	$(PY) -m deblurnet.results_table docs/results/test-raw.json >> docs/results/tables.md
+
+# The training material in four parts of at most 56 MB, each small enough to travel to a lent GPU
+# machine in one call beside the code (64 MiB a call); carried back to back, the parts stay on the
+# warm machine and are merged there into one data folder: cp -rl data-cache/gpu-parts/*/. DIR, then
+# BURSTCAP_DATA=DIR (docs/training.md, "What a GPU burst needs").
+GPU_PARTS := data-cache/gpu-parts
+gpu-parts:
+	rm -rf $(GPU_PARTS)
+	mkdir -p $(GPU_PARTS)/1/gopro/GOPR0477_11_00 $(GPU_PARTS)/2/gopro/GOPR0477_11_00 $(GPU_PARTS)/2/kodak24 \
+	    $(GPU_PARTS)/3/stills $(GPU_PARTS)/4/stills
+	for i in $$(seq 1 100); do f=$$(printf %06d $$i).png; \
+	    cp $(GOPRO)/$$f $(GPU_PARTS)/$$(( i <= 50 ? 1 : 2 ))/gopro/GOPR0477_11_00/$$f || exit 1; done
+	for i in $$(seq 1 20); do cp $(DATA)/kodak24/kodim$$(printf %02d $$i).png $(GPU_PARTS)/2/kodak24/ || exit 1; done
+	cp -r $(DATA)/stills/imagenet $(GPU_PARTS)/3/stills/
+	cp -r $(DATA)/stills/cbsd432 $(DATA)/stills/sun_hays80 $(GPU_PARTS)/4/stills/
+	du -sh $(GPU_PARTS)/*
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -114,7 +114,7 @@ results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2
 	    >> docs/results/tables.md
 	$(PY) -m deblurnet.results_table docs/results/test-raw.json >> docs/results/tables.md
 
-# The training material in four parts of at most 56 MB, each small enough to travel to a lent GPU
+# The training material in four parts of at most 57 MB, each small enough to travel to a lent GPU
 # machine in one call beside the code (64 MiB a call); carried back to back, the parts stay on the
 # warm machine and are merged there into one data folder: cp -rl data-cache/gpu-parts/*/. DIR, then
 # BURSTCAP_DATA=DIR (docs/training.md, "What a GPU burst needs").

@@ -38,6 +38,7 @@ if [ -n "${TRAIN_CONFIG:-}" ]; then
       --out "$run" --threads 2 > "$run/stdout.txt" 2>&1
     "$PYTHON" benchmarks/bench_gpu.py synth-log "$run/train.jsonl" --label "batch $batch" 2>&1 \
       | tee -a "$OUT/synth.txt" || { status=$?; tail -5 "$run/stdout.txt"; }
+    rm -rf "$run"
   done
 fi
 echo "device_check: figures in $OUT/"

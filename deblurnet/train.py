@@ -223,7 +223,7 @@ def train(cfg: TrainConfig) -> Path:
     sampler = DistributedSampler(dataset, info.world_size, info.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(dataset, batch_size=cfg.batch_size // info.world_size, sampler=sampler,
                         num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda",
-                        worker_init_fn=one_core_worker if cfg.workers > 0 else None)
+                        worker_init_fn=one_core_worker)  # called in worker processes only
     if len(loader) == 0:
         raise DeblurnetError(f"--data {cfg.data}: fewer triplets than one batch of {cfg.batch_size}")
     val_set = None

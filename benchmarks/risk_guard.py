@@ -16,7 +16,14 @@ means (``deblurnet.baselines.denoise_nlm``), with b drawn two ways:
 
 - ``white``: independent Gaussian noise at the noise map's level (what fusion knows);
 - ``measured``: noise with the colour covariance and power spectrum measured in the flattest quarter
-  of the image's 32 px blocks (each block's plane removed), the way camera JPEG grain is correlated.
+  of the image's 32 px blocks (each block's plane removed), the way camera JPEG grain is correlated;
+- ``measured-level``: the same, its std scaled per pixel by a noise level that grows with brightness
+  (:func:`level_scale`: shot noise), as the flattest blocks are often the darkest.
+
+Each blend is also computed with the network's output first mapped to the short frame's tone and
+colour (:func:`tone_map`, a quadratic per-channel least-squares fit): the risk is estimated against the
+short frame's own mean, and a fusion pair's short frame may differ in tone and colour from the truth
+the network aims at; the blend is then made in the network's tone (non-local means mapped to it).
 
 The probe is EPS = 0.5 times the drawn noise, not the tiny step of Ramani et al.: non-local means
 works on 8-bit values, so a smaller probe would mostly measure rounding. Each pair draws one probe,
@@ -27,7 +34,8 @@ is 0.52 against the noise's 0.64: tests/test_risk_guard.py).
 
 Per set it prints mean PSNR and the pairs worse than the best input (non-local means or the long
 frame) for: the network, non-local means, the candidate the estimate picks, the estimate's blend, and
-the blend with the best weight in [0, 1] taken from the truth. Findings in docs/training.md ("A risk
+the same blend after tone matching, and the blend with the best weight in [0, 1] taken from the
+truth. Findings in docs/training.md ("A risk
 estimate at fuse time").
 
     python benchmarks/risk_guard.py data-cache/test-polyu data-cache/test-lsd2 data-cache/val-stills
@@ -56,8 +64,8 @@ EPS = 0.5
 """Size of the divergence's probe, as a multiple of the drawn noise."""
 
 Denoiser = Callable[[np.ndarray], np.ndarray]
-ProbeKind = Literal["white", "measured"]
-PROBES: tuple[ProbeKind, ...] = ("white", "measured")
+ProbeKind = Literal["white", "measured", "measured-level"]
+PROBES: tuple[ProbeKind, ...] = ("white", "measured", "measured-level")
 
 
 def measured_noise_model(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -91,18 +99,58 @@ def draw_probe(kind: ProbeKind, y: np.ndarray, noise_map: np.ndarray, rng: np.ra
     h, w, _ = y.shape
     if kind == "white":
         return (noise_map * rng.standard_normal((h, w, 3))).astype(np.float32)
-    if kind != "measured":
+    if kind not in ("measured", "measured-level"):
         raise ValueError(f"unknown probe kind {kind!r}")
     basis, stds, kernels = measured_noise_model(y)
     comps = [cv2.filter2D(rng.standard_normal((h, w)).astype(np.float32), -1, k, borderType=cv2.BORDER_REFLECT_101)
              * s for k, s in zip(kernels, stds)]
-    return (np.stack(comps, -1) @ basis.T).astype(np.float32)
+    probe = (np.stack(comps, -1) @ basis.T).astype(np.float32)
+    return probe * level_scale(y) if kind == "measured-level" else probe
+
+
+def level_scale(y: np.ndarray, bins: int = 8) -> np.ndarray:
+    """(H, W, 1) float32: the noise std at each pixel's brightness over the std of the flattest quarter of
+    blocks, for an (H, W, 3) image with shot noise. The blocks' plane-residual power is read per
+    brightness bin (equal counts; its LEVEL_PERCENTILE-th percentile, the flat blocks of that brightness)
+    and fitted by a line ``v = a m + b`` in the block mean m (a >= 0)."""
+    gy, gx = np.mgrid[0:BLOCK, 0:BLOCK].astype(np.float32)
+    plane = np.stack([np.ones(BLOCK * BLOCK, np.float32), gy.ravel(), gx.ravel()], 1)
+    project = plane @ np.linalg.pinv(plane)
+    blocks = [y[r:r + BLOCK, c:c + BLOCK].reshape(-1, 3)
+              for r in range(0, y.shape[0] - BLOCK + 1, BLOCK) for c in range(0, y.shape[1] - BLOCK + 1, BLOCK)]
+    means = np.array([b.mean() for b in blocks])
+    power = np.array([((b - project @ b) ** 2).mean() for b in blocks])
+    edges = np.quantile(means, np.linspace(0.0, 1.0, bins + 1))
+    xs, vs = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (means >= lo) & (means <= hi)
+        if inside.sum() >= 4:
+            xs.append(means[inside].mean())
+            vs.append(np.percentile(power[inside], LEVEL_PERCENTILE))
+    slope, offset = np.polyfit(xs, vs, 1) if len(set(xs)) >= 2 else (0.0, float(np.mean(vs)))
+    level = np.maximum(max(slope, 0.0) * y.mean(axis=2, keepdims=True) + offset, 1e-10)
+    return np.sqrt(level / max(float(np.percentile(power, LEVEL_PERCENTILE)), 1e-10)).astype(np.float32)
+
+
+def tone_map(src: np.ndarray, dst: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The least-squares map from (H, W, 3) ``src`` to ``dst``: each output channel a quadratic in the
+    three input channels without cross terms (1, r, g, b, r^2, g^2, b^2), fitted on every third pixel."""
+    def features(img: np.ndarray) -> np.ndarray:
+        flat = img.reshape(-1, 3)
+        return np.concatenate([np.ones((flat.shape[0], 1), np.float32), flat, flat * flat], 1)
+
+    coef, *_ = np.linalg.lstsq(features(src)[::3], dst.reshape(-1, 3)[::3], rcond=None)
+    return lambda img: (features(img) @ coef).reshape(img.shape).astype(np.float32)
 
 
 def divergence(f: Denoiser, y: np.ndarray, probe: np.ndarray) -> float:
     """Monte-Carlo tr(J_f S) / N for a probe b ~ N(0, S): a central difference of size EPS x b."""
-    diff = f(y + EPS * probe) - f(y - EPS * probe)
-    return float((probe * diff).sum() / (2 * EPS) / y.size)
+    return divergence_of(f(y + EPS * probe), f(y - EPS * probe), probe)
+
+
+def divergence_of(plus: np.ndarray, minus: np.ndarray, probe: np.ndarray) -> float:
+    """:func:`divergence` from the outputs at ``y + EPS probe`` and ``y - EPS probe``."""
+    return float((probe * (plus - minus)).sum() / (2 * EPS) / probe.size)
 
 
 @dataclass
@@ -114,6 +162,7 @@ class Pair:
     mse_long: float
     pick: dict[str, float]  # noise model -> MSE of the candidate the estimate picks
     blend: dict[str, float]  # noise model -> MSE of the estimate's blend
+    matched: dict[str, float]  # noise model -> MSE of the estimate's blend after tone matching
     oracle: float  # MSE of the blend with the weight the truth would choose
 
 
@@ -140,16 +189,24 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
     dd, d_truth = float((d ** 2).mean()), float((d * (out_nlm - x)).mean())
     res_net, res_nlm = float(((out_net - y) ** 2).mean()), float(((out_nlm - y) ** 2).mean())
     d_res = float((d * (out_nlm - y)).mean())
-    pick, blend = {}, {}
+    to_short, to_net = tone_map(out_net, y), tone_map(out_nlm, out_net)
+    matched_net, nlm_in_net_tone = to_short(out_net), to_net(out_nlm)
+    d_m = matched_net - out_nlm
+    dd_m, d_res_m = float((d_m ** 2).mean()), float((d_m * (out_nlm - y)).mean())
+    pick, blend, matched = {}, {}, {}
     for kind in PROBES:
         probe = draw_probe(kind, y, noise_map, rng)
-        div_net, div_nlm = divergence(net, y, probe), divergence(nlm, y, probe)
+        net_plus, net_minus = net(y + EPS * probe), net(y - EPS * probe)
+        div_net, div_nlm = divergence_of(net_plus, net_minus, probe), divergence(nlm, y, probe)
         pick[kind] = mse_net if res_net + 2 * div_net < res_nlm + 2 * div_nlm else mse_nlm
         # the estimated risk of nlm + alpha * d is a convex quadratic in alpha: its minimum, kept in [0, 1]
         alpha = -(d_res + div_net - div_nlm) / max(dd, 1e-12)
         blend[kind] = blend_mse(mse_nlm, dd, d_truth, min(max(alpha, 0.0), 1.0))
+        div_matched = divergence_of(to_short(net_plus), to_short(net_minus), probe)
+        alpha = min(max(-(d_res_m + div_matched - div_nlm) / max(dd_m, 1e-12), 0.0), 1.0)
+        matched[kind] = float(((alpha * out_net + (1 - alpha) * nlm_in_net_tone - x) ** 2).mean())
     oracle = blend_mse(mse_nlm, dd, d_truth, min(max(-d_truth / max(dd, 1e-12), 0.0), 1.0))
-    return Pair(mse_net, mse_nlm, float(((long - x) ** 2).mean()), pick, blend, oracle)
+    return Pair(mse_net, mse_nlm, float(((long - x) ** 2).mean()), pick, blend, matched, oracle)
 
 
 def summary(label: str, mse: list[float], best_input: list[float]) -> str:
@@ -175,7 +232,8 @@ def main() -> None:
         print("  " + summary("non-local means", [p.mse_nlm for p in pairs], best))
         for kind in PROBES:
             print("  " + summary(f"pick ({kind})", [p.pick[kind] for p in pairs], best)
-                  + "; " + summary(f"blend ({kind})", [p.blend[kind] for p in pairs], best))
+                  + "; " + summary("blend", [p.blend[kind] for p in pairs], best)
+                  + "; " + summary("tone-matched blend", [p.matched[kind] for p in pairs], best))
         print("  " + summary("blend, weight from the truth", [p.oracle for p in pairs], best))
 
 

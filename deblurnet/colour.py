@@ -36,10 +36,16 @@ def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
     Gains are clipped to ``limits``; all ones when fewer than 16 blocks qualify (a dark or clipped
     scene says nothing about colour).
     """
+    return linear_colour_gains(_linear(image), _linear(reference), size, limits)
+
+
+def linear_colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
+                        limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
+    """:func:`colour_gains` of two (H, W, 3) frames already decoded to linear light (and clipped to
+    [0, 1]), so a caller that needs the linear frame anyway decodes it once."""
     scale = min(1.0, size / max(image.shape[:2]))
 
-    def blocks(x: np.ndarray) -> np.ndarray:
-        lin = map_rows(lambda rows: srgb_decode(np.clip(rows, 0.0, 1.0)), np.empty(x.shape, np.float32), x)
+    def blocks(lin: np.ndarray) -> np.ndarray:
         if scale < 1.0:
             lin = cv2.resize(lin, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         return lin.reshape(-1, 3)
@@ -59,13 +65,20 @@ def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
     return np.clip(gains, *limits).astype(np.float32)
 
 
+def _linear(x: np.ndarray) -> np.ndarray:
+    """A new (H, W, 3) float32 array: ``x`` (network domain) clipped to [0, 1] and decoded to linear light."""
+    return map_rows(lambda rows: srgb_decode(np.clip(rows, 0.0, 1.0)), np.empty(x.shape, np.float32), x)
+
+
 def match_colour(short: np.ndarray, long: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The short frame (H, W, 3) network domain with the long frame's colour balance, and the gains
-    (3,) applied in linear light (:func:`colour_gains`); its noise grows by the same gains."""
-    gains = colour_gains(short, long)
+    (3,) applied in linear light (:func:`colour_gains`); its noise grows by the same gains.
+
+    The short frame is decoded once: its linear copy gives the gains and is then encoded in place."""
+    lin = _linear(short)
+    gains = linear_colour_gains(lin, _linear(long))
 
     def block(rows: np.ndarray) -> np.ndarray:
-        lin = np.asarray(srgb_decode(np.clip(rows, 0.0, 1.0)), np.float32) * gains
-        return srgb_encode(np.clip(lin, 0.0, 1.0))
+        return srgb_encode(np.clip(rows * gains, 0.0, 1.0))
 
-    return map_rows(block, np.empty(short.shape, np.float32), short), gains
+    return map_rows(block, lin, lin), gains

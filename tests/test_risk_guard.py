@@ -125,3 +125,23 @@ def test_measured_probe_is_as_coarse_as_the_noise(risk_guard: ModuleType) -> Non
         return float((a[:, 2:] * a[:, :-2]).mean() / (a * a).mean())
 
     assert 0.7 * lag2(grain) < lag2(probe) < lag2(grain) + 0.03
+
+
+def test_tone_map_recovers_a_colour_and_tone_change(risk_guard: ModuleType) -> None:
+    """A per-channel gain, offset and curve between two frames is fitted to within 1e-4."""
+    rng = np.random.default_rng(5)
+    src = rng.random((64, 64, 3)).astype(np.float32)
+    dst = (np.float32([0.8, 1.0, 1.3]) * src + 0.05 - 0.2 * src * src).astype(np.float32)
+    assert np.abs(risk_guard.tone_map(src, dst)(src) - dst).max() < 1e-4
+
+
+def test_level_scale_follows_shot_noise(risk_guard: ModuleType) -> None:
+    """Noise of variance proportional to brightness on a frame whose left half is at 0.1 and right half
+    at 0.7: the scale on the right over the left is sqrt(7), within 15%."""
+    rng = np.random.default_rng(6)
+    clean = np.full((256, 512, 3), 0.1, np.float32)
+    clean[:, 256:] = 0.7
+    img = (clean + np.sqrt(0.002 * clean) * rng.standard_normal(clean.shape)).astype(np.float32)
+    scale = risk_guard.level_scale(img)
+    ratio = float(np.median(scale[:, 256:]) / np.median(scale[:, :256]))
+    assert ratio == pytest.approx(np.sqrt(7.0), rel=0.15)

@@ -36,21 +36,26 @@ def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
     Gains are clipped to ``limits``; all ones when fewer than 16 blocks qualify (a dark or clipped
     scene says nothing about colour).
     """
-    return linear_colour_gains(_linear(image), _linear(reference), size, limits)
+    return _gains(_blocks(_linear(image), size), _blocks(_linear(reference), size), limits)
 
 
 def linear_colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
                         limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
     """:func:`colour_gains` of two (H, W, 3) frames already decoded to linear light (and clipped to
     [0, 1]), so a caller that needs the linear frame anyway decodes it once."""
-    scale = min(1.0, size / max(image.shape[:2]))
+    return _gains(_blocks(image, size), _blocks(reference, size), limits)
 
-    def blocks(lin: np.ndarray) -> np.ndarray:
-        if scale < 1.0:
-            lin = cv2.resize(lin, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return lin.reshape(-1, 3)
 
-    img, ref = blocks(image), blocks(reference)
+def _blocks(lin: np.ndarray, size: int) -> np.ndarray:
+    """(N, 3): a linear (H, W, 3) frame area-averaged to at most ``size`` blocks on its longer side."""
+    scale = min(1.0, size / max(lin.shape[:2]))
+    if scale < 1.0:
+        lin = cv2.resize(lin, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return lin.reshape(-1, 3)
+
+
+def _gains(img: np.ndarray, ref: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
+    """:func:`colour_gains` from the two frames' blocks (N, 3), linear light."""
     lo, hi = WELL_EXPOSED
     good = np.all((img > lo) & (img < hi) & (ref > lo) & (ref < hi), axis=1)
     if good.sum() < 16:
@@ -74,9 +79,12 @@ def match_colour(short: np.ndarray, long: np.ndarray) -> tuple[np.ndarray, np.nd
     """The short frame (H, W, 3) network domain with the long frame's colour balance, and the gains
     (3,) applied in linear light (:func:`colour_gains`); its noise grows by the same gains.
 
-    The short frame is decoded once: its linear copy gives the gains and is then encoded in place."""
+    The short frame is decoded once: its linear copy gives the gains and is then encoded in place. (The
+    long frame's linear copy is reduced to blocks and freed first: at 24 MP a new full-size array
+    costs more while another is held.)"""
+    reference = _blocks(_linear(long), 64)
     lin = _linear(short)
-    gains = linear_colour_gains(lin, _linear(long))
+    gains = _gains(_blocks(lin, 64), reference, (0.5, 2.0))
 
     def block(rows: np.ndarray) -> np.ndarray:
         return srgb_encode(np.clip(rows * gains, 0.0, 1.0))

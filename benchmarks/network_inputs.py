@@ -15,8 +15,8 @@ output clipped to [0, 1] as ``deblurnet evaluate`` scores it) on every triplet o
   sub-image, the noise a denoiser trained on white noise knows.
 
 Per set it prints mean PSNR (8-bit sRGB values as floats, peak 1) and the pairs worse than the best
-input (non-local means of the short frame, or the long frame). Findings in docs/training.md ("What
-the network makes of its inputs").
+input (non-local means of the short frame, or the long frame). Findings at the end of docs/training.md's
+"A risk estimate at fuse time".
 
     python benchmarks/network_inputs.py data-cache/test-polyu data-cache/val-stills data-cache/test-lsd2
 """

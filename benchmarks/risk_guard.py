@@ -23,7 +23,10 @@ means (``deblurnet.baselines.denoise_nlm``), with b drawn two ways:
 Each blend is also computed with the network's output first mapped to the short frame's tone and
 colour (:func:`tone_map`, a quadratic per-channel least-squares fit): the risk is estimated against the
 short frame's own mean, and a fusion pair's short frame may differ in tone and colour from the truth
-the network aims at; the blend is then made in the network's tone (non-local means mapped to it).
+the network aims at. The weight found there is applied in the network's domain two ways: with non-local
+means mapped to the network's tone by a second fit (a heuristic: that map is not the first one's
+inverse, and on its own it changes non-local means' score, printed beside it), and with non-local means
+as it is.
 
 The probe is EPS = 0.5 times the drawn noise, not the tiny step of Ramani et al.: non-local means
 works on 8-bit values, so a smaller probe would mostly measure rounding. Each pair draws one probe,
@@ -109,10 +112,12 @@ def draw_probe(kind: ProbeKind, y: np.ndarray, noise_map: np.ndarray, rng: np.ra
 
 
 def level_scale(y: np.ndarray, bins: int = 8) -> np.ndarray:
-    """(H, W, 1) float32: the noise std at each pixel's brightness over the std of the flattest quarter of
-    blocks, for an (H, W, 3) image with shot noise. The blocks' plane-residual power is read per
-    brightness bin (equal counts; its LEVEL_PERCENTILE-th percentile, the flat blocks of that brightness)
-    and fitted by a line ``v = a m + b`` in the block mean m (a >= 0)."""
+    """(H, W, 1) float32: the noise std at each pixel's brightness over the std the measured probe is
+    drawn at (that of the flattest quarter of blocks, :func:`measured_noise_model`), for an (H, W, 3)
+    image with shot noise. The blocks' plane-residual power is read per brightness bin (equal counts;
+    its LEVEL_PERCENTILE-th percentile, the flat blocks of that brightness) and fitted by a line
+    ``v = a m + b`` in the block mean m; where the fit does not rise with brightness, or too few blocks
+    fill the bins, the level is one constant (all ones)."""
     gy, gx = np.mgrid[0:BLOCK, 0:BLOCK].astype(np.float32)
     plane = np.stack([np.ones(BLOCK * BLOCK, np.float32), gy.ravel(), gx.ravel()], 1)
     project = plane @ np.linalg.pinv(plane)
@@ -120,6 +125,7 @@ def level_scale(y: np.ndarray, bins: int = 8) -> np.ndarray:
               for r in range(0, y.shape[0] - BLOCK + 1, BLOCK) for c in range(0, y.shape[1] - BLOCK + 1, BLOCK)]
     means = np.array([b.mean() for b in blocks])
     power = np.array([((b - project @ b) ** 2).mean() for b in blocks])
+    flat = power[power <= np.percentile(power, LEVEL_PERCENTILE)].mean()
     edges = np.quantile(means, np.linspace(0.0, 1.0, bins + 1))
     xs, vs = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -127,9 +133,11 @@ def level_scale(y: np.ndarray, bins: int = 8) -> np.ndarray:
         if inside.sum() >= 4:
             xs.append(means[inside].mean())
             vs.append(np.percentile(power[inside], LEVEL_PERCENTILE))
-    slope, offset = np.polyfit(xs, vs, 1) if len(set(xs)) >= 2 else (0.0, float(np.mean(vs)))
-    level = np.maximum(max(slope, 0.0) * y.mean(axis=2, keepdims=True) + offset, 1e-10)
-    return np.sqrt(level / max(float(np.percentile(power, LEVEL_PERCENTILE)), 1e-10)).astype(np.float32)
+    slope, offset = np.polyfit(xs, vs, 1) if len(set(xs)) >= 2 else (0.0, 0.0)
+    if slope <= 0.0 or flat <= 0.0:
+        return np.ones((*y.shape[:2], 1), np.float32)
+    level = np.maximum(slope * y.mean(axis=2, keepdims=True) + offset, 1e-10)
+    return np.sqrt(level / flat).astype(np.float32)
 
 
 def tone_map(src: np.ndarray, dst: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -162,7 +170,9 @@ class Pair:
     mse_long: float
     pick: dict[str, float]  # noise model -> MSE of the candidate the estimate picks
     blend: dict[str, float]  # noise model -> MSE of the estimate's blend
-    matched: dict[str, float]  # noise model -> MSE of the estimate's blend after tone matching
+    matched: dict[str, float]  # noise model -> MSE of the tone-matched blend, non-local means in the network's tone
+    matched_plain: dict[str, float]  # noise model -> MSE with the same weight, non-local means as it is
+    mse_nlm_toned: float  # MSE of non-local means mapped to the network's tone alone
     oracle: float  # MSE of the blend with the weight the truth would choose
 
 
@@ -193,7 +203,7 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
     matched_net, nlm_in_net_tone = to_short(out_net), to_net(out_nlm)
     d_m = matched_net - out_nlm
     dd_m, d_res_m = float((d_m ** 2).mean()), float((d_m * (out_nlm - y)).mean())
-    pick, blend, matched = {}, {}, {}
+    pick, blend, matched, matched_plain = {}, {}, {}, {}
     for kind in PROBES:
         probe = draw_probe(kind, y, noise_map, rng)
         net_plus, net_minus = net(y + EPS * probe), net(y - EPS * probe)
@@ -205,8 +215,10 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
         div_matched = divergence_of(to_short(net_plus), to_short(net_minus), probe)
         alpha = min(max(-(d_res_m + div_matched - div_nlm) / max(dd_m, 1e-12), 0.0), 1.0)
         matched[kind] = float(((alpha * out_net + (1 - alpha) * nlm_in_net_tone - x) ** 2).mean())
+        matched_plain[kind] = blend_mse(mse_nlm, dd, d_truth, alpha)
     oracle = blend_mse(mse_nlm, dd, d_truth, min(max(-d_truth / max(dd, 1e-12), 0.0), 1.0))
-    return Pair(mse_net, mse_nlm, float(((long - x) ** 2).mean()), pick, blend, matched, oracle)
+    return Pair(mse_net, mse_nlm, float(((long - x) ** 2).mean()), pick, blend, matched, matched_plain,
+                float(((nlm_in_net_tone - x) ** 2).mean()), oracle)
 
 
 def summary(label: str, mse: list[float], best_input: list[float]) -> str:
@@ -229,11 +241,14 @@ def main() -> None:
         best = [min(p.mse_nlm, p.mse_long) for p in pairs]
         print(f"{root.name}:")
         print("  " + summary("network", [p.mse_net for p in pairs], best))
-        print("  " + summary("non-local means", [p.mse_nlm for p in pairs], best))
+        print("  " + summary("non-local means", [p.mse_nlm for p in pairs], best)
+              + "; " + summary("in the network's tone", [p.mse_nlm_toned for p in pairs], best))
         for kind in PROBES:
             print("  " + summary(f"pick ({kind})", [p.pick[kind] for p in pairs], best)
                   + "; " + summary("blend", [p.blend[kind] for p in pairs], best)
-                  + "; " + summary("tone-matched blend", [p.matched[kind] for p in pairs], best))
+                  + "; " + summary("tone-matched blend", [p.matched[kind] for p in pairs], best)
+                  + "; " + summary("its weight, non-local means as it is", [p.matched_plain[kind] for p in pairs],
+                                   best))
         print("  " + summary("blend, weight from the truth", [p.oracle for p in pairs], best))
 
 

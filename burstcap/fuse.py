@@ -67,7 +67,7 @@ from burstcap.align import Alignment, AlignOptions, estimate_alignment, warp_ima
 from burstcap.errors import BurstcapError
 from burstcap.ghost import guard, write_confidence
 from burstcap.report import shot_report, write_report
-from deblurnet.colour import linear_colour_gains, match_colour
+from deblurnet.colour import block_gains, colour_blocks, match_colour
 from deblurnet.noise_map import estimated_noise_map, law_noise_map, matrix_variance_gain, network_law
 from deblurnet.errors import DeblurnetError
 from hardware_profiles import ProfileError, load_profile
@@ -399,11 +399,12 @@ def fuse_arrays(short_lin: np.ndarray, long_lin: np.ndarray, ratio: float, model
                  ensemble=ensemble)
     del short_n
     lap("network")
+    reference = colour_blocks(long_n) if colour_match else None  # before the fused frame is decoded
+    del long_n
     rgb = from_network(sharp, 1.0)  # decoded once, for the colour gains and the output
     del sharp
-    colour = (linear_colour_gains(rgb, from_network(long_n, 1.0)) if colour_match
+    colour = (block_gains(colour_blocks(rgb, linear=True), reference) if reference is not None
               else np.ones(3, np.float32))
-    del long_n
     map_rows(lambda rows: rows / np.float32(gain) * colour, rgb, rgb)
     lap("decode")
     return FusedArrays(rgb, gain, alignment, seconds, colour, guarded.confidence if guarded else None,

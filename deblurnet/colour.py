@@ -24,38 +24,40 @@ OUTLIER_LOG = 0.1
 def colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
                  limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
     """Per-channel gains (3,) float32 (linear light) that give ``image`` the colour balance of
-    ``reference``; both (H, W, 3) network domain (sRGB-encoded).
+    ``reference``; both (H, W, 3) network domain (sRGB-encoded), of one size.
 
-    Both are reduced to blocks (at most ``size`` blocks on the longer side: noise and motion blur
-    average out) in linear light. Over the blocks well exposed in both (WELL_EXPOSED in every channel),
-    the median block ratio reference / image per channel finds the balance most of the picture shares;
-    the gain of channel c is then sum(reference_c) / sum(image_c) over the blocks within OUTLIER_LOG of
-    that median. The median leaves out a subject present in one frame only (a ghost); the sums, in
-    which dark blocks (whose ratios the 8-bit quantisation of a dark frame scatters) weigh little,
-    give the balance of the rest.
+    Both are reduced to blocks (:func:`colour_blocks`: at most ``size`` blocks on the longer side, in
+    linear light: noise and motion blur average out). Over the blocks well exposed in both
+    (WELL_EXPOSED in every channel), the median block ratio reference / image per channel finds the
+    balance most of the picture shares; the gain of channel c is then sum(reference_c) / sum(image_c)
+    over the blocks within OUTLIER_LOG of that median. The median leaves out a subject present in one
+    frame only (a ghost); the sums, in which dark blocks (whose ratios the 8-bit quantisation of a dark
+    frame scatters) weigh little, give the balance of the rest.
     Gains are clipped to ``limits``; all ones when fewer than 16 blocks qualify (a dark or clipped
     scene says nothing about colour).
     """
-    return _gains(_blocks(_linear(image), size), _blocks(_linear(reference), size), limits)
+    _check_shapes(image, reference)
+    return block_gains(colour_blocks(image, size), colour_blocks(reference, size), limits)
 
 
-def linear_colour_gains(image: np.ndarray, reference: np.ndarray, size: int = 64,
-                        limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
-    """:func:`colour_gains` of two (H, W, 3) frames already decoded to linear light (and clipped to
-    [0, 1]), so a caller that needs the linear frame anyway decodes it once."""
-    return _gains(_blocks(image, size), _blocks(reference, size), limits)
-
-
-def _blocks(lin: np.ndarray, size: int) -> np.ndarray:
-    """(N, 3): a linear (H, W, 3) frame area-averaged to at most ``size`` blocks on its longer side."""
+def colour_blocks(frame: np.ndarray, size: int = 64, *, linear: bool = False) -> np.ndarray:
+    """(h, w, 3) float32: an (H, W, 3) frame in linear light, area-averaged to at most ``size`` blocks on
+    its longer side. ``frame``: network domain (clipped to [0, 1] and decoded here, into a temporary that
+    is freed on return), or already linear and clipped with ``linear=True``. Taking the blocks of one
+    frame before the other is decoded keeps a single full-size temporary alive at a time."""
+    lin = frame if linear else _linear(frame)
     scale = min(1.0, size / max(lin.shape[:2]))
     if scale < 1.0:
         lin = cv2.resize(lin, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return lin.reshape(-1, 3)
+    return lin
 
 
-def _gains(img: np.ndarray, ref: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
-    """:func:`colour_gains` from the two frames' blocks (N, 3), linear light."""
+def block_gains(image: np.ndarray, reference: np.ndarray, limits: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
+    """:func:`colour_gains` from the two frames' :func:`colour_blocks` (h, w, 3), linear light."""
+    if image.shape != reference.shape:
+        raise ValueError(f"colour gains need the blocks of two frames of one size, got {image.shape} and "
+                         f"{reference.shape}")
+    img, ref = image.reshape(-1, 3), reference.reshape(-1, 3)
     lo, hi = WELL_EXPOSED
     good = np.all((img > lo) & (img < hi) & (ref > lo) & (ref < hi), axis=1)
     if good.sum() < 16:
@@ -70,6 +72,11 @@ def _gains(img: np.ndarray, ref: np.ndarray, limits: tuple[float, float]) -> np.
     return np.clip(gains, *limits).astype(np.float32)
 
 
+def _check_shapes(image: np.ndarray, reference: np.ndarray) -> None:
+    if image.shape != reference.shape or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"colour gains need two (H, W, 3) frames of one size, got {image.shape} and {reference.shape}")
+
+
 def _linear(x: np.ndarray) -> np.ndarray:
     """A new (H, W, 3) float32 array: ``x`` (network domain) clipped to [0, 1] and decoded to linear light."""
     return map_rows(lambda rows: srgb_decode(np.clip(rows, 0.0, 1.0)), np.empty(x.shape, np.float32), x)
@@ -79,12 +86,12 @@ def match_colour(short: np.ndarray, long: np.ndarray) -> tuple[np.ndarray, np.nd
     """The short frame (H, W, 3) network domain with the long frame's colour balance, and the gains
     (3,) applied in linear light (:func:`colour_gains`); its noise grows by the same gains.
 
-    The short frame is decoded once: its linear copy gives the gains and is then encoded in place. (The
-    long frame's linear copy is reduced to blocks and freed first: at 24 MP a new full-size array
-    costs more while another is held.)"""
-    reference = _blocks(_linear(long), 64)
+    The short frame is decoded once: its linear copy gives the gains and is then encoded in place; the
+    long frame's blocks are taken first (:func:`colour_blocks`)."""
+    _check_shapes(short, long)
+    reference = colour_blocks(long)
     lin = _linear(short)
-    gains = _gains(_blocks(lin, 64), reference, (0.5, 2.0))
+    gains = block_gains(colour_blocks(lin, linear=True), reference)
 
     def block(rows: np.ndarray) -> np.ndarray:
         return srgb_encode(np.clip(rows * gains, 0.0, 1.0))

@@ -359,3 +359,14 @@ def test_cli_bad_files_fail_in_one_line(maker: str, shared_data, tmp_path: Path,
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0]
     assert not out.exists()
+
+
+def test_colour_gains_refuse_frames_of_different_sizes() -> None:
+    """Frames of two sizes (even of one aspect, which block averaging alone would accept) are an error."""
+    from deblurnet.colour import block_gains, colour_blocks, colour_gains, match_colour
+    a, b = np.full((64, 96, 3), 0.5, np.float32), np.full((32, 48, 3), 0.5, np.float32)
+    for f in (colour_gains, match_colour):
+        with pytest.raises(ValueError, match="of one size"):
+            f(a, b)
+    with pytest.raises(ValueError, match="of one size"):
+        block_gains(colour_blocks(np.full((64, 64, 3), 0.5, np.float32), 16), colour_blocks(a, 16))

@@ -1,6 +1,6 @@
 """benchmarks/network_inputs.py: the pixel-shuffle variant splits and reassembles the inputs exactly.
 
-Its figures (docs/training.md, "What the network makes of its inputs") rest on the sub-images being
+Its figures (docs/training.md, end of "A risk estimate at fuse time") rest on the sub-images being
 the 2-px-strided ones and each result going back where its pixels came from; checked with stand-in
 fuse functions, no network.
 """

@@ -145,3 +145,15 @@ def test_level_scale_follows_shot_noise(risk_guard: ModuleType) -> None:
     scale = risk_guard.level_scale(img)
     ratio = float(np.median(scale[:, 256:]) / np.median(scale[:, :256]))
     assert ratio == pytest.approx(np.sqrt(7.0), rel=0.15)
+
+
+def test_level_scale_is_flat_where_noise_falls_with_brightness(risk_guard: ModuleType) -> None:
+    """Noise stronger in the dark half than in the bright one (read noise, or shot noise after the sRGB
+    curve) is not shot noise: the scale stays one constant instead of extrapolating the dark level."""
+    rng = np.random.default_rng(7)
+    clean = np.full((256, 512, 3), 0.1, np.float32)
+    clean[:, 256:] = 0.7
+    std = np.where(clean < 0.5, 0.03, 0.01).astype(np.float32)
+    img = (clean + std * rng.standard_normal(clean.shape)).astype(np.float32)
+    scale = risk_guard.level_scale(img)
+    assert np.array_equal(scale, np.ones((256, 512, 1), np.float32))

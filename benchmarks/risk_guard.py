@@ -28,6 +28,12 @@ means mapped to the network's tone by a second fit (a heuristic: that map is not
 inverse, and on its own it changes non-local means' score, printed beside it), and with non-local means
 as it is.
 
+The high-band blend changes only the detail: the network's output with its high band (the image minus
+its Gaussian blur of BAND_SIGMA px) moved towards non-local means' by the weight that minimises the risk
+estimate of that band against the short frame's, the probe's high band standing for the noise's. Tone
+and colour, which a fusion pair's short frame may get wrong, live in the low band; in-camera sharpening
+and noise reduction do not.
+
 The probe is EPS = 0.5 times the drawn noise, not the tiny step of Ramani et al.: non-local means
 works on 8-bit values, so a smaller probe would mostly measure rounding. Each pair draws one probe,
 from its own seed. Known limits of the ``measured`` model: clipped blocks count as flat, the flattest
@@ -65,6 +71,8 @@ BLOCK = 32
 """Side of the blocks the ``measured`` noise is estimated on, px."""
 EPS = 0.5
 """Size of the divergence's probe, as a multiple of the drawn noise."""
+BAND_SIGMA = 2.0
+"""Gaussian sigma, px, below which detail is the high band of the high-band blend."""
 
 Denoiser = Callable[[np.ndarray], np.ndarray]
 ProbeKind = Literal["white", "measured", "measured-level"]
@@ -140,6 +148,12 @@ def level_scale(y: np.ndarray, bins: int = 8) -> np.ndarray:
     return np.sqrt(level / flat).astype(np.float32)
 
 
+def high_band(img: np.ndarray) -> np.ndarray:
+    """``img`` (H, W, 3) minus its Gaussian blur of BAND_SIGMA px: the detail a tone or colour change
+    barely touches."""
+    return img - cv2.GaussianBlur(img, (0, 0), BAND_SIGMA, borderType=cv2.BORDER_REFLECT_101)
+
+
 def tone_map(src: np.ndarray, dst: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """The least-squares map from (H, W, 3) ``src`` to ``dst``: each output channel a quadratic in the
     three input channels without cross terms (1, r, g, b, r^2, g^2, b^2), fitted on every third pixel."""
@@ -172,6 +186,8 @@ class Pair:
     blend: dict[str, float]  # noise model -> MSE of the estimate's blend
     matched: dict[str, float]  # noise model -> MSE of the tone-matched blend, non-local means in the network's tone
     matched_plain: dict[str, float]  # noise model -> MSE with the same weight, non-local means as it is
+    band: dict[str, float]  # noise model -> MSE of the high-band blend
+    band_oracle: float  # MSE of the high-band blend with the weight the truth would choose
     mse_nlm_toned: float  # MSE of non-local means mapped to the network's tone alone
     oracle: float  # MSE of the blend with the weight the truth would choose
 
@@ -203,11 +219,14 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
     matched_net, nlm_in_net_tone = to_short(out_net), to_net(out_nlm)
     d_m = matched_net - out_nlm
     dd_m, d_res_m = float((d_m ** 2).mean()), float((d_m * (out_nlm - y)).mean())
-    pick, blend, matched, matched_plain = {}, {}, {}, {}
+    d_h = high_band(out_nlm) - high_band(out_net)  # what the high-band blend adds at weight 1
+    dd_h, d_res_h = float((d_h ** 2).mean()), float((d_h * (high_band(out_net) - high_band(y))).mean())
+    pick, blend, matched, matched_plain, band = {}, {}, {}, {}, {}
     for kind in PROBES:
         probe = draw_probe(kind, y, noise_map, rng)
         net_plus, net_minus = net(y + EPS * probe), net(y - EPS * probe)
-        div_net, div_nlm = divergence_of(net_plus, net_minus, probe), divergence(nlm, y, probe)
+        nlm_plus, nlm_minus = nlm(y + EPS * probe), nlm(y - EPS * probe)
+        div_net, div_nlm = divergence_of(net_plus, net_minus, probe), divergence_of(nlm_plus, nlm_minus, probe)
         pick[kind] = mse_net if res_net + 2 * div_net < res_nlm + 2 * div_nlm else mse_nlm
         # the estimated risk of nlm + alpha * d is a convex quadratic in alpha: its minimum, kept in [0, 1]
         alpha = -(d_res + div_net - div_nlm) / max(dd, 1e-12)
@@ -216,9 +235,18 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
         alpha = min(max(-(d_res_m + div_matched - div_nlm) / max(dd_m, 1e-12), 0.0), 1.0)
         matched[kind] = float(((alpha * out_net + (1 - alpha) * nlm_in_net_tone - x) ** 2).mean())
         matched_plain[kind] = blend_mse(mse_nlm, dd, d_truth, alpha)
+        # high band: the risk of H(net) + w d_h against H(x), with the probe's own high band (H b)
+        h_probe = high_band(probe)
+        div_net_h = divergence_of(high_band(net_plus), high_band(net_minus), h_probe)
+        div_nlm_h = divergence_of(high_band(nlm_plus), high_band(nlm_minus), h_probe)
+        weight = min(max(-(d_res_h + div_nlm_h - div_net_h) / max(dd_h, 1e-12), 0.0), 1.0)
+        band[kind] = float(((out_net + weight * d_h - x) ** 2).mean())
     oracle = blend_mse(mse_nlm, dd, d_truth, min(max(-d_truth / max(dd, 1e-12), 0.0), 1.0))
-    return Pair(mse_net, mse_nlm, float(((long - x) ** 2).mean()), pick, blend, matched, matched_plain,
-                float(((nlm_in_net_tone - x) ** 2).mean()), oracle)
+    weight = min(max(-float((d_h * (high_band(out_net) - high_band(x))).mean()) / max(dd_h, 1e-12), 0.0), 1.0)
+    return Pair(mse_net=mse_net, mse_nlm=mse_nlm, mse_long=float(((long - x) ** 2).mean()), pick=pick, blend=blend,
+                matched=matched, matched_plain=matched_plain, band=band,
+                band_oracle=float(((out_net + weight * d_h - x) ** 2).mean()),
+                mse_nlm_toned=float(((nlm_in_net_tone - x) ** 2).mean()), oracle=oracle)
 
 
 def summary(label: str, mse: list[float], best_input: list[float]) -> str:
@@ -248,8 +276,10 @@ def main() -> None:
                   + "; " + summary("blend", [p.blend[kind] for p in pairs], best)
                   + "; " + summary("tone-matched blend", [p.matched[kind] for p in pairs], best)
                   + "; " + summary("its weight, non-local means as it is", [p.matched_plain[kind] for p in pairs],
-                                   best))
-        print("  " + summary("blend, weight from the truth", [p.oracle for p in pairs], best))
+                                   best)
+                  + "; " + summary("high-band blend", [p.band[kind] for p in pairs], best))
+        print("  " + summary("blend, weight from the truth", [p.oracle for p in pairs], best)
+              + "; " + summary("high-band blend, weight from the truth", [p.band_oracle for p in pairs], best))
 
 
 if __name__ == "__main__":

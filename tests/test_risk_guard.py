@@ -157,3 +157,25 @@ def test_level_scale_is_flat_where_noise_falls_with_brightness(risk_guard: Modul
     img = (clean + std * rng.standard_normal(clean.shape)).astype(np.float32)
     scale = risk_guard.level_scale(img)
     assert np.array_equal(scale, np.ones((256, 512, 1), np.float32))
+
+
+def test_high_band_risk_estimate_ranks_denoisers_as_the_truth_does(risk_guard: ModuleType) -> None:
+    """The high-band estimate (residual against the short frame's high band, divergence with the
+    probe's high band) minus the noise's own high-band power is each blur's true high-band error, and
+    ranks the three blurs alike."""
+    rng = np.random.default_rng(8)
+    x = scene()
+    s = 0.08
+    y = (x + s * rng.standard_normal(x.shape)).astype(np.float32)
+    noise_map = np.full((*x.shape[:2], 1), s, np.float32)
+    hb, eps = risk_guard.high_band, risk_guard.EPS
+    true, estimated = [], []
+    for sigma in (0.5, 1.5, 6.0):
+        f = blur(sigma)
+        probe = risk_guard.draw_probe("white", y, noise_map, rng)
+        div = risk_guard.divergence_of(hb(f(y + eps * probe)), hb(f(y - eps * probe)), hb(probe))
+        estimated.append(float(((hb(f(y)) - hb(y)) ** 2).mean()) + 2 * div)
+        true.append(float(((hb(f(y)) - hb(x)) ** 2).mean()))
+    noise_power = float((hb(y - x) ** 2).mean())
+    assert np.array(estimated) - noise_power == pytest.approx(true, rel=0.05, abs=2e-5)
+    assert np.argsort(estimated).tolist() == np.argsort(true).tolist()

@@ -316,12 +316,59 @@ def warp_image(moving: np.ndarray, alignment: Alignment, fill: np.ndarray | None
     warped = cv2.warpPerspective(moving, alignment.warp, (w, h), flags=flags,
                                  borderMode=cv2.BORDER_REPLICATE)
     if fill is not None:
-        cover = cv2.warpPerspective(np.ones((h, w), np.float32), alignment.warp, (w, h), flags=flags)
-        edge = cover < 1.0  # only the border the warp uncovered: no full-size temporaries
-        if edge.any():
-            c = cover[edge].reshape(-1, *([1] * (moving.ndim - 2)))
-            warped[edge] = c * warped[edge] + (1.0 - c) * fill[edge]
+        for rows, cols in _border_strips(alignment.warp, h, w):
+            cover = _coverage(alignment.warp, rows, cols, h, w)
+            edge = cover < 1.0  # only the border the warp uncovered
+            if edge.any():
+                c = cover[edge].reshape(-1, *([1] * (moving.ndim - 2)))
+                out, src = warped[rows, cols], fill[rows, cols]
+                out[edge] = c * out[edge] + (1.0 - c) * src[edge]
     return warped.astype(np.float32, copy=False)
+
+
+def _border_strips(warp: np.ndarray, h: int, w: int) -> list[tuple[slice, slice]]:
+    """(rows, cols) of the strips along the border outside of which every reference pixel's source
+    (``warp`` applied to it) lies inside the moving frame: the only places the warp can uncover.
+
+    The band is as wide as the largest corner displacement plus 2 px. That it suffices is checked, not
+    assumed: where the homography keeps the whole frame in front of the camera (positive w at the
+    corners), it maps the inner rectangle to a convex quadrilateral, which lies inside the frame when
+    its four corners do. Otherwise the whole frame is one strip.
+    """
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
+    mapped = corners @ warp.T
+    whole = [(slice(0, h), slice(0, w))]
+    if np.any(mapped[:, 2] <= 0):
+        return whole
+    band = int(np.ceil(np.abs(mapped[:, :2] / mapped[:, 2:] - corners[:, :2]).max())) + 2
+    if 2 * band >= min(h, w):
+        return whole
+    inner = np.array([[band, band, 1], [w - 1 - band, band, 1], [band, h - 1 - band, 1],
+                      [w - 1 - band, h - 1 - band, 1]], np.float64) @ warp.T
+    xy = inner[:, :2] / inner[:, 2:]
+    if np.any(inner[:, 2] <= 0) or xy[:, 0].min() < 1 or xy[:, 1].min() < 1 or \
+            xy[:, 0].max() > w - 2 or xy[:, 1].max() > h - 2:
+        return whole
+    return [(slice(0, band), slice(0, w)), (slice(h - band, h), slice(0, w)),
+            (slice(band, h - band), slice(0, band)), (slice(band, h - band), slice(w - band, w))]
+
+
+def _coverage(warp: np.ndarray, rows: slice, cols: slice, h: int, w: int) -> np.ndarray:
+    """How much of each reference pixel of the strip (rows, cols) the moving frame (h, w) covers, in
+    [0, 1], as ``cv2.warpPerspective`` of an all-ones frame gives it, computed from the part of the frame
+    the strip samples (its source's bounding box plus 2 px) rather than a full-size array."""
+    y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
+    corners = np.array([[x0, y0, 1], [x1 - 1, y0, 1], [x0, y1 - 1, 1], [x1 - 1, y1 - 1, 1]], np.float64) @ warp.T
+    xy = corners[:, :2] / corners[:, 2:]
+    sx0, sy0 = (max(0, int(np.floor(v)) - 2) for v in xy.min(axis=0))
+    sx1, sy1 = min(w - 1, int(np.ceil(xy[:, 0].max())) + 2), min(h - 1, int(np.ceil(xy[:, 1].max())) + 2)
+    to_strip = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+    from_crop = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]])
+    if sx1 < sx0 or sy1 < sy0:  # the strip's source lies wholly outside the frame
+        return np.zeros((y1 - y0, x1 - x0), np.float32)
+    ones = np.ones((sy1 - sy0 + 1, sx1 - sx0 + 1), np.float32)
+    return cv2.warpPerspective(ones, from_crop @ warp @ to_strip, (x1 - x0, y1 - y0),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
 
 
 def align(reference: np.ndarray, moving: np.ndarray, options: AlignOptions | None = None,

@@ -138,3 +138,30 @@ def test_without_a_usable_warp_the_pair_is_fused_unwarped_with_a_warning() -> No
     found = estimate_alignment(image, long, AlignOptions(max_shift=0.0, min_correlation=0.999))
     assert found.method == "identity (fallback)" and np.array_equal(found.warp, np.eye(3))
     assert "no warp" in found.warning
+
+
+def _full_frame_reference(moving: np.ndarray, warp: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """warp_image's definition, computed the plain way: the coverage of an all-ones frame everywhere."""
+    h, w = moving.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpPerspective(moving, warp, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    cover = cv2.warpPerspective(np.ones((h, w), np.float32), warp, (w, h), flags=flags)[..., None]
+    return np.where(cover < 1.0, cover * warped + (1.0 - cover) * fill, warped)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_warp_computes_the_fill_only_on_the_border_band_with_the_same_result(seed: int) -> None:
+    """Random homographies (small ones that leave a thin uncovered band, large ones whose band fills
+    the frame): the fill is blended where the plain full-frame coverage says, to within 1e-4 (OpenCV
+    rounds the shifted strips' coordinates a little differently), and nowhere else."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(60, 200)), int(rng.integers(60, 200))
+    moving = rng.random((h, w, 3), dtype=np.float32)
+    fill = rng.random((h, w, 3), dtype=np.float32) + 2.0  # far from the moving frame's values
+    spread = [[0.01, 0.01, 5.0], [0.01, 0.01, 5.0], [1e-5, 1e-5, 0.0]] if seed % 2 else \
+        [[0.05, 0.05, 40.0], [0.05, 0.05, 40.0], [1e-4, 1e-4, 0.0]]
+    warp = np.eye(3) + rng.normal(0.0, spread)
+    out = warp_image(moving, Alignment(warp, 1.0, 0.0, 0.0, "ecc"), fill=fill)
+    reference = _full_frame_reference(moving, warp, fill)
+    assert np.abs(out - reference).max() < 1e-4
+    assert np.array_equal(out > 1.0, reference > 1.0)  # the same pixels took some fill

@@ -355,13 +355,18 @@ def _border_strips(warp: np.ndarray, h: int, w: int) -> list[tuple[slice, slice]
 
 def _coverage(warp: np.ndarray, rows: slice, cols: slice, h: int, w: int) -> np.ndarray:
     """How much of each reference pixel of the strip (rows, cols) the moving frame (h, w) covers, in
-    [0, 1], as ``cv2.warpPerspective`` of an all-ones frame gives it, computed from the part of the frame
-    the strip samples (its source's bounding box plus 2 px) rather than a full-size array."""
+    [0, 1]: ``cv2.warpPerspective`` of an all-ones frame, computed from the part of the frame the strip
+    samples (its source's bounding box plus 2 px) rather than a full-size array. (OpenCV quantises the
+    full frame's values to 1/1024; the cropped ones come out nearer the exact bilinear coverage, up to
+    1.2e-3 apart at 24 MP.)"""
     y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
     corners = np.array([[x0, y0, 1], [x1 - 1, y0, 1], [x0, y1 - 1, 1], [x1 - 1, y1 - 1, 1]], np.float64) @ warp.T
-    xy = corners[:, :2] / corners[:, 2:]
-    sx0, sy0 = (max(0, int(np.floor(v)) - 2) for v in xy.min(axis=0))
-    sx1, sy1 = min(w - 1, int(np.ceil(xy[:, 0].max())) + 2), min(h - 1, int(np.ceil(xy[:, 1].max())) + 2)
+    if np.any(corners[:, 2] <= 0):  # part of the strip maps behind the camera: no bounding box, whole frame
+        sx0, sy0, sx1, sy1 = 0, 0, w - 1, h - 1
+    else:
+        xy = corners[:, :2] / corners[:, 2:]
+        sx0, sy0 = (max(0, int(np.floor(v)) - 2) for v in xy.min(axis=0))
+        sx1, sy1 = min(w - 1, int(np.ceil(xy[:, 0].max())) + 2), min(h - 1, int(np.ceil(xy[:, 1].max())) + 2)
     to_strip = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
     from_crop = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]])
     if sx1 < sx0 or sy1 < sy0:  # the strip's source lies wholly outside the frame

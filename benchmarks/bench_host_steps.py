@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from bench_command import command_env
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("normalise", "align", "guard", "network", "decode")
@@ -47,9 +48,8 @@ print(json.dumps({"file": fuse_module.__file__, "seconds": result.seconds}))
 
 def run_once(code: Path) -> dict[str, float]:
     """Seconds per step of one ``fuse_arrays`` call in a new process importing from ``code``."""
-    env = dict(os.environ, PYTHONPATH=str(code) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=code, check=True, capture_output=True,
-                         text=True)  # cwd: "-c" puts it first on the path
+    out = subprocess.run([sys.executable, "-c", CHILD], env=command_env(code), cwd=code, check=True,
+                         capture_output=True, text=True)  # cwd: "-c" puts it first on the path
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if not Path(report["file"]).resolve().is_relative_to(code.resolve()):
         raise SystemExit(f"the child imported {report['file']}, not the tree {code}")

@@ -79,10 +79,9 @@ ProbeKind = Literal["white", "measured", "measured-level"]
 PROBES: tuple[ProbeKind, ...] = ("white", "measured", "measured-level")
 
 
-def measured_noise_model(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Noise model of an (H, W, 3) image from its flattest blocks: a colour basis (3, 3) (columns), each
-    component's std (3,) and its (BLOCK, BLOCK) unit-energy correlation kernel (the square root of its
-    mean power spectrum)."""
+def block_residuals(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An (H, W, 3) image's whole BLOCK-px blocks: their means (N,) and what is left of each after its
+    best-fitting plane per channel (N, BLOCK, BLOCK, 3); ValueError when there is no whole block."""
     gy, gx = np.mgrid[0:BLOCK, 0:BLOCK].astype(np.float32)
     plane = np.stack([np.ones(BLOCK * BLOCK, np.float32), gy.ravel(), gx.ravel()], 1)
     project = plane @ np.linalg.pinv(plane)
@@ -90,7 +89,15 @@ def measured_noise_model(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np
               for r in range(0, y.shape[0] - BLOCK + 1, BLOCK) for c in range(0, y.shape[1] - BLOCK + 1, BLOCK)]
     if not blocks:
         raise ValueError(f"image of {y.shape[1]}x{y.shape[0]} px is smaller than one {BLOCK} px block")
-    residuals = np.stack([(b - project @ b).reshape(BLOCK, BLOCK, 3) for b in blocks])
+    means = np.array([b.mean() for b in blocks])
+    return means, np.stack([(b - project @ b).reshape(BLOCK, BLOCK, 3) for b in blocks])
+
+
+def measured_noise_model(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Noise model of an (H, W, 3) image from its flattest blocks: a colour basis (3, 3) (columns), each
+    component's std (3,) and its (BLOCK, BLOCK) unit-energy correlation kernel (the square root of its
+    mean power spectrum)."""
+    _, residuals = block_residuals(y)
     power = (residuals ** 2).mean(axis=(1, 2, 3))
     flat = residuals[power <= np.percentile(power, LEVEL_PERCENTILE)]
     cov = np.einsum("nijc,nijd->cd", flat, flat) / (flat.shape[0] * BLOCK * BLOCK)
@@ -126,13 +133,8 @@ def level_scale(y: np.ndarray, bins: int = 8) -> np.ndarray:
     its LEVEL_PERCENTILE-th percentile, the flat blocks of that brightness) and fitted by a line
     ``v = a m + b`` in the block mean m; where the fit does not rise with brightness, or too few blocks
     fill the bins, the level is one constant (all ones)."""
-    gy, gx = np.mgrid[0:BLOCK, 0:BLOCK].astype(np.float32)
-    plane = np.stack([np.ones(BLOCK * BLOCK, np.float32), gy.ravel(), gx.ravel()], 1)
-    project = plane @ np.linalg.pinv(plane)
-    blocks = [y[r:r + BLOCK, c:c + BLOCK].reshape(-1, 3)
-              for r in range(0, y.shape[0] - BLOCK + 1, BLOCK) for c in range(0, y.shape[1] - BLOCK + 1, BLOCK)]
-    means = np.array([b.mean() for b in blocks])
-    power = np.array([((b - project @ b) ** 2).mean() for b in blocks])
+    means, residuals = block_residuals(y)
+    power = (residuals ** 2).mean(axis=(1, 2, 3))
     flat = power[power <= np.percentile(power, LEVEL_PERCENTILE)].mean()
     edges = np.quantile(means, np.linspace(0.0, 1.0, bins + 1))
     xs, vs = [], []

@@ -170,10 +170,15 @@ def _from_motion(matrix: np.ndarray) -> np.ndarray:
     return warp / warp[2, 2]
 
 
+def _corners(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """(4, 3) float64: the corners of the pixel rectangle [x0, x1] x [y0, y1], homogeneous (x, y, 1)."""
+    return np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
+
+
 def corner_shift(warp: np.ndarray, shape: tuple[int, int]) -> float:
     """Mean displacement (px) of the four corners of an (H, W) image under ``warp``."""
     h, w = shape
-    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
+    corners = _corners(0, 0, w - 1, h - 1)
     moved = corners @ warp.T
     moved = moved[:, :2] / moved[:, 2:3]
     return float(np.linalg.norm(moved - corners[:, :2], axis=1).mean())
@@ -335,7 +340,7 @@ def _border_strips(warp: np.ndarray, h: int, w: int) -> list[tuple[slice, slice]
     corners), it maps the inner rectangle to a convex quadrilateral, which lies inside the frame when
     its four corners do. Otherwise the whole frame is one strip.
     """
-    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
+    corners = _corners(0, 0, w - 1, h - 1)
     mapped = corners @ warp.T
     whole = [(slice(0, h), slice(0, w))]
     if np.any(mapped[:, 2] <= 0):
@@ -343,8 +348,7 @@ def _border_strips(warp: np.ndarray, h: int, w: int) -> list[tuple[slice, slice]
     band = int(np.ceil(np.abs(mapped[:, :2] / mapped[:, 2:] - corners[:, :2]).max())) + 2
     if 2 * band >= min(h, w):
         return whole
-    inner = np.array([[band, band, 1], [w - 1 - band, band, 1], [band, h - 1 - band, 1],
-                      [w - 1 - band, h - 1 - band, 1]], np.float64) @ warp.T
+    inner = _corners(band, band, w - 1 - band, h - 1 - band) @ warp.T
     xy = inner[:, :2] / inner[:, 2:]
     if np.any(inner[:, 2] <= 0) or xy[:, 0].min() < 1 or xy[:, 1].min() < 1 or \
             xy[:, 0].max() > w - 2 or xy[:, 1].max() > h - 2:
@@ -360,17 +364,17 @@ def _coverage(warp: np.ndarray, rows: slice, cols: slice, h: int, w: int) -> np.
     full frame's values to 1/1024; the cropped ones come out nearer the exact bilinear coverage, up to
     1.2e-3 apart at 24 MP.)"""
     y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
-    corners = np.array([[x0, y0, 1], [x1 - 1, y0, 1], [x0, y1 - 1, 1], [x1 - 1, y1 - 1, 1]], np.float64) @ warp.T
+    corners = _corners(x0, y0, x1 - 1, y1 - 1) @ warp.T
     if np.any(corners[:, 2] <= 0):  # part of the strip maps behind the camera: no bounding box, whole frame
         sx0, sy0, sx1, sy1 = 0, 0, w - 1, h - 1
     else:
         xy = corners[:, :2] / corners[:, 2:]
         sx0, sy0 = (max(0, int(np.floor(v)) - 2) for v in xy.min(axis=0))
         sx1, sy1 = min(w - 1, int(np.ceil(xy[:, 0].max())) + 2), min(h - 1, int(np.ceil(xy[:, 1].max())) + 2)
-    to_strip = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
-    from_crop = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]])
     if sx1 < sx0 or sy1 < sy0:  # the strip's source lies wholly outside the frame
         return np.zeros((y1 - y0, x1 - x0), np.float32)
+    to_strip = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+    from_crop = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]])
     ones = np.ones((sy1 - sy0 + 1, sx1 - sx0 + 1), np.float32)
     return cv2.warpPerspective(ones, from_crop @ warp @ to_strip, (x1 - x0, y1 - y0),
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)

@@ -63,10 +63,13 @@ def test_the_burst_trains_a_schedule_that_fits_its_time_and_exports_it(tmp_path:
     config = tmp_path / "tiny.toml"
     config.write_text(CONFIG.format(run=tmp_path / "run"))
     out = tmp_path / "out"
-    result = burst(tmp_path, "train", str(config), "20", str(out))
+    result = burst(tmp_path, "train", str(config), "30", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
-    planned = int((out / "plan.txt").read_text().split(": ")[-1].split()[0])
-    assert planned >= 1
+    plan = (out / "plan.txt").read_text()
+    planned = int(plan.split(": ")[-1].split()[0])
+    startup = float(plan.split("start-up ")[1].split()[0])
+    # the probe's start-up (imports, the model) is taken off the time the steps are planned to fill
+    assert planned >= 1 and startup > 0.5
     steps = [json.loads(line)["step"] for line in (out / "train.jsonl").read_text().splitlines() if '"step"' in line]
     card = json.loads((out / "deblur-rnn.json").read_text())
     # the cosine schedule spans exactly the planned steps, all of which ran, and the card says so
@@ -74,6 +77,15 @@ def test_the_burst_trains_a_schedule_that_fits_its_time_and_exports_it(tmp_path:
     assert (out / "deblur-rnn.safetensors").stat().st_size > 100_000
     # the merged folder is what training read: hard links to the carried part's files
     assert (tmp_path / "merged" / "kodak24" / "kodim01.png").stat().st_nlink >= 2
-    # a second burst into the same run folder refuses rather than overwrite it
+    # a second burst into the same run folder refuses at once rather than overwrite it
     again = burst(tmp_path, "train", str(config), "20", str(tmp_path / "out2"))
-    assert again.returncode == 2 and "exists already" in again.stderr
+    assert again.returncode == 2 and "exists already" in again.stderr and not (tmp_path / "out2").exists()
+
+
+def test_a_burst_without_time_to_train_says_so(tmp_path: Path, shared_data: Path) -> None:
+    make_parts(tmp_path, shared_data)
+    config = tmp_path / "tiny.toml"
+    config.write_text(CONFIG.format(run=tmp_path / "run"))
+    result = burst(tmp_path, "train", str(config), "1", str(tmp_path / "out"))
+    assert result.returncode == 3 and "no time left to train" in result.stderr
+    assert not (tmp_path / "run").exists()

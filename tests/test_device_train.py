@@ -1,7 +1,7 @@
 """benchmarks/device_train.sh, the GPU training burst, dry-run on the CPU (the GPU is the boundary
 that cannot run here: DEVICE=cpu and a tiny config stand in for it; the parts, the merge, the rate
 probe, the step count that fits the time given, the training and the export all run for real; SHARE
-0.6 leaves this shared CPU room for its load to vary)."""
+0.5 leaves this shared CPU room for its load to vary)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ weight_stills = 1.0
 
 def burst(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GPU_PARTS": str(tmp_path / "parts"), "GPU_DATA": str(tmp_path / "merged"),
-           "DEVICE": "cpu", "PYTHON": sys.executable, "PROBE_STEPS": "4", "EXPORT_SECONDS": "5", "SHARE": "0.6",
+           "DEVICE": "cpu", "PYTHON": sys.executable, "PROBE_STEPS": "16", "EXPORT_SECONDS": "5", "SHARE": "0.5",
            "OMP_NUM_THREADS": "1"}
     return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=300)
 

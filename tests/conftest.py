@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,6 +17,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def shared_data_dir() -> Path:
     """The shared real-data folder: $BURSTCAP_DATA, else ../shared/data beside the repo."""
     return Path(os.environ.get("BURSTCAP_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/NAME.py`` (a script folder, not a package) imported as module NAME. It is in
+    ``sys.modules`` from before it runs (a dataclass looks its module up while being built)."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def settled(name: str = "deblur-rnn", gain: float | None = None) -> Any:

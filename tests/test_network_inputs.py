@@ -7,23 +7,15 @@ fuse functions, no network.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "network_inputs.py"
-
+from conftest import load_benchmark
 
 @pytest.fixture(scope="module")
 def network_inputs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("network_inputs", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("network_inputs")
 
 
 @pytest.mark.parametrize("shape", [(8, 12), (9, 13)])

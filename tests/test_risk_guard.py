@@ -7,27 +7,20 @@ image's flattest blocks. Each is checked here on cases with a closed-form answer
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import cv2
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "risk_guard.py"
 
 
 @pytest.fixture(scope="module")
 def risk_guard() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("risk_guard", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["risk_guard"] = module  # its dataclass looks its module up while being built
-    spec.loader.exec_module(module)
-    yield module
+    yield load_benchmark("risk_guard")
     del sys.modules["risk_guard"]
 
 

@@ -7,23 +7,17 @@ explains. Both are checked here on images with a known answer.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "short_frame_bias.py"
 
 
 @pytest.fixture(scope="module")
 def bias() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("short_frame_bias", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("short_frame_bias")
 
 
 def fine_pattern(size: int = 64) -> np.ndarray:

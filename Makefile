@@ -55,6 +55,7 @@ TRAIN := nice -n 5 $(DN) train --threads 1
 # for comparison with the released v2, which stays what the second stage starts from.
 V1 := eadd27b
 V2 := 6f10d96
+V3 := 71d8e64
 
 data-cache/trainval-stills/meta.json: | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 8 --size 256 --seed 8 \
@@ -70,22 +71,31 @@ data-cache/init/%-v2.safetensors:
 	git show $(V2):deblurnet/weights/$*.safetensors > $@
 	git show $(V2):deblurnet/weights/$*.json > data-cache/init/$*-v2.json
 
+data-cache/init/%-v3.safetensors:
+	mkdir -p data-cache/init
+	git show $(V3):deblurnet/weights/$*.safetensors > $@
+	git show $(V3):deblurnet/weights/$*.json > data-cache/init/$*-v3.json
+
 weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safetensors \
-         data-cache/init/deblur-merger-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors
+         data-cache/init/deblur-merger-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \
+         data-cache/init/deblur-rnn-v3.safetensors
 	$(TRAIN) --config configs/deblur-rnn-noise-aware.toml
 	$(TRAIN) --config configs/deblur-merger-noise-aware.toml
 	$(DN) export runs/deblur-rnn-noise-aware data-cache/init/deblur-rnn-noise-aware.safetensors
 	$(TRAIN) --config configs/deblur-rnn-mild-noise.toml
-	$(DN) export runs/deblur-rnn-mild-noise deblurnet/weights/deblur-rnn.safetensors
+	$(DN) export runs/deblur-rnn-mild-noise data-cache/init/deblur-rnn-mild-noise.safetensors
+	$(TRAIN) --config configs/deblur-rnn-coarse-grain-seed23.toml
+	$(DN) export runs/deblur-rnn-coarse-grain-seed23 deblurnet/weights/deblur-rnn.safetensors
 	$(DN) export runs/deblur-merger-noise-aware deblurnet/weights/deblur-merger.safetensors
 
 # Test sets, none trained on (see the README): Kodak 21..24 stills, LSD2's published triplets, real
 # camera noise (PolyU), a camera protocol with every noise profile and in-camera JPEGs, and GOPRO2 on
 # frames 101..120 of the training scene (labelled so), and RAW pairs from a real Bayer DNG of an unseen
-# scene (burstcap.raw_testset). The previous weights (v1, v2) are scored beside.
-NETS := --model deblur-rnn --model deblur-merger --weights data-cache/init/deblur-rnn-v2.safetensors \
-        --weights data-cache/init/deblur-rnn-v1.safetensors
-results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors | venv
+# scene (burstcap.raw_testset). The previous weights (v1, v2, v3) are scored beside.
+NETS := --model deblur-rnn --model deblur-merger --weights data-cache/init/deblur-rnn-v3.safetensors \
+        --weights data-cache/init/deblur-rnn-v2.safetensors --weights data-cache/init/deblur-rnn-v1.safetensors
+results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \
+         data-cache/init/deblur-rnn-v3.safetensors | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 12 --size full --seed 121 \
 	    --config configs/testsets.toml --out data-cache/val-stills
 	$(DN) heldout lsd2 --source $(DATA)/lsd2_train --out data-cache/test-lsd2

@@ -33,6 +33,8 @@ NETWORK_LABELS = {
     "burstcap fuse (RAW, profile x4 variance) x8": "`burstcap fuse --ensemble 8`, a profile of 4x the variance",
     "deblur-merger": "DeblurMerger",
     "deblur-merger x8": "DeblurMerger, x8 self-ensemble",
+    "deblur-rnn:deblur-rnn-v3": "DeblurRNN v3 (second stage: mild noise)",
+    "deblur-rnn:deblur-rnn-v3 x8": "DeblurRNN v3, x8 self-ensemble",
     "deblur-rnn:deblur-rnn-v2": "DeblurRNN v2 (noise-aware first stage)",
     "deblur-rnn:deblur-rnn-v2 x8": "DeblurRNN v2, x8 self-ensemble",
     "deblur-rnn:deblur-rnn-v1": "DeblurRNN v1 (before the noise map)",
@@ -42,6 +44,14 @@ NETWORK_LABELS = {
 
 def _label(method: str) -> str:
     return NETWORK_LABELS.get(method) or BASELINE_LABELS.get(method) or method
+
+
+def _order(method: str) -> tuple[int, int]:
+    """Sort key of a table's rows: the networks in NETWORK_LABELS' order (unknown ones after them, in
+    the order the reports list them: the sort is stable), then the baselines in theirs."""
+    if method in BASELINE_LABELS:
+        return 1, list(BASELINE_LABELS).index(method)
+    return 0, list(NETWORK_LABELS).index(method) if method in NETWORK_LABELS else len(NETWORK_LABELS)
 
 
 def _cell(entry: dict[str, Any] | None) -> list[str]:
@@ -57,7 +67,7 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
     methods: list[str] = []
     for report in reports.values():
         methods += [m for m in report["methods"] if m not in methods]
-    methods.sort(key=lambda m: (m in BASELINE_LABELS, list(BASELINE_LABELS).index(m) if m in BASELINE_LABELS else 0))
+    methods.sort(key=_order)
     head = ["method"] + [f"{name} {col}" for name in reports for col in ("PSNR", "SSIM", "s/pair", "worse")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in methods:

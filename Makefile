@@ -49,10 +49,12 @@ GOPRO := $(DATA)/gopro/GOPR0477_11_00
 DN := $(VENV)/bin/deblurnet
 TRAIN := nice -n 5 $(DN) train --threads 1
 # Earlier releases, from git history: v1 (before the noise-map input), which the noise-aware runs
-# start from, and v2 (the released noise-aware first stage), which the RNN's second stage
-# (configs/deblur-rnn-mild-noise.toml) starts from and the results tables score beside the shipped
-# weights. make weights also reruns the first stage; its RNN goes to data-cache/init/deblur-rnn-noise-aware.*
-# for comparison with the released v2, which stays what the second stage starts from.
+# start from; v2 (the released noise-aware first stage), which the RNN's second stage
+# (configs/deblur-rnn-mild-noise.toml) starts from; v3 (the released second stage), which the third
+# stage (configs/deblur-rnn-coarse-grain-seed23.toml) starts from. The results tables score all three
+# beside the shipped weights. make weights also reruns the first and second stages; their RNNs go to
+# data-cache/init/deblur-rnn-noise-aware.* and deblur-rnn-mild-noise.* for comparison with the
+# released v2 and v3, which stay what the next stage starts from.
 V1 := eadd27b
 V2 := 6f10d96
 V3 := 71d8e64

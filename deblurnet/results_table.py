@@ -83,7 +83,7 @@ def margins(reports: dict[str, dict[str, Any]]) -> str:
         methods = report["methods"]
         base = max((m for m in BASELINE_LABELS if m in methods), key=lambda m: methods[m]["psnr"])
         parts = [f"{_label(m).strip('*')} {methods[m]['psnr'] - methods[base]['psnr']:+.2f} dB"
-                 for m in methods if m not in BASELINE_LABELS]
+                 for m in sorted(methods, key=_order) if m not in BASELINE_LABELS]
         out.append(f"- {name}: best baseline {_label(base)} {methods[base]['psnr']:.2f} dB; " + ", ".join(parts))
     return "\n".join(out)
 

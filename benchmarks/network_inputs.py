@@ -1,4 +1,4 @@
-"""What DeblurRNN makes of its inputs on held-out triplets: three fuse-time changes, no retraining.
+"""What DeblurRNN makes of its inputs on held-out triplets: four fuse-time changes, no retraining.
 
 Where the network loses to non-local means on real camera noise (PolyU), is it the noise map, the
 long frame, or the grain's scale? Each variant runs the shipped network (``deblurnet.inference.fuse``,
@@ -9,6 +9,8 @@ output clipped to [0, 1] as ``deblurnet evaluate`` scores it) on every triplet o
 - ``long = short denoised`` / ``long = short``: the long frame replaced by non-local means of the short
   frame, or by the short frame itself, so that only the short frame's information is left: the
   network as a single-image denoiser.
+- ``long = the truth``: the long frame replaced by the truth itself, sharp and clean: how much of a
+  long frame that needs no deblurring the network takes (copying it would score without bound).
 - ``pixel shuffle x2``: the pixel-shuffle downsampling of Zhou et al. 2020 ("When AWGN-based denoiser
   meets real noises"): the three inputs split into their four 2-px-strided sub-images, each fused on
   its own and put back. Camera grain correlated over a few pixels is closer to white in each
@@ -52,16 +54,18 @@ def pixel_shuffle_fuse(fuse_one: Fuse, short: np.ndarray, long: np.ndarray, nois
 
 
 def variants(model: torch.nn.Module, map_scales: list[float]) -> dict[str, Callable[..., np.ndarray]]:
-    """Name -> function (short, long, noise) -> output (H, W, 3) in [0, 1], one per variant."""
+    """Name -> function (short, long, noise, truth) -> output (H, W, 3) in [0, 1], one per variant (only
+    ``long = the truth`` looks at the truth)."""
     def net(s: np.ndarray, lg: np.ndarray, n: np.ndarray) -> np.ndarray:
         return np.clip(fuse(model, s, lg, n, progress=False), 0.0, 1.0)
 
-    out: dict[str, Callable[..., np.ndarray]] = {"network": net}
+    out: dict[str, Callable[..., np.ndarray]] = {"network": lambda s, lg, n, x: net(s, lg, n)}
     for k in map_scales:
-        out[f"map x{k:g}"] = lambda s, lg, n, k=k: net(s, lg, n * np.float32(k))
-    out["long = short denoised"] = lambda s, lg, n: net(s, denoise_nlm(s), n)
-    out["long = short"] = lambda s, lg, n: net(s, s, n)
-    out["pixel shuffle x2"] = lambda s, lg, n: np.clip(pixel_shuffle_fuse(net, s, lg, n), 0.0, 1.0)
+        out[f"map x{k:g}"] = lambda s, lg, n, x, k=k: net(s, lg, n * np.float32(k))
+    out["long = short denoised"] = lambda s, lg, n, x: net(s, denoise_nlm(s), n)
+    out["long = short"] = lambda s, lg, n, x: net(s, s, n)
+    out["long = the truth"] = lambda s, lg, n, x: net(s, x, n)
+    out["pixel shuffle x2"] = lambda s, lg, n, x: np.clip(pixel_shuffle_fuse(net, s, lg, n), 0.0, 1.0)
     return out
 
 
@@ -81,7 +85,7 @@ def main() -> None:
             noise = read_noise_map(root, name, short)
             best.append(min(float(((img - sharp) ** 2).mean()) for img in (denoise_nlm(short), long)))
             for label, run in runs.items():
-                mse[label].append(float(((run(short, long, noise) - sharp) ** 2).mean()))
+                mse[label].append(float(((run(short, long, noise, sharp) - sharp) ** 2).mean()))
         print(f"{root.name}:")
         for label, values in mse.items():
             psnr = float(np.mean([-10 * np.log10(v) for v in values]))

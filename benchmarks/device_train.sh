@@ -78,24 +78,21 @@ probe_start=$(date +%s%N)
   --val-every 1000000 --ckpt-every 1000000 > "$probe/stdout.txt" 2>&1 \
   || { tail -20 "$probe/stdout.txt"; exit 1; }
 probe_ms=$(( ($(date +%s%N) - probe_start) / 1000000 ))
-rate=$("$PYTHON" - "$probe/train.jsonl" <<'EOF'
-import json, statistics, sys
-rows = [json.loads(line) for line in open(sys.argv[1]) if '"images_per_s"' in line]
-print(statistics.harmonic_mean([r["images_per_s"] for r in rows[len(rows) // 2:]]))
-EOF
-) || exit 1
-rm -rf "$probe"
 left=$(( budget - ($(date +%s) - start) - EXPORT_SECONDS ))
 # What the probe spent outside its steps (start-up: imports, the model, the loader workers) the run
 # spends again; its steps are planned to fill SHARE of the rest. The run validates once, at its end,
 # and keeps a checkpoint every quarter (each stop costs time the plan does not count).
-plan=$("$PYTHON" -c "
-import sys
-rate, share, batch, left, probe_ms, probe_steps = float(sys.argv[1]), float(sys.argv[2]), *map(int, sys.argv[3:])
+plan=$("$PYTHON" - "$probe/train.jsonl" "$SHARE" "$batch" "$left" "$probe_ms" "$PROBE_STEPS" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if '"images_per_s"' in line]
+rate = statistics.harmonic_mean([r["images_per_s"] for r in rows[len(rows) // 2:]])
+share, (batch, left, probe_ms, probe_steps) = float(sys.argv[2]), map(int, sys.argv[3:])
 startup = max(0.0, probe_ms / 1000 - probe_steps * batch / rate)
-print(f'{startup:.1f}', int((left - startup) * share * rate / batch))" \
-  "$rate" "$SHARE" "$batch" "$left" "$probe_ms" "$PROBE_STEPS") || exit 1
-read -r startup steps <<< "$plan"
+print(rate, f"{startup:.1f}", int((left - startup) * share * rate / batch))
+EOF
+) || exit 1
+rm -rf "$probe"
+read -r rate startup steps <<< "$plan"
 echo "device_train: $rate images/s at batch $batch; $left s left, start-up $startup s: $steps steps" | tee "$out/plan.txt"
 [ "$steps" -ge 1 ] || { echo "device_train: no time left to train: give it more SECONDS" >&2; exit 3; }
 

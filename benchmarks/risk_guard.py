@@ -221,8 +221,9 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
     matched_net, nlm_in_net_tone = to_short(out_net), to_net(out_nlm)
     d_m = matched_net - out_nlm
     dd_m, d_res_m = float((d_m ** 2).mean()), float((d_m * (out_nlm - y)).mean())
-    d_h = high_band(out_nlm) - high_band(out_net)  # what the high-band blend adds at weight 1
-    dd_h, d_res_h = float((d_h ** 2).mean()), float((d_h * (high_band(out_net) - high_band(y))).mean())
+    h_net = high_band(out_net)
+    d_h = high_band(out_nlm) - h_net  # what the high-band blend adds at weight 1
+    dd_h, d_res_h = float((d_h ** 2).mean()), float((d_h * (h_net - high_band(y))).mean())
     pick, blend, matched, matched_plain, band = {}, {}, {}, {}, {}
     for kind in PROBES:
         probe = draw_probe(kind, y, noise_map, rng)
@@ -244,7 +245,7 @@ def measure_pair(root: Path, name: str, model: torch.nn.Module, rng: np.random.G
         weight = min(max(-(d_res_h + div_nlm_h - div_net_h) / max(dd_h, 1e-12), 0.0), 1.0)
         band[kind] = float(((out_net + weight * d_h - x) ** 2).mean())
     oracle = blend_mse(mse_nlm, dd, d_truth, min(max(-d_truth / max(dd, 1e-12), 0.0), 1.0))
-    weight = min(max(-float((d_h * (high_band(out_net) - high_band(x))).mean()) / max(dd_h, 1e-12), 0.0), 1.0)
+    weight = min(max(-float((d_h * (h_net - high_band(x))).mean()) / max(dd_h, 1e-12), 0.0), 1.0)
     return Pair(mse_net=mse_net, mse_nlm=mse_nlm, mse_long=float(((long - x) ** 2).mean()), pick=pick, blend=blend,
                 matched=matched, matched_plain=matched_plain, band=band,
                 band_oracle=float(((out_net + weight * d_h - x) ** 2).mean()),

@@ -45,13 +45,13 @@ def demosaic_error(truth: np.ndarray) -> np.ndarray:
     return srgb_encode(np.clip(developed, 0.0, 1.0)) - truth
 
 
-def pair_bias(y: np.ndarray, x: np.ndarray, raw_rendered: bool) -> dict[str, float]:
+def pair_bias(y: np.ndarray, x: np.ndarray, d: np.ndarray | None) -> dict[str, float]:
     """The figures of the module docstring for one pair: short frame ``y`` and truth ``x`` (H, W, 3); the
-    demosaic figures only for a RAW-rendered pair."""
+    demosaic figures only when the truth's demosaic error ``d`` (:func:`demosaic_error`) is given, for a
+    RAW-rendered pair."""
     e = y - x
     row = {"energy": float((e * e).mean()), "mean": float(e.mean())}
-    if raw_rendered:
-        d = demosaic_error(x)
+    if d is not None:
         rest = e - d
         row["d_energy"] = float((d * d).mean())
         row["corr"] = float((d * e).sum() / max(np.sqrt((d * d).sum() * (e * e).sum()), 1e-20))
@@ -85,15 +85,14 @@ def main() -> None:
         rows = []
         for name in list_triplets(root):
             y, long, x = read_triplet(root, name)
-            raw_rendered = samples.get(name, {}).get("rendering") == "raw"
-            row = pair_bias(y, x, raw_rendered)
+            d = demosaic_error(x) if samples.get(name, {}).get("rendering") == "raw" else None
+            row = pair_bias(y, x, d)
             rows.append(row)
             line = f"  {name}: |e|^2 {row['energy']:.2e}  mean e {row['mean']:+.4f}"
-            if raw_rendered:
+            if d is not None:
                 line += (f"  |d|^2 {row['d_energy']:.2e}  corr {row['corr']:.2f}"
                          f"  explained {100 * row['explained']:.0f}%")
                 if model is not None:
-                    d = demosaic_error(x)
                     net = np.clip(fuse(model, y, long, read_noise_map(root, name, y), progress=False), 0.0, 1.0)
                     row["kept_net"] = kept_share(net, x, d)
                     row["kept_nlm"] = kept_share(denoise_nlm(np.clip(y, 0.0, 1.0)), x, d)

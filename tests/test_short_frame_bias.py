@@ -45,14 +45,14 @@ def test_explained_share(bias: ModuleType) -> None:
     d = bias.demosaic_error(x)
     rng = np.random.default_rng(0)
     white = rng.normal(0.0, 0.05, x.shape).astype(np.float32)
-    assert bias.pair_bias(x + d, x, True)["explained"] == pytest.approx(1.0, abs=1e-6)
-    noise_only = bias.pair_bias(x + white, x, True)  # d does not explain noise: subtracting it adds |d|^2
+    assert bias.pair_bias(x + d, x, d)["explained"] == pytest.approx(1.0, abs=1e-6)
+    noise_only = bias.pair_bias(x + white, x, d)  # d does not explain noise: subtracting it adds |d|^2
     assert abs(noise_only["corr"]) < 0.05 and noise_only["explained"] < 0.0
-    half = bias.pair_bias(x + d + white * float(np.sqrt((d * d).mean()) / 0.05), x, True)
+    half = bias.pair_bias(x + d + white * float(np.sqrt((d * d).mean()) / 0.05), x, d)
     assert half["explained"] == pytest.approx(0.5, abs=0.05) and half["corr"] == pytest.approx(0.71, abs=0.05)
     assert bias.kept_share(x + d, x, d) == pytest.approx(1.0, abs=1e-5)
     assert bias.kept_share(x + 0.5 * d + white, x, d) == pytest.approx(0.5, abs=0.05)
-    offset = bias.pair_bias(x + 0.02, x, False)
+    offset = bias.pair_bias(x + 0.02, x, None)
     assert offset["mean"] == pytest.approx(0.02, abs=1e-6) and "explained" not in offset
 
 

@@ -269,6 +269,16 @@ BREAKAGES: tuple[Breakage, ...] = (
              "blur = float(rng.uniform(*(params.sharp_long_blur_px if still else params.blur_px)))",
              "blur = float(rng.uniform(*params.blur_px))",
              ("tests/test_synth.py",)),
+    Breakage("sharp-long-always-drawn", "the near-sharp share draws a random number even when off",
+             "deblurnet/synth/stills.py",
+             "still = params.sharp_long_prob > 0 and rng.random() < params.sharp_long_prob",
+             "still = rng.random() < params.sharp_long_prob",
+             ("tests/test_synth.py",)),
+    Breakage("sharp-long-every-frame", "every long frame is near-sharp whenever the share is above 0",
+             "deblurnet/synth/stills.py",
+             "still = params.sharp_long_prob > 0 and rng.random() < params.sharp_long_prob",
+             "still = params.sharp_long_prob > 0",
+             ("tests/test_synth.py",)),
 )
 
 

@@ -202,6 +202,18 @@ def test_sharp_long_share_keeps_the_long_frames_detail(sources: SynthConfig) -> 
     assert sharp_corr > 0.8 > blurred_corr + 0.2
 
 
+def test_sharp_long_share_is_drawn_at_its_rate_and_only_when_on(sources: SynthConfig) -> None:
+    """A share of 0.5 makes about half of the long frames near-sharp; at the default share of 0 no
+    extra random number is drawn, so the shake extents are those drawn before the option existed
+    (values recorded from commit ff3e209's code on the same seeds)."""
+    half = Synthesizer(dataclasses.replace(sources, stills=StillsParams(sharp_long_prob=0.5)))
+    extents = [half.sample(sample_rng(4, i), "stills").meta["blur_px"] for i in range(40)]
+    assert 10 <= sum(e <= 2.0 for e in extents) <= 30
+    default = Synthesizer(sources)
+    assert [default.sample(sample_rng(3, i), "stills").meta["blur_px"] for i in range(2)] == \
+        pytest.approx([7.209831145114194, 10.958338208203886], abs=1e-12)
+
+
 def test_protocol_mix_follows_weights(sources: SynthConfig) -> None:
     sources.weight_gopro2, sources.weight_camera, sources.weight_stills = 3.0, 1.0, 0.0
     synth = Synthesizer(sources)

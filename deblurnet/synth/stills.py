@@ -7,7 +7,9 @@ frame) the long exposure integrates the path in linear light, rendered as sub-fr
 apart and weighted by the time spent near each. Only the crop window is rendered
 (the homography is composed with the window offset), so the cost does not depend on the image size.
 An optional object (an elliptical patch cut from the same image) moves in a straight line
-independently of the camera. Noise and colour are then added by the camera protocol
+independently of the camera. A share ``sharp_long_prob`` of the long frames is shaken by only
+``sharp_long_blur_px`` (a tripod, a steady hand); that share is drawn only when it is above 0, so
+configs without it draw the same triplets. Noise and colour are then added by the camera protocol
 (`camera.camera_triplet`).
 """
 
@@ -126,13 +128,13 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
     img = images.get(index)
     h, w = img.shape[:2]
     # Near-sharp long frames (``sharp_long_prob``): the network must learn to take the long frame's
-    # detail when it has it (on PolyU the shipped network lost 3.7 dB to a nearly sharp long frame);
+    # detail when it has it (on PolyU v4 lost 3.7 dB to a long frame nearly equal to the truth);
     # the extra draw happens only when the option is on, so earlier configs draw the same triplets.
     still = params.sharp_long_prob > 0 and rng.random() < params.sharp_long_prob
     blur = float(rng.uniform(*(params.sharp_long_blur_px if still else params.blur_px)))
     n = params.fine_steps
     lag = int(round(rng.uniform(*params.lag) * n))
-    window = crop_window(rng, h, w, size, margin=int(params.blur_px[1]) + 2)
+    window = crop_window(rng, h, w, size, margin=int(max(params.blur_px[1], params.sharp_long_blur_px[1])) + 2)
     crop = window[2], window[3]
     poses = shake_trajectory(1 + lag + n, 1 + lag, blur, params, max(crop), rng)
     focal = float(rng.uniform(*params.focal)) * max(h, w)

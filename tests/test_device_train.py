@@ -34,7 +34,7 @@ weight_stills = 1.0
 
 def burst(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GPU_PARTS": str(tmp_path / "parts"), "GPU_DATA": str(tmp_path / "merged"),
-           "DEVICE": "cpu", "PYTHON": sys.executable, "PROBE_STEPS": "16", "EXPORT_SECONDS": "5", "SHARE": "0.5",
+           "DEVICE": "cpu", "PYTHON": sys.executable, "PROBE_STEPS": "16", "EXPORT_SECONDS": "5", "SHARE": "0.25",
            "OMP_NUM_THREADS": "1"}
     return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=300)
 
@@ -63,7 +63,9 @@ def test_the_burst_trains_a_schedule_that_fits_its_time_and_exports_it(tmp_path:
     config = tmp_path / "tiny.toml"
     config.write_text(CONFIG.format(run=tmp_path / "run"))
     out = tmp_path / "out"
-    result = burst(tmp_path, "train", str(config), "30", str(out))
+    # 60 s with a quarter of what is left planned: on a loaded 2-core machine (a training run beside
+    # the suite) the start-up alone took 12 s, which a 30 s budget at half could not hold
+    result = burst(tmp_path, "train", str(config), "60", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     plan = (out / "plan.txt").read_text()
     planned = int(plan.split(": ")[-1].split()[0])

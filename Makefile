@@ -65,25 +65,13 @@ data-cache/trainval-stills/meta.json: | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 8 --size 256 --seed 8 \
 	    --out data-cache/trainval-stills
 
-data-cache/init/%-v1.safetensors:
-	mkdir -p data-cache/init
-	git show $(V1):deblurnet/weights/$*.safetensors > $@
-	git show $(V1):deblurnet/weights/$*.json > data-cache/init/$*-v1.json
-
-data-cache/init/%-v2.safetensors:
-	mkdir -p data-cache/init
-	git show $(V2):deblurnet/weights/$*.safetensors > $@
-	git show $(V2):deblurnet/weights/$*.json > data-cache/init/$*-v2.json
-
-data-cache/init/%-v3.safetensors:
-	mkdir -p data-cache/init
-	git show $(V3):deblurnet/weights/$*.safetensors > $@
-	git show $(V3):deblurnet/weights/$*.json > data-cache/init/$*-v3.json
-
-data-cache/init/%-v4.safetensors:
-	mkdir -p data-cache/init
-	git show $(V4):deblurnet/weights/$*.safetensors > $@
-	git show $(V4):deblurnet/weights/$*.json > data-cache/init/$*-v4.json
+# data-cache/init/NAME-vN.safetensors and its card NAME-vN.json: NAME's weights as released in $(VN)
+released = mkdir -p data-cache/init && git show $(1):deblurnet/weights/$*.safetensors > $@ && \
+    git show $(1):deblurnet/weights/$*.json > $(@:.safetensors=.json)
+data-cache/init/%-v1.safetensors: ; $(call released,$(V1))
+data-cache/init/%-v2.safetensors: ; $(call released,$(V2))
+data-cache/init/%-v3.safetensors: ; $(call released,$(V3))
+data-cache/init/%-v4.safetensors: ; $(call released,$(V4))
 
 weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safetensors \
          data-cache/init/deblur-merger-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \

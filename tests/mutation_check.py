@@ -219,6 +219,17 @@ BREAKAGES: tuple[Breakage, ...] = (
              '        """The newest jobs, newest first."""\n'
              '        __import__("time").sleep(0.05)\n',
              ("tests/test_load.py",)),
+    Breakage("shoot-blocks-loop", "the shoot handler waits on the event loop while the capture runs",
+             "burstcap/service/app.py",
+             '    def shoot(body: ShootBody) -> JobView:\n',
+             '    async def shoot(body: ShootBody) -> JobView:\n'
+             '        try:\n'
+             '            job = runner.submit(ShootParams(**body.model_dump()))\n'
+             '            __import__("time").sleep(2.0)  # waits for the capture, on the loop\n'
+             '            return JobView.of(job)\n'
+             '        except CaptureBusyError:\n'
+             '            pass\n',
+             ("tests/test_load.py",)),
     Breakage("refiner-ignores-short", "the refinement net is given a zero short frame",
              "deblurnet/models.py",
              "torch.cat([sharp, hand_over, short_p, long_p, noise], dim=1)",

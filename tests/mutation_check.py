@@ -225,7 +225,8 @@ BREAKAGES: tuple[Breakage, ...] = (
              '    async def shoot(body: ShootBody) -> JobView:\n'
              '        try:\n'
              '            job = runner.submit(ShootParams(**body.model_dump()))\n'
-             '            __import__("time").sleep(2.0)  # waits for the capture, on the loop\n'
+             '            while job.state.value == "capturing":  # waits for the capture, on the loop\n'
+             '                __import__("time").sleep(0.02)\n'
              '            return JobView.of(job)\n'
              '        except CaptureBusyError:\n'
              '            pass\n',

@@ -52,10 +52,12 @@ TRAIN := nice -n 5 $(DN) train --threads 1
 # start from; v2 (the released noise-aware first stage), which the RNN's second stage
 # (configs/deblur-rnn-mild-noise.toml) starts from; v3 (the released second stage), which the third
 # stage (configs/deblur-rnn-coarse-grain-seed23.toml) starts from; v4 (the released third stage), which
-# the fourth (configs/deblur-rnn-sharp-long.toml) starts from. The results tables score all four
-# beside the shipped weights. make weights also reruns the first and second stages; their RNNs go to
-# data-cache/init/deblur-rnn-noise-aware.*, deblur-rnn-mild-noise.* and deblur-rnn-coarse-grain.* for
-# comparison with the released v2, v3 and v4, which stay what the next stage starts from.
+# the fourth (configs/deblur-rnn-sharp-long.toml) starts from; v5 (the released fourth stage), which the
+# fifth (configs/deblur-rnn-sharp-long-half.toml) starts from. The results tables score all five beside
+# the shipped weights. make weights also reruns the earlier stages; their RNNs go to
+# data-cache/init/deblur-rnn-noise-aware.*, deblur-rnn-mild-noise.*, deblur-rnn-coarse-grain.* and
+# deblur-rnn-sharp-long.* for comparison with the released v2 to v5, which stay what the next stage
+# starts from.
 V1 := eadd27b
 V2 := 6f10d96
 V3 := 71d8e64
@@ -77,7 +79,8 @@ data-cache/init/%-v5.safetensors: ; $(call released,$(V5))
 
 weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safetensors \
          data-cache/init/deblur-merger-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \
-         data-cache/init/deblur-rnn-v3.safetensors data-cache/init/deblur-rnn-v4.safetensors
+         data-cache/init/deblur-rnn-v3.safetensors data-cache/init/deblur-rnn-v4.safetensors \
+         data-cache/init/deblur-rnn-v5.safetensors
 	$(TRAIN) --config configs/deblur-rnn-noise-aware.toml
 	$(TRAIN) --config configs/deblur-merger-noise-aware.toml
 	$(DN) export runs/deblur-rnn-noise-aware data-cache/init/deblur-rnn-noise-aware.safetensors
@@ -86,18 +89,22 @@ weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safe
 	$(TRAIN) --config configs/deblur-rnn-coarse-grain-seed23.toml
 	$(DN) export runs/deblur-rnn-coarse-grain-seed23 data-cache/init/deblur-rnn-coarse-grain.safetensors
 	$(TRAIN) --config configs/deblur-rnn-sharp-long.toml
-	$(DN) export runs/deblur-rnn-sharp-long deblurnet/weights/deblur-rnn.safetensors
+	$(DN) export runs/deblur-rnn-sharp-long data-cache/init/deblur-rnn-sharp-long.safetensors
+	$(TRAIN) --config configs/deblur-rnn-sharp-long-half.toml
+	$(DN) export runs/deblur-rnn-sharp-long-half deblurnet/weights/deblur-rnn.safetensors
 	$(DN) export runs/deblur-merger-noise-aware deblurnet/weights/deblur-merger.safetensors
 
 # Test sets, none trained on (see the README): Kodak 21..24 stills, LSD2's published triplets, real
 # camera noise (PolyU), a camera protocol with every noise profile and in-camera JPEGs, and GOPRO2 on
 # frames 101..120 of the training scene (labelled so), and RAW pairs from a real Bayer DNG of an unseen
-# scene (burstcap.raw_testset). The previous weights (v1 to v4) are scored beside.
-NETS := --model deblur-rnn --model deblur-merger --weights data-cache/init/deblur-rnn-v4.safetensors \
+# scene (burstcap.raw_testset). The previous weights (v1 to v5) are scored beside.
+NETS := --model deblur-rnn --model deblur-merger --weights data-cache/init/deblur-rnn-v5.safetensors \
+        --weights data-cache/init/deblur-rnn-v4.safetensors \
         --weights data-cache/init/deblur-rnn-v3.safetensors \
         --weights data-cache/init/deblur-rnn-v2.safetensors --weights data-cache/init/deblur-rnn-v1.safetensors
 results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \
-         data-cache/init/deblur-rnn-v3.safetensors data-cache/init/deblur-rnn-v4.safetensors | venv
+         data-cache/init/deblur-rnn-v3.safetensors data-cache/init/deblur-rnn-v4.safetensors \
+         data-cache/init/deblur-rnn-v5.safetensors | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 12 --size full --seed 121 \
 	    --config configs/testsets.toml --out data-cache/val-stills
 	$(DN) heldout lsd2 --source $(DATA)/lsd2_train --out data-cache/test-lsd2

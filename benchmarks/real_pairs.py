@@ -4,10 +4,10 @@ the pictures of docs/real-pairs.md.
 For each pair: `short x ratio | long | fused` with the shipped DeblurRNN (docs/real-<name>.jpg), and
 one crop panel per pair, where residual noise shows: the hall's night sky and
 the wolf's wall, with their contrast stretched four times around the crop's mean (a plain x4 gain
-would clip the bright wall), as `short x ratio (non-local means) | v1 | v2 | v3 | v4 | shipped weights`
+would clip the bright wall), as `short x ratio (non-local means) | v1 | v2 | v3 | v4 | v5 | shipped weights`
 (docs/real-pairs-crops.jpg). v1 is the release before the noise-aware fine-tuning, v2 the noise-aware
-first stage, v3 its second stage on mild noise, v4 its third on coarser grain
-(data-cache/init/deblur-rnn-v1|v2|v3|v4.safetensors,
+first stage, v3 its second stage on mild noise, v4 its third on coarser grain, v5 its fourth on
+near-sharp long frames (data-cache/init/deblur-rnn-v1|v2|v3|v4|v5.safetensors,
 fetched from git history by `make results`); each is skipped when absent.
 
     python benchmarks/real_pairs.py [--data ../shared/data] [--out docs]
@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EARLIER = {"v1": ROOT / "data-cache" / "init" / "deblur-rnn-v1.safetensors",
            "v2": ROOT / "data-cache" / "init" / "deblur-rnn-v2.safetensors",
            "v3": ROOT / "data-cache" / "init" / "deblur-rnn-v3.safetensors",
-           "v4": ROOT / "data-cache" / "init" / "deblur-rnn-v4.safetensors"}
+           "v4": ROOT / "data-cache" / "init" / "deblur-rnn-v4.safetensors",
+           "v5": ROOT / "data-cache" / "init" / "deblur-rnn-v5.safetensors"}
 """Earlier releases shown beside the shipped weights when present (``make results`` fetches them)."""
 CROPS = {"hall": (slice(0, 240), slice(0, 240)), "wolf": (slice(120, 360), slice(0, 240))}
 """Regions (rows, columns) of the 800x800 frames: the hall's night sky, the wolf's plain wall."""

@@ -33,6 +33,8 @@ NETWORK_LABELS = {
     "burstcap fuse (RAW, profile x4 variance) x8": "`burstcap fuse --ensemble 8`, a profile of 4x the variance",
     "deblur-merger": "DeblurMerger",
     "deblur-merger x8": "DeblurMerger, x8 self-ensemble",
+    "deblur-rnn:deblur-rnn-v5": "DeblurRNN v5 (fourth stage: near-sharp long frames)",
+    "deblur-rnn:deblur-rnn-v5 x8": "DeblurRNN v5, x8 self-ensemble",
     "deblur-rnn:deblur-rnn-v4": "DeblurRNN v4 (third stage: coarser grain)",
     "deblur-rnn:deblur-rnn-v4 x8": "DeblurRNN v4, x8 self-ensemble",
     "deblur-rnn:deblur-rnn-v3": "DeblurRNN v3 (second stage: mild noise)",

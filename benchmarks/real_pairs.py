@@ -28,11 +28,7 @@ from isp.color import srgb_decode, srgb_encode
 from isp.io import read_linear
 
 ROOT = Path(__file__).resolve().parents[1]
-EARLIER = {"v1": ROOT / "data-cache" / "init" / "deblur-rnn-v1.safetensors",
-           "v2": ROOT / "data-cache" / "init" / "deblur-rnn-v2.safetensors",
-           "v3": ROOT / "data-cache" / "init" / "deblur-rnn-v3.safetensors",
-           "v4": ROOT / "data-cache" / "init" / "deblur-rnn-v4.safetensors",
-           "v5": ROOT / "data-cache" / "init" / "deblur-rnn-v5.safetensors"}
+EARLIER = {f"v{n}": ROOT / "data-cache" / "init" / f"deblur-rnn-v{n}.safetensors" for n in range(1, 6)}
 """Earlier releases shown beside the shipped weights when present (``make results`` fetches them)."""
 CROPS = {"hall": (slice(0, 240), slice(0, 240)), "wolf": (slice(120, 360), slice(0, 240))}
 """Regions (rows, columns) of the 800x800 frames: the hall's night sky, the wolf's plain wall."""

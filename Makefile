@@ -63,6 +63,7 @@ V2 := 6f10d96
 V3 := 71d8e64
 V4 := f95bea6
 V5 := e958c27
+V6 := b4f7378
 
 data-cache/trainval-stills/meta.json: | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 8 --size 256 --seed 8 \
@@ -76,6 +77,7 @@ data-cache/init/%-v2.safetensors: ; $(call released,$(V2))
 data-cache/init/%-v3.safetensors: ; $(call released,$(V3))
 data-cache/init/%-v4.safetensors: ; $(call released,$(V4))
 data-cache/init/%-v5.safetensors: ; $(call released,$(V5))
+data-cache/init/%-v6.safetensors: ; $(call released,$(V6))
 
 weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safetensors \
          data-cache/init/deblur-merger-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \

@@ -53,8 +53,10 @@ TRAIN := nice -n 5 $(DN) train --threads 1
 # (configs/deblur-rnn-mild-noise.toml) starts from; v3 (the released second stage), which the third
 # stage (configs/deblur-rnn-coarse-grain-seed23.toml) starts from; v4 (the released third stage), which
 # the fourth (configs/deblur-rnn-sharp-long.toml) starts from; v5 (the released fourth stage), which the
-# fifth (configs/deblur-rnn-sharp-long-half.toml) starts from. The results tables score all five beside
-# the shipped weights. make weights also reruns the earlier stages; their RNNs go to
+# fifth (configs/deblur-rnn-sharp-long-half.toml) starts from; v6 (the shipped weights as released),
+# which two sixth-stage runs, tried and not shipped, start from
+# (configs/deblur-rnn-sharp-long-three-quarters.toml and deblur-rnn-sharp-long-half-continued.toml,
+# docs/training.md). The results tables score v1 to v5 beside the shipped weights. make weights also reruns the earlier stages; their RNNs go to
 # data-cache/init/deblur-rnn-noise-aware.*, deblur-rnn-mild-noise.*, deblur-rnn-coarse-grain.* and
 # deblur-rnn-sharp-long.* for comparison with the released v2 to v5, which stay what the next stage
 # starts from.

@@ -53,19 +53,22 @@ TRAIN := nice -n 5 $(DN) train --threads 1
 # (configs/deblur-rnn-mild-noise.toml) starts from; v3 (the released second stage), which the third
 # stage (configs/deblur-rnn-coarse-grain-seed23.toml) starts from; v4 (the released third stage), which
 # the fourth (configs/deblur-rnn-sharp-long.toml) starts from; v5 (the released fourth stage), which the
-# fifth (configs/deblur-rnn-sharp-long-half.toml) starts from; v6 (the shipped weights as released),
-# which two sixth-stage runs, tried and not shipped, start from
-# (configs/deblur-rnn-sharp-long-three-quarters.toml and deblur-rnn-sharp-long-half-continued.toml,
-# docs/training.md). The results tables score v1 to v5 beside the shipped weights. make weights also reruns the earlier stages; their RNNs go to
-# data-cache/init/deblur-rnn-noise-aware.*, deblur-rnn-mild-noise.*, deblur-rnn-coarse-grain.* and
-# deblur-rnn-sharp-long.* for comparison with the released v2 to v5, which stay what the next stage
-# starts from.
+# fifth (configs/deblur-rnn-sharp-long-half.toml) starts from; v6 (the shipped weights as
+# released), which the three runs tried after it, none shipped, start from (docs/training.md). The
+# results tables score the releases in SCORED beside the shipped weights. make weights also reruns the
+# earlier stages; their RNNs go to data-cache/init/deblur-rnn-noise-aware.*, deblur-rnn-mild-noise.*,
+# deblur-rnn-coarse-grain.* and deblur-rnn-sharp-long.* for comparison with the released v2 to v5,
+# which stay what the next stage starts from.
 V1 := eadd27b
 V2 := 6f10d96
 V3 := 71d8e64
 V4 := f95bea6
 V5 := e958c27
 V6 := b4f7378
+# the earlier releases the results tables score beside the shipped weights, newest first (all of them
+# are fetched by make weights as well: each stage starts from the one before)
+SCORED := 5 4 3 2 1
+SCORED_RNNS := $(foreach n,$(SCORED),data-cache/init/deblur-rnn-v$(n).safetensors)
 
 data-cache/trainval-stills/meta.json: | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 8 --size 256 --seed 8 \
@@ -81,10 +84,7 @@ data-cache/init/%-v4.safetensors: ; $(call released,$(V4))
 data-cache/init/%-v5.safetensors: ; $(call released,$(V5))
 data-cache/init/%-v6.safetensors: ; $(call released,$(V6))
 
-weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safetensors \
-         data-cache/init/deblur-merger-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \
-         data-cache/init/deblur-rnn-v3.safetensors data-cache/init/deblur-rnn-v4.safetensors \
-         data-cache/init/deblur-rnn-v5.safetensors
+weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-merger-v1.safetensors $(SCORED_RNNS)
 	$(TRAIN) --config configs/deblur-rnn-noise-aware.toml
 	$(TRAIN) --config configs/deblur-merger-noise-aware.toml
 	$(DN) export runs/deblur-rnn-noise-aware data-cache/init/deblur-rnn-noise-aware.safetensors
@@ -102,13 +102,8 @@ weights: data-cache/trainval-stills/meta.json data-cache/init/deblur-rnn-v1.safe
 # camera noise (PolyU), a camera protocol with every noise profile and in-camera JPEGs, and GOPRO2 on
 # frames 101..120 of the training scene (labelled so), and RAW pairs from a real Bayer DNG of an unseen
 # scene (burstcap.raw_testset). The previous weights (v1 to v5) are scored beside.
-NETS := --model deblur-rnn --model deblur-merger --weights data-cache/init/deblur-rnn-v5.safetensors \
-        --weights data-cache/init/deblur-rnn-v4.safetensors \
-        --weights data-cache/init/deblur-rnn-v3.safetensors \
-        --weights data-cache/init/deblur-rnn-v2.safetensors --weights data-cache/init/deblur-rnn-v1.safetensors
-results: data-cache/init/deblur-rnn-v1.safetensors data-cache/init/deblur-rnn-v2.safetensors \
-         data-cache/init/deblur-rnn-v3.safetensors data-cache/init/deblur-rnn-v4.safetensors \
-         data-cache/init/deblur-rnn-v5.safetensors | venv
+NETS := --model deblur-rnn --model deblur-merger $(addprefix --weights ,$(SCORED_RNNS))
+results: $(SCORED_RNNS) | venv
 	$(DN) synth --protocol stills --source $(DATA)/kodak24 --images 21-24 --count 12 --size full --seed 121 \
 	    --config configs/testsets.toml --out data-cache/val-stills
 	$(DN) heldout lsd2 --source $(DATA)/lsd2_train --out data-cache/test-lsd2

@@ -214,6 +214,23 @@ def test_sharp_long_share_is_drawn_at_its_rate_and_only_when_on(sources: SynthCo
         pytest.approx([7.209831145114194, 10.958338208203886], abs=1e-12)
 
 
+def test_a_still_smaller_than_the_crop_is_drawn_again(sources: SynthConfig) -> None:
+    """A source image smaller than the crop (stills/ holds one of 512 x 213 px, below 256 px crops) is
+    replaced by another draw instead of stopping the training run; when no image fits, the error names
+    the crop size and the last image tried."""
+    small = sources.stills_dir / "small.png"
+    cv2.imwrite(str(small), np.full((40, 120, 3), 200, np.uint8))
+    synth = Synthesizer(dataclasses.replace(sources, weight_gopro2=0.0, weight_camera=0.0))
+    drawn = [synth.sample(sample_rng(5, i), "stills") for i in range(16)]
+    assert all(t.sharp.shape == (64, 64, 3) for t in drawn)
+    assert {t.meta["source"] for t in drawn} == {"img0.png", "img1.png", "img2.png"}
+    for big in ("img0.png", "img1.png", "img2.png"):
+        (sources.stills_dir / big).unlink()
+    only_small = Synthesizer(dataclasses.replace(sources, weight_gopro2=0.0, weight_camera=0.0))
+    with pytest.raises(DeblurnetError, match=r"crop size 64 is larger than 21 source images.*small\.png, 120x40"):
+        only_small.sample(sample_rng(5, 0), "stills")
+
+
 def test_protocol_mix_follows_weights(sources: SynthConfig) -> None:
     sources.weight_gopro2, sources.weight_camera, sources.weight_stills = 3.0, 1.0, 0.0
     synth = Synthesizer(sources)

@@ -22,8 +22,12 @@ import numpy as np
 
 from hardware_profiles import NoiseProfile
 
+from deblurnet.errors import DeblurnetError
 from deblurnet.synth.camera import CameraParams, boost_highlights, camera_triplet, draw_highlight_gain
 from deblurnet.synth.common import ImageCache, Triplet, crop_window, u8_to_linear
+
+MAX_REDRAWS = 20
+"""How many times :func:`sample_stills` draws another image when one is smaller than the crop."""
 
 
 @dataclass
@@ -126,6 +130,18 @@ def sample_stills(images: ImageCache, params: StillsParams, camera: CameraParams
     """Draw one stills triplet from a random image of `images`, cropped to `size` (None: full image)."""
     index = int(rng.integers(0, len(images)))
     img = images.get(index)
+    # An image smaller than the crop (one SUN scene of stills/ is 512 x 213) is drawn again, up to
+    # MAX_REDRAWS times; a crop that fits every image consumes no extra draw, so such configs draw the
+    # same triplets as before this rule.
+    redraws = 0
+    while size is not None and min(img.shape[:2]) < size:
+        if redraws == MAX_REDRAWS:
+            raise DeblurnetError(f"crop size {size} is larger than {MAX_REDRAWS + 1} source images drawn in a "
+                                 f"row (the last {images.files[index]}, {img.shape[1]}x{img.shape[0]}); "
+                                 f"use a smaller crop or larger images")
+        redraws += 1
+        index = int(rng.integers(0, len(images)))
+        img = images.get(index)
     h, w = img.shape[:2]
     # Near-sharp long frames (``sharp_long_prob``): the network must learn to take the long frame's
     # detail when it has it (on PolyU v4 lost 3.7 dB to a long frame nearly equal to the truth);
